@@ -1,0 +1,1 @@
+"""Fashion-MNIST MLP experiments as a reproducible DVC pipeline tracked in MLflow."""

@@ -1,0 +1,31 @@
+"""The prepared arrays: how they are stored and read back (no pickle anywhere)."""
+
+from pathlib import Path
+
+import numpy as np
+
+from fashion_pipeline.files import atomic_path
+
+CLASS_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+SPLITS = ("train", "val", "test")
+
+
+def save_split(prepared_dir, split, features, labels):
+    with atomic_path(Path(prepared_dir) / f"{split}.npz") as temporary:
+        np.savez(temporary, features=features, labels=labels)
+
+
+def load_split(prepared_dir, split):
+    """(features float32 (n, 784), labels uint8 (n,)) of one split."""
+    path = Path(prepared_dir) / f"{split}.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found (run the prepare stage first)")
+    with np.load(path, allow_pickle=False) as arrays:
+        return arrays["features"], arrays["labels"]
+
+
+def one_hot(labels, class_count=len(CLASS_NAMES)):
+    return np.eye(class_count, dtype=np.float32)[labels]

@@ -1,0 +1,84 @@
+"""A tiny document model rendered twice: Markdown for git diffs, self-contained HTML for reading.
+
+A document is a list of blocks: ("heading", level, text), ("text", markdown_text),
+("table", DataFrame), ("figure", path, caption).
+"""
+
+import base64
+import html
+import re
+from pathlib import Path
+
+
+def _markdown_table(frame):
+    header = "| " + " | ".join(str(column) for column in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(_cell(value) for value in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value).replace("|", "\\|")
+
+
+def to_markdown(blocks, base_dir):
+    parts = []
+    for block in blocks:
+        kind = block[0]
+        if kind == "heading":
+            parts.append("#" * block[1] + " " + block[2])
+        elif kind == "text":
+            parts.append(block[1])
+        elif kind == "table":
+            parts.append(_markdown_table(block[1]))
+        elif kind == "figure":
+            relative = Path(block[1]).resolve().relative_to(Path(base_dir).resolve())
+            parts.append(f"![{block[2]}]({relative.as_posix()})\n\n*{block[2]}*")
+    return "\n\n".join(parts) + "\n"
+
+
+def _inline_html(text):
+    escaped = html.escape(text)
+    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+    escaped = re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
+    return re.sub(r"\[(.+?)\]\((.+?)\)", r'<a href="\2">\1</a>', escaped)
+
+
+def _text_html(text):
+    """Paragraphs and '- ' bullet lists, the only Markdown the report's prose uses."""
+    parts = []
+    for paragraph in text.split("\n\n"):
+        lines = paragraph.splitlines()
+        if lines and all(line.startswith("- ") for line in lines):
+            items = "".join(f"<li>{_inline_html(line[2:])}</li>" for line in lines)
+            parts.append(f"<ul>{items}</ul>")
+        else:
+            parts.append(f"<p>{_inline_html(' '.join(lines))}</p>")
+    return "\n".join(parts)
+
+
+STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}td,th{border:1px solid #bbb;padding:3px 7px}
+th{background:#eee}img{max-width:100%}figcaption{font-style:italic;color:#555}code{background:#f4f4f4}"""
+
+
+def to_html(blocks, title):
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             f"<style>{STYLE}</style></head><body>"]
+    for block in blocks:
+        kind = block[0]
+        if kind == "heading":
+            parts.append(f"<h{block[1]}>{html.escape(block[2])}</h{block[1]}>")
+        elif kind == "text":
+            parts.append(_text_html(block[1]))
+        elif kind == "table":
+            parts.append(block[1].to_html(index=False, float_format=lambda value: f"{value:.4f}", na_rep=""))
+        elif kind == "figure":
+            # Embedded, so the HTML file opens offline on its own.
+            encoded = base64.b64encode(Path(block[1]).read_bytes()).decode()
+            parts.append(f"<figure><img src='data:image/png;base64,{encoded}' alt='{html.escape(block[2])}'>"
+                         f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,206 @@
+"""Load params.yaml and reject bad values before any work starts.
+
+Every error names the key, the value found and what is allowed, in one line.
+"""
+
+import re
+from pathlib import Path
+
+import yaml
+
+EXPERIMENT_NAME = re.compile(r"[a-z0-9_]+")
+KINDS = ("keras", "lowlevel")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu")
+OPTIMIZERS = ("adam",)
+REGULARIZERS = ("none", "l1", "l2")
+INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
+# The data params that shape the prepared arrays; training runs log them beside their own.
+PREPARED_DATA_KEYS = ("scale", "val_fraction", "limit_train", "limit_test")
+IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+class ParamsError(ValueError):
+    """A value in params.yaml that the pipeline cannot use."""
+
+    def __init__(self, key, found, allowed):
+        super().__init__(f"params.yaml: '{key}' is {found!r}; allowed: {allowed}")
+        self.key = key
+
+
+def _integer(minimum):
+    def check(key, value):
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ParamsError(key, value, f"an integer >= {minimum}")
+
+    return check
+
+
+def _number(low, high, *, include_low=True, include_high=False):
+    left, right = ("[" if include_low else "("), ("]" if include_high else ")")
+
+    def check(key, value):
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        above = numeric and (value >= low if include_low else value > low)
+        below = numeric and (value <= high if include_high else value < high)
+        if not (above and below):
+            raise ParamsError(key, value, f"a number in {left}{low}, {high}{right}")
+
+    return check
+
+
+def _choice(options):
+    def check(key, value):
+        if value not in options:
+            raise ParamsError(key, value, "one of " + ", ".join(options))
+
+    return check
+
+
+def _boolean(key, value):
+    if not isinstance(value, bool):
+        raise ParamsError(key, value, "true or false")
+
+
+def _text(key, value):
+    if not isinstance(value, str) or not value.strip():
+        raise ParamsError(key, value, "a non-empty string")
+
+
+def _sources(key, value):
+    if not isinstance(value, list) or not value:
+        raise ParamsError(key, value, "a non-empty list of directories or https:// URLs")
+    for index, source in enumerate(value):
+        if not isinstance(source, str) or source.startswith("http://") or not source.strip():
+            raise ParamsError(f"{key}[{index}]", source, "a directory path or an https:// URL")
+
+
+def _hashes(key, value):
+    if not isinstance(value, dict) or sorted(value) != sorted(IDX_FILES):
+        found = sorted(value) if isinstance(value, dict) else value
+        raise ParamsError(key, found, "a mapping with exactly the keys " + ", ".join(IDX_FILES))
+    for name, digest in value.items():
+        if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ParamsError(f"{key}.{name}", digest, "64 lowercase hex digits (SHA-256)")
+
+
+def _hidden_units(key, value):
+    if not isinstance(value, list):
+        raise ParamsError(key, value, "a list of positive integers (empty for softmax only)")
+    for index, units in enumerate(value):
+        _integer(1)(f"{key}[{index}]", units)
+
+
+def _dropout(key, value):
+    rates = value if isinstance(value, list) else [value]
+    for index, rate in enumerate(rates):
+        where = f"{key}[{index}]" if isinstance(value, list) else key
+        _number(0.0, 1.0)(where, rate)
+
+
+SCHEMA = {
+    "seed": _integer(0),
+    "data": {
+        "sources": _sources,
+        "download_timeout_seconds": _number(0, 600, include_low=False, include_high=True),
+        "sha256": _hashes,
+        "scale": _boolean,
+        "val_fraction": _number(0.0, 1.0),
+        "limit_train": _integer(0),
+        "limit_test": _integer(0),
+    },
+    "mlflow": {"experiment_name": _text, "log_every_epochs": _integer(1)},
+    "training": {
+        "progress_every_epochs": _integer(1),
+        "jit_compile": _boolean,
+        "steps_per_execution": _integer(1),
+    },
+    "experiments": None,  # checked by validate_experiment, one spec at a time
+}
+
+EXPERIMENT_SCHEMA = {
+    "common": {
+        "kind": _choice(KINDS),
+        "hidden_units": _hidden_units,
+        "activation": _choice(ACTIVATIONS),
+        "optimizer": _choice(OPTIMIZERS),
+        "learning_rate": _number(0.0, 10.0, include_low=False),
+        "epochs": _integer(1),
+    },
+    "keras": {"dropout": _dropout, "batch_size": _integer(1)},
+    "lowlevel": {
+        "initializer": _choice(INITIALIZERS),
+        "regularizer": _choice(REGULARIZERS),
+        "regularization_rate": _number(0.0, 10.0),
+    },
+}
+
+
+def _check_keys(prefix, mapping, expected):
+    if not isinstance(mapping, dict):
+        raise ParamsError(prefix, mapping, "a mapping with keys " + ", ".join(expected))
+    for key in mapping:
+        if key not in expected:
+            raise ParamsError(f"{prefix}{key}", mapping[key], "known keys: " + ", ".join(expected))
+    for key in expected:
+        if key not in mapping:
+            raise ParamsError(f"{prefix}{key}", "<missing>", "a value must be set")
+
+
+def _validate_section(prefix, mapping, schema):
+    _check_keys(prefix, mapping, list(schema))
+    for key, check in schema.items():
+        if isinstance(check, dict):
+            _validate_section(f"{prefix}{key}.", mapping[key], check)
+        elif check is not None:
+            check(f"{prefix}{key}", mapping[key])
+
+
+def validate_experiment(name, spec):
+    """Check one experiment spec; the allowed keys depend on its kind."""
+    prefix = f"experiments.{name}."
+    if not isinstance(name, str) or not EXPERIMENT_NAME.fullmatch(name):
+        raise ParamsError(f"experiments.{name}", name, "a name matching [a-z0-9_]+")
+    kind = spec.get("kind") if isinstance(spec, dict) else None
+    EXPERIMENT_SCHEMA["common"]["kind"](prefix + "kind", kind)
+    schema = {**EXPERIMENT_SCHEMA["common"], **EXPERIMENT_SCHEMA[kind]}
+    _validate_section(prefix, spec, schema)
+    if kind == "keras" and isinstance(spec["dropout"], list):
+        if len(spec["dropout"]) != len(spec["hidden_units"]):
+            raise ParamsError(
+                prefix + "dropout",
+                spec["dropout"],
+                f"one rate or a list of {len(spec['hidden_units'])} rates (one per hidden layer)",
+            )
+
+
+def validate_params(params):
+    """Raise ParamsError on the first bad value; return params unchanged otherwise."""
+    _validate_section("", params, SCHEMA)
+    experiments = params["experiments"]
+    if not isinstance(experiments, dict) or not experiments:
+        raise ParamsError("experiments", experiments, "a mapping of name -> spec")
+    for name, spec in experiments.items():
+        validate_experiment(name, spec)
+    return params
+
+
+def load_params(path="params.yaml"):
+    """Read and validate the params file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: params file not found (run from the project root)")
+    with path.open() as handle:
+        params = yaml.safe_load(handle)
+    return validate_params(params)
+
+
+def experiment_spec(params, name):
+    """The spec of one experiment, with a clear error for an unknown name."""
+    if name not in params["experiments"]:
+        raise ParamsError("experiments", name, "one of " + ", ".join(params["experiments"]))
+    return params["experiments"][name]

@@ -1,0 +1,83 @@
+"""Stage `prepare`: validated IDX -> flat float32 arrays for train, validation and test.
+
+By default the validation set is the 10,000 test images, as in the seed; `data.val_fraction`
+instead holds out a stratified part of the training set and leaves the test set to `evaluate`.
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from fashion_pipeline import data, files, idx
+from fashion_pipeline.params import ParamsError, load_params
+
+
+def stratified_subset(images, labels, limit, seed, key):
+    """Keep `limit` items with the class balance of the whole (0 keeps everything)."""
+    if limit == 0 or limit >= len(labels):
+        return images, labels
+    if limit < idx.CLASS_COUNT:
+        raise ParamsError(key, limit, f"0 (everything) or at least {idx.CLASS_COUNT}, one per class")
+    kept, _, kept_labels, _ = train_test_split(
+        images, labels, train_size=limit, stratify=labels, random_state=seed
+    )
+    return kept, kept_labels
+
+
+def features(images, scale):
+    """(n, 28, 28) uint8 -> (n, 784) float32, in [0, 1] when scale is on."""
+    flat = images.reshape(len(images), -1).astype(np.float32)
+    return flat / 255.0 if scale else flat
+
+
+def prepare(data_params, seed, raw_dir, out_dir):
+    raw_dir = Path(raw_dir)
+    train_images, train_labels = idx.load_pair(
+        raw_dir / "train-images-idx3-ubyte", raw_dir / "train-labels-idx1-ubyte"
+    )
+    test_images, test_labels = idx.load_pair(
+        raw_dir / "t10k-images-idx3-ubyte", raw_dir / "t10k-labels-idx1-ubyte"
+    )
+    train_images, train_labels = stratified_subset(
+        train_images, train_labels, data_params["limit_train"], seed, "data.limit_train"
+    )
+    test_images, test_labels = stratified_subset(
+        test_images, test_labels, data_params["limit_test"], seed, "data.limit_test"
+    )
+    if data_params["val_fraction"] > 0:
+        train_images, val_images, train_labels, val_labels = train_test_split(
+            train_images, train_labels, test_size=data_params["val_fraction"],
+            stratify=train_labels, random_state=seed,
+        )
+        validation = "stratified hold-out of the training set"
+    else:
+        val_images, val_labels = test_images, test_labels
+        validation = "the test set (as in the seed)"
+    splits = {
+        "train": (train_images, train_labels),
+        "val": (val_images, val_labels),
+        "test": (test_images, test_labels),
+    }
+    summary = {"validation": validation, "scale": data_params["scale"]}
+    for split, (images, labels) in splits.items():
+        data.save_split(out_dir, split, features(images, data_params["scale"]), labels)
+        summary[f"{split}_count"] = int(len(labels))
+        print(f"prepare: {split}: {len(labels):,} images")
+    files.write_json(Path(out_dir) / "summary.json", summary)
+    return summary
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("raw_dir")
+    parser.add_argument("out_dir")
+    parser.add_argument("--params", default="params.yaml")
+    arguments = parser.parse_args()
+    params = load_params(arguments.params)
+    prepare(params["data"], params["seed"], arguments.raw_dir, arguments.out_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""MLflow at the edges: where the store is, one run per experiment, batched per-epoch metrics."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import mlflow
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+
+from fashion_pipeline.params import PREPARED_DATA_KEYS
+
+
+def project_root(start=None):
+    """The outermost folder holding dvc.yaml, so `dvc exp run --queue` workspaces (which live
+    under the project's .dvc/tmp) share the project's one store."""
+    start = Path(start or Path.cwd()).resolve()
+    roots = [folder for folder in (start, *start.parents) if (folder / "dvc.yaml").is_file()]
+    return roots[-1] if roots else start
+
+
+def tracking_uri():
+    """MLFLOW_TRACKING_URI when set, else the SQLite store mlflow.db at the project root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def git_commit():
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        )
+        return result.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def flatten(mapping, prefix=""):
+    """{'a': {'b': 1}} -> {'a.b': 1}; lists become their string form, as MLflow params are."""
+    flat = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(value) if isinstance(value, list) else value
+    return flat
+
+
+def experiment_id(experiment_name):
+    """Find or create the MLflow experiment, keeping artifacts beside the SQLite store."""
+    mlflow.set_tracking_uri(tracking_uri())
+    experiment = mlflow.get_experiment_by_name(experiment_name)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifacts = None
+    if tracking_uri().startswith("sqlite:///"):
+        artifacts = (project_root() / "mlartifacts").as_uri()
+    return mlflow.create_experiment(experiment_name, artifact_location=artifacts)
+
+
+def start_training_run(params, name):
+    """Open the MLflow run of experiment `name`, tagged and with every param it depends on."""
+    tags = {"dvc_stage": f"train@{name}", "git_commit": git_commit(), "experiment": name}
+    if os.environ.get("DVC_EXP_NAME"):
+        tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
+    run = mlflow.start_run(
+        experiment_id=experiment_id(params["mlflow"]["experiment_name"]), run_name=name, tags=tags
+    )
+    logged = {"seed": params["seed"], **flatten(params["experiments"][name])}
+    logged.update({f"data.{key}": params["data"][key] for key in PREPARED_DATA_KEYS})
+    mlflow.log_params(logged)
+    return run
+
+
+def resume_run(run_id):
+    """Re-open a finished run (evaluate adds its test metrics to the training run)."""
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow.start_run(run_id=run_id)
+
+
+class EpochMetricLogger:
+    """Buffers per-epoch metrics and sends them in batches: one round trip to the store per
+    `every` epochs instead of one per metric per epoch."""
+
+    def __init__(self, run_id, every):
+        self.client = MlflowClient(tracking_uri())
+        self.run_id = run_id
+        self.every = every
+        self.pending = []
+
+    def log(self, epoch, metrics):
+        timestamp = int(mlflow.utils.time.get_current_time_millis())
+        self.pending.extend(
+            Metric(key, float(value), timestamp, epoch) for key, value in metrics.items()
+        )
+        if epoch % self.every == 0:
+            self.flush()
+
+    def flush(self):
+        # log_batch accepts at most 1000 metrics per call.
+        while self.pending:
+            batch, self.pending = self.pending[:1000], self.pending[1000:]
+            self.client.log_batch(self.run_id, metrics=batch, synchronous=True)
