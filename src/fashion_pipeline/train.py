@@ -63,7 +63,10 @@ def log_model(model, features):
 def train_experiment(params, name, prepared_dir, model_path, results_dir):
     spec = experiment_spec(params, name)
     results_dir = Path(results_dir)
+    # Seeded initialisation, shuffling and dropout, and deterministic kernels: the same params
+    # give the same numbers on the same machine.
     keras.utils.set_random_seed(params["seed"])
+    tf.config.experimental.enable_op_determinism()
     train_x, train_labels = load_split(prepared_dir, "train")
     val_x, val_labels = load_split(prepared_dir, "val")
     train, val = (train_x, one_hot(train_labels)), (val_x, one_hot(val_labels))

@@ -1,0 +1,95 @@
+"""The real pipeline end to end: real DVC, real MLflow (SQLite), real TensorFlow, on a small
+stratified subset of the real Fashion-MNIST files."""
+
+import copy
+import json
+import sqlite3
+
+import mlflow
+import pandas as pd
+import pytest
+from conftest import copy_project, run, shrink
+
+pytestmark = pytest.mark.slow
+
+EXPERIMENTS = ["lowlevel_net_b_l1", "keras_softmax", "keras_4l_drop_taper"]
+EPOCHS = 3
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, project_params, real_data):
+    params = shrink(copy.deepcopy(project_params), EXPERIMENTS, epochs=EPOCHS)
+    project = copy_project(tmp_path_factory.mktemp("pipeline"), params)
+    first = run(["dvc", "repro"], project)
+    return project, first
+
+
+def test_every_stage_runs_and_writes_sane_metrics(pipeline):
+    project, first = pipeline
+    for name in EXPERIMENTS:
+        assert f"Running stage 'train@{name}'" in first.stdout
+        assert f"Running stage 'evaluate@{name}'" in first.stdout
+        train = json.loads((project / "results" / name / "train.json").read_text())
+        assert train["epochs"] == EPOCHS
+        assert 0.1 < train["val_accuracy"] <= 1.0
+        assert train["val_loss"] > 0
+        history = pd.read_csv(project / "results" / name / "history.csv")
+        assert list(history["epoch"]) == list(range(1, EPOCHS + 1))
+        # The loss falls over the run on real data.
+        assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+        evaluation = json.loads((project / "results" / name / "evaluate.json").read_text())
+        assert 0.1 < evaluation["test_accuracy"] <= 1.0
+        predictions = pd.read_csv(project / "results" / name / "predictions.csv")
+        assert len(predictions) == 300
+    summary = pd.read_csv(project / "reports" / "tables" / "summary.csv")
+    assert sorted(summary["experiment"]) == sorted(EXPERIMENTS)
+    assert set(summary["status"]) == {"done"}
+    html = (project / "reports" / "report.html").read_text()
+    assert "data:image/png;base64," in html
+
+
+def test_mlflow_store_holds_each_run_with_its_curves(pipeline):
+    project, _ = pipeline
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp"])
+    assert sorted(runs["tags.mlflow.runName"]) == sorted(EXPERIMENTS)
+    assert set(runs["status"]) == {"FINISHED"}
+    client = mlflow.MlflowClient()
+    for _, row in runs.iterrows():
+        name = row["tags.mlflow.runName"]
+        assert row["tags.dvc_stage"] == f"train@{name}"
+        for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+            steps = [point.step for point in client.get_metric_history(row["run_id"], key)]
+            assert steps == list(range(1, EPOCHS + 1)), (name, key)
+        assert 0 < row["metrics.test_accuracy"] <= 1
+        assert row["params.data.limit_train"] == "600"
+        run_file = json.loads((project / "results" / name / "mlflow_run.json").read_text())
+        assert run_file["run_id"] == row["run_id"]
+    # Nothing logged twice: one row per (run, key, step).
+    with sqlite3.connect(project / "mlflow.db") as connection:
+        duplicates = connection.execute(
+            "SELECT COUNT(*) FROM (SELECT run_uuid, key, step, COUNT(*) AS n FROM metrics "
+            "GROUP BY run_uuid, key, step HAVING n > 1)"
+        ).fetchone()[0]
+    assert duplicates == 0
+    models = mlflow.search_logged_models(experiment_ids=[runs["experiment_id"].iloc[0]], output_format="list")
+    assert len(models) == len(EXPERIMENTS)
+
+
+def test_second_repro_does_nothing(pipeline):
+    project, _ = pipeline
+    again = run(["dvc", "repro"], project)
+    assert "Running stage" not in again.stdout
+    status = json.loads(run(["dvc", "status", "--json"], project).stdout)
+    assert status == {}
+
+
+def test_dvc_sees_metrics_and_plots(pipeline):
+    project, _ = pipeline
+    metrics = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
+    text = json.dumps(metrics)
+    for name in EXPERIMENTS:
+        assert f"results/{name}/train.json" in text
+        assert f"results/{name}/evaluate.json" in text
+    plots = run(["dvc", "plots", "show", "--json"], project)
+    assert "results/keras_softmax/history.csv" in plots.stdout
