@@ -9,6 +9,8 @@ import html
 import re
 from pathlib import Path
 
+import pandas as pd
+
 
 def _markdown_table(frame):
     header = "| " + " | ".join(str(column) for column in frame.columns) + " |"
@@ -18,6 +20,8 @@ def _markdown_table(frame):
 
 
 def _cell(value):
+    if pd.isna(value):
+        return ""
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value).replace("|", "\\|")
@@ -32,7 +36,7 @@ def to_markdown(blocks, base_dir):
         elif kind == "text":
             parts.append(block[1])
         elif kind == "table":
-            parts.append(_markdown_table(block[1]))
+            parts.append(_markdown_table(block[1].convert_dtypes()))
         elif kind == "figure":
             relative = Path(block[1]).resolve().relative_to(Path(base_dir).resolve())
             parts.append(f"![{block[2]}]({relative.as_posix()})\n\n*{block[2]}*")
@@ -74,7 +78,8 @@ def to_html(blocks, title):
         elif kind == "text":
             parts.append(_text_html(block[1]))
         elif kind == "table":
-            parts.append(block[1].to_html(index=False, float_format=lambda value: f"{value:.4f}", na_rep=""))
+            frame = block[1].convert_dtypes()
+            parts.append(frame.to_html(index=False, float_format=lambda value: f"{value:.4f}", na_rep=""))
         elif kind == "figure":
             # Embedded, so the HTML file opens offline on its own.
             encoded = base64.b64encode(Path(block[1]).read_bytes()).decode()

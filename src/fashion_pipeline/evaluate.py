@@ -24,9 +24,14 @@ def scores(labels, probabilities):
     per_class = pd.DataFrame({
         "class": CLASS_NAMES, "precision": precision, "recall": recall, "f1": f1, "support": support,
     })
+    # Per-image cross-entropy, clipped as log_loss clips, for the loss's standard error: the
+    # report's yardstick for which differences between models are within noise.
+    per_image = -np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-15, 1.0))
     metrics = {
         "test_loss": float(log_loss(labels, probabilities, labels=classes)),
+        "test_loss_standard_error": float(per_image.std(ddof=1) / np.sqrt(len(labels))),
         "test_accuracy": float(accuracy_score(labels, predicted)),
+        "test_count": int(len(labels)),
     }
     return metrics, per_class, predicted
 

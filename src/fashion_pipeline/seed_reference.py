@@ -1,0 +1,47 @@
+"""The numbers and conclusions of the seed coursework, to put beside ours in the report.
+
+Values are copied from the seed's text (Part A at 500 full-batch epochs, Part B at 30 epochs).
+Its Part A accuracies are the rounded element-wise metric, so they sit beside our
+*_rounded_accuracy columns; its L1/L2 losses include the penalty (total loss).
+"""
+
+SEED_VALUES = {
+    "lowlevel_softmax": {"train_loss": 0.4861, "val_loss": 0.5208},
+    "lowlevel_net_a": {"train_loss": 0.2177, "val_loss": 0.3302,
+                       "train_rounded_accuracy": 0.9850, "val_rounded_accuracy": 0.9775},
+    "lowlevel_net_b": {"train_loss": 0.2094, "val_loss": 0.3329,
+                       "train_rounded_accuracy": 0.9856, "val_rounded_accuracy": 0.9775},
+    "lowlevel_net_b_l2": {"train_total_loss": 0.48, "val_total_loss": 0.42},
+    "lowlevel_net_b_l1": {"train_total_loss": 0.82, "val_total_loss": 0.84},
+    "keras_2l": {"train_loss": 0.1413, "val_loss": 0.6409},
+    "keras_3l": {"train_loss": 0.1189, "train_accuracy": 0.9622, "val_loss": 0.7409, "val_accuracy": 0.8999},
+    "keras_4l": {"train_loss": 0.1482, "train_accuracy": 0.9526, "val_loss": 0.5939, "val_accuracy": 0.9049},
+    "keras_5l": {"train_loss": 0.1503, "train_accuracy": 0.9535, "val_loss": 0.5802, "val_accuracy": 0.9071},
+    "keras_4l_drop20": {"train_loss": 0.2937, "train_accuracy": 0.9102, "val_loss": 0.3848, "val_accuracy": 0.9003},
+    "keras_4l_drop30": {"train_loss": 0.3661, "train_accuracy": 0.8904, "val_loss": 0.3781, "val_accuracy": 0.8911},
+    "keras_4l_drop_taper": {"train_loss": 0.3054, "train_accuracy": 0.9069, "val_loss": 0.3443, "val_accuracy": 0.9034},
+    "keras_5l_drop20": {"train_loss": 0.3411, "train_accuracy": 0.9008, "val_loss": 0.4044, "val_accuracy": 0.8888},
+    "keras_5l_drop30": {"train_loss": 0.4286, "train_accuracy": 0.8799, "val_loss": 0.3963, "val_accuracy": 0.8853},
+    "keras_5l_drop_taper": {"train_loss": 0.3744, "train_accuracy": 0.8913, "val_loss": 0.3469, "val_accuracy": 0.8982},
+}
+
+# The loss each regularized run starts from, read off the seed's curves ("in L1, loss starts to
+# descend from 12 and in L2 the loss starts to descend from 3.0").
+SEED_STARTING_TOTAL_LOSS = {"lowlevel_net_b_l1": 12.0, "lowlevel_net_b_l2": 3.0}
+
+# Each conclusion: (statement, experiment A, experiment B, measure, how A relates to B).
+# "lower" claims A's measure is below B's; "similar" claims they are within noise.
+SEED_CLAIMS = [
+    ("Network B reaches a lower validation loss than Network A", "lowlevel_net_b", "lowlevel_net_a", "val_loss", "lower"),
+    ("Network B reaches a lower training loss than Network A", "lowlevel_net_b", "lowlevel_net_a", "train_loss", "lower"),
+    ("L2 ends at a lower loss than L1 (converges faster)", "lowlevel_net_b_l2", "lowlevel_net_b_l1", "val_total_loss", "lower"),
+    ("Deeper overfits less: 4 layers reach a lower validation loss than 3", "keras_4l", "keras_3l", "val_loss", "lower"),
+    ("Deeper overfits less: 5 layers reach a lower validation loss than 4", "keras_5l", "keras_4l", "val_loss", "lower"),
+    ("4L and 5L perform alike (validation accuracy)", "keras_4l", "keras_5l", "val_accuracy", "similar"),
+    ("Dropout 0.2 lowers the 4L validation loss", "keras_4l_drop20", "keras_4l", "val_loss", "lower"),
+    ("Dropout 0.3 beats dropout 0.2 on 4L (validation loss)", "keras_4l_drop30", "keras_4l_drop20", "val_loss", "lower"),
+    ("Tapered dropout beats uniform 0.3 on 4L (validation loss)", "keras_4l_drop_taper", "keras_4l_drop30", "val_loss", "lower"),
+    ("Tapered dropout beats uniform 0.3 on 4L (validation accuracy)", "keras_4l_drop30", "keras_4l_drop_taper", "val_accuracy", "lower"),
+    ("Tapered dropout beats uniform 0.3 on 5L (validation loss)", "keras_5l_drop_taper", "keras_5l_drop30", "val_loss", "lower"),
+    ("2 layers (200) overfit: validation loss ends above its minimum", "keras_2l", None, "val_loss_rise", "positive"),
+]
