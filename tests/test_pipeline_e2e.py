@@ -3,16 +3,19 @@ stratified subset of the real Fashion-MNIST files."""
 
 import copy
 import json
+import signal
 import sqlite3
+import subprocess
 
 import mlflow
 import pandas as pd
 import pytest
-from conftest import copy_project, run, shrink
+import yaml
+from conftest import copy_project, pipeline_env, run, shrink
 
 pytestmark = pytest.mark.slow
 
-EXPERIMENTS = ["lowlevel_net_b_l1", "keras_softmax", "keras_4l_drop_taper"]
+EXPERIMENTS = ["lowlevel_net_b_l1", "keras_softmax", "keras_4l_drop_taper", "keras_3l_raw"]
 EPOCHS = 3
 
 
@@ -52,9 +55,13 @@ def test_mlflow_store_holds_each_run_with_its_curves(pipeline):
     project, _ = pipeline
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp"])
+    report_runs = runs[runs["tags.dvc_stage"] == "report"]
+    assert len(report_runs) == 1
+    client = mlflow.MlflowClient()
+    assert {artifact.path for artifact in client.list_artifacts(report_runs["run_id"].iloc[0])} >= {"report.md", "report.html"}
+    runs = runs[runs["tags.dvc_stage"] != "report"]
     assert sorted(runs["tags.mlflow.runName"]) == sorted(EXPERIMENTS)
     assert set(runs["status"]) == {"FINISHED"}
-    client = mlflow.MlflowClient()
     for _, row in runs.iterrows():
         name = row["tags.mlflow.runName"]
         assert row["tags.dvc_stage"] == f"train@{name}"
@@ -63,6 +70,7 @@ def test_mlflow_store_holds_each_run_with_its_curves(pipeline):
             assert steps == list(range(1, EPOCHS + 1)), (name, key)
         assert 0 < row["metrics.test_accuracy"] <= 1
         assert row["params.data.limit_train"] == "600"
+        assert (row["params.scale"] == "False") if name.endswith("_raw") else pd.isna(row["params.scale"])
         run_file = json.loads((project / "results" / name / "mlflow_run.json").read_text())
         assert run_file["run_id"] == row["run_id"]
     # Nothing logged twice: one row per (run, key, step).
@@ -93,3 +101,30 @@ def test_dvc_sees_metrics_and_plots(pipeline):
         assert f"results/{name}/evaluate.json" in text
     plots = run(["dvc", "plots", "show", "--json"], project)
     assert "results/keras_softmax/history.csv" in plots.stdout
+
+
+@pytest.mark.reliability
+def test_sigterm_during_training_ends_the_run_killed_and_leaves_no_finished_output(pipeline):
+    project, _ = pipeline
+    original = (project / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["experiments"]["keras_softmax"]["epochs"] = 10_000
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    results = project / "results" / "interrupted"
+    process = subprocess.Popen(
+        ["python", "-m", "fashion_pipeline.train", "keras_softmax", "--model", "models/interrupted.keras",
+         "--results", str(results)],
+        cwd=project, env=pipeline_env(project), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    for line in process.stdout:
+        if "epoch 2/" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    (project / "params.yaml").write_text(original)
+    assert process.returncode != 0, output
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp"], filter_string="tags.mlflow.runName = 'keras_softmax'")
+    assert sorted(runs["status"]) == ["FINISHED", "KILLED"]
+    assert not (results / "train.json").exists()
+    assert not (project / "models" / "interrupted.keras").exists()

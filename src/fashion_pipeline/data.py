@@ -29,3 +29,11 @@ def load_split(prepared_dir, split):
 
 def one_hot(labels, class_count=len(CLASS_NAMES)):
     return np.eye(class_count, dtype=np.float32)[labels]
+
+
+def rescale(features, scaled, want_scaled):
+    """Prepared features in the pixel scale an experiment asks for. Exact both ways: pixels
+    are integers 0-255, so rounding undoes the division's float error."""
+    if scaled == want_scaled:
+        return features
+    return features / np.float32(255.0) if want_scaled else np.rint(features * np.float32(255.0))

@@ -11,7 +11,8 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, log_loss, precision_recall_fscore_support
 
 from fashion_pipeline import figures, files, tracking
-from fashion_pipeline.data import CLASS_NAMES, load_split
+from fashion_pipeline.data import CLASS_NAMES, load_split, rescale
+from fashion_pipeline.params import experiment_spec, load_params
 
 
 def scores(labels, probabilities):
@@ -36,9 +37,11 @@ def scores(labels, probabilities):
     return metrics, per_class, predicted
 
 
-def evaluate(name, prepared_dir, model_path, results_dir):
+def evaluate(params, name, prepared_dir, model_path, results_dir):
     results_dir = Path(results_dir)
+    scaled = params["data"]["scale"]
     features, labels = load_split(prepared_dir, "test")
+    features = rescale(features, scaled, experiment_spec(params, name).get("scale", scaled))
     # Safe mode refuses models that would run arbitrary code (lambda layers) when loaded.
     model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
     probabilities = np.asarray(model.predict(features, batch_size=2048, verbose=0), dtype=np.float64)
@@ -75,8 +78,10 @@ def main():
     parser.add_argument("--prepared", default="data/prepared")
     parser.add_argument("--model", required=True)
     parser.add_argument("--results", required=True)
+    parser.add_argument("--params", default="params.yaml")
     arguments = parser.parse_args()
-    evaluate(arguments.name, arguments.prepared, arguments.model, arguments.results)
+    params = load_params(arguments.params)
+    evaluate(params, arguments.name, arguments.prepared, arguments.model, arguments.results)
 
 
 if __name__ == "__main__":

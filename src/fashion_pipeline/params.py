@@ -138,25 +138,29 @@ EXPERIMENT_SCHEMA = {
         "regularization_rate": _number(0.0, 10.0),
     },
 }
+# Keys an experiment may set to depart from the data section: `scale` overrides data.scale.
+OPTIONAL_EXPERIMENT_KEYS = {"scale": _boolean}
 
 
-def _check_keys(prefix, mapping, expected):
+def _check_keys(prefix, mapping, required, optional=()):
+    known = [*required, *optional]
     if not isinstance(mapping, dict):
-        raise ParamsError(prefix, mapping, "a mapping with keys " + ", ".join(expected))
+        raise ParamsError(prefix, mapping, "a mapping with keys " + ", ".join(known))
     for key in mapping:
-        if key not in expected:
-            raise ParamsError(f"{prefix}{key}", mapping[key], "known keys: " + ", ".join(expected))
-    for key in expected:
+        if key not in known:
+            raise ParamsError(f"{prefix}{key}", mapping[key], "known keys: " + ", ".join(known))
+    for key in required:
         if key not in mapping:
             raise ParamsError(f"{prefix}{key}", "<missing>", "a value must be set")
 
 
-def _validate_section(prefix, mapping, schema):
-    _check_keys(prefix, mapping, list(schema))
-    for key, check in schema.items():
+def _validate_section(prefix, mapping, schema, optional=None):
+    optional = optional or {}
+    _check_keys(prefix, mapping, list(schema), list(optional))
+    for key, check in {**schema, **optional}.items():
         if isinstance(check, dict):
             _validate_section(f"{prefix}{key}.", mapping[key], check)
-        elif check is not None:
+        elif check is not None and key in mapping:
             check(f"{prefix}{key}", mapping[key])
 
 
@@ -168,7 +172,7 @@ def validate_experiment(name, spec):
     kind = spec.get("kind") if isinstance(spec, dict) else None
     EXPERIMENT_SCHEMA["common"]["kind"](prefix + "kind", kind)
     schema = {**EXPERIMENT_SCHEMA["common"], **EXPERIMENT_SCHEMA[kind]}
-    _validate_section(prefix, spec, schema)
+    _validate_section(prefix, spec, schema, OPTIONAL_EXPERIMENT_KEYS)
     if kind == "keras" and isinstance(spec["dropout"], list):
         if len(spec["dropout"]) != len(spec["hidden_units"]):
             raise ParamsError(

@@ -1,6 +1,8 @@
 """MLflow at the edges: where the store is, one run per experiment, batched per-epoch metrics."""
 
+import contextlib
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -69,6 +71,24 @@ def start_training_run(params, name):
     logged.update({f"data.{key}": params["data"][key] for key in PREPARED_DATA_KEYS})
     mlflow.log_params(logged)
     return run
+
+
+def _interrupt(signal_number, frame):
+    raise KeyboardInterrupt(f"signal {signal_number}")
+
+
+@contextlib.contextmanager
+def killed_on_interrupt():
+    """Inside an active run: SIGTERM interrupts like SIGINT, and an interrupted run ends with
+    status KILLED instead of staying RUNNING (or FAILED, which would blame the code)."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        mlflow.end_run(status="KILLED")
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def resume_run(run_id):

@@ -16,7 +16,7 @@ import tensorflow as tf
 from mlflow.models import infer_signature
 
 from fashion_pipeline import figures, files, lowlevel, tracking
-from fashion_pipeline.data import load_split, one_hot
+from fashion_pipeline.data import load_split, one_hot, rescale
 from fashion_pipeline.keras_models import build_model, train_keras
 from fashion_pipeline.params import experiment_spec, load_params
 
@@ -67,12 +67,15 @@ def train_experiment(params, name, prepared_dir, model_path, results_dir):
     # give the same numbers on the same machine.
     keras.utils.set_random_seed(params["seed"])
     tf.config.experimental.enable_op_determinism()
+    scaled = params["data"]["scale"]
     train_x, train_labels = load_split(prepared_dir, "train")
     val_x, val_labels = load_split(prepared_dir, "val")
+    # An experiment may ask for the other pixel scale than data.scale (raw 0-255 vs [0, 1]).
+    train_x, val_x = (rescale(features, scaled, spec.get("scale", scaled)) for features in (train_x, val_x))
     train, val = (train_x, one_hot(train_labels)), (val_x, one_hot(val_labels))
     progress_every = params["training"]["progress_every_epochs"]
 
-    with tracking.start_training_run(params, name) as run:
+    with tracking.start_training_run(params, name) as run, tracking.killed_on_interrupt():
         logger = tracking.EpochMetricLogger(run.info.run_id, params["mlflow"]["log_every_epochs"])
         rows = []
 
