@@ -144,3 +144,27 @@ def test_build_report_marks_missing_experiments_as_not_run(tmp_path, params):
     assert "![Keras architectures" in markdown
     html = (tmp_path / "reports" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 2
+
+
+def test_scale_hypothesis_pairs_twins_and_judges_closeness_to_the_seed():
+    base = {"kind": "keras", "hidden_units": [8], "dropout": 0.0}
+    experiments = {"a": base, "a_raw": {**base, "scale": False}, "b": {**base, "hidden_units": [4]},
+                   "b_raw": {**base, "hidden_units": [4], "scale": False}}
+    seed_values = {"a": {"val_loss": 0.70}, "b": {"val_loss": 0.60}}
+    results = {"a": fabricated(0.2, 0.35), "a_raw": fabricated(0.2, 0.65),
+               "b": fabricated(0.2, 0.33), "b_raw": fabricated(0.2, 0.55)}
+    table, verdict, evidence = analysis.scale_hypothesis(experiments, results, True, seed_values)
+    assert list(table["twin"]) == ["a", "b"]
+    assert verdict == analysis.HOLDS and "seed 0.7000" in evidence
+    results["b_raw"] = fabricated(0.2, 0.2)
+    assert analysis.scale_hypothesis(experiments, results, True, seed_values)[1] == analysis.FAILS
+    results["b_raw"] = None
+    table, verdict, _ = analysis.scale_hypothesis(experiments, results, True, seed_values)
+    assert verdict == analysis.NOT_RUN and table.set_index("experiment").loc["b_raw", "status"] == analysis.NOT_RUN
+
+
+def test_dropout_baseline_must_share_the_pixel_scale():
+    base = {"kind": "keras", "hidden_units": [8], "dropout": 0.0}
+    experiments = {"raw": {**base, "scale": False}, "plain": base, "drop": {**base, "dropout": 0.3}}
+    table = analysis.dropout_table(experiments, {}).set_index("experiment")
+    assert table.loc["drop", "baseline"] == "plain"

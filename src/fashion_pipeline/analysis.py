@@ -104,7 +104,7 @@ def dropout_table(experiments, results):
         if spec["kind"] != "keras" or not np.any(np.asarray(rates) > 0):
             continue
         baseline = next((other for other, candidate in experiments.items()
-                         if candidate["kind"] == "keras" and candidate["hidden_units"] == spec["hidden_units"]
+                         if candidate == {**spec, "dropout": candidate.get("dropout")}
                          and not np.any(np.asarray(candidate.get("dropout", 0.0)) > 0)), None)
         row = {"experiment": name, "dropout": str(rates), "baseline": baseline or "none"}
         if results.get(name) is None or baseline is None or results.get(baseline) is None:
@@ -132,3 +132,37 @@ def weight_summary(kernels, near_zero=1e-3):
         }
         for index, kernel in enumerate(kernels)
     ])
+
+
+def scale_hypothesis(experiments, results, data_scaled, seed_values=SEED_VALUES):
+    """Pair each experiment whose pixel scale departs from data.scale with its twin on the
+    default scale, beside the seed's validation loss. Returns (table, verdict, evidence): the
+    hypothesis holds when every departing run lands closer to the seed's value than its twin."""
+    rows = []
+    for name, spec in experiments.items():
+        if spec.get("scale", data_scaled) == data_scaled:
+            continue
+        twin = next((other for other, candidate in experiments.items()
+                     if {**candidate, "scale": spec["scale"]} == spec and other != name), None)
+        seed = seed_values.get(twin, {}).get("val_loss")
+        row = {"experiment": name, "twin": twin or "none", "seed_val_loss": seed if seed is not None else "none"}
+        if twin is None or results.get(name) is None or results.get(twin) is None or seed is None:
+            rows.append({**row, "status": NOT_RUN})
+            continue
+        departing, default = measures(results[name]), measures(results[twin])
+        rows.append({
+            **row, "status": "done",
+            "val_loss_default_scale": default["val_loss"], "val_loss_other_scale": departing["val_loss"],
+            "train_loss_default_scale": default["train_loss"], "train_loss_other_scale": departing["train_loss"],
+            "val_accuracy_default_scale": default["val_accuracy"], "val_accuracy_other_scale": departing["val_accuracy"],
+            "closer_to_seed": abs(departing["val_loss"] - seed) < abs(default["val_loss"] - seed),
+        })
+    table = pd.DataFrame(rows)
+    done = table[table["status"] == "done"] if len(table) else table
+    if len(done) == 0 or len(done) < len(table):
+        return table, NOT_RUN, "not every experiment of the check has run"
+    verdict = HOLDS if done["closer_to_seed"].all() else FAILS
+    evidence = "; ".join(
+        f"{row.twin}: seed {row.seed_val_loss:.4f}, default scale {row.val_loss_default_scale:.4f}, "
+        f"other scale {row.val_loss_other_scale:.4f}" for row in done.itertuples())
+    return table, verdict, evidence
