@@ -25,7 +25,7 @@ def fabricated(train_loss, val_loss, train_accuracy=0.9, val_accuracy=0.88, epoc
                   "val_accuracy": val_accuracy, "best_val_loss": float(history["val_loss"][best]),
                   "best_val_epoch": best + 1, "epochs": epochs, "train_seconds": 1.5, "parameter_count": 100},
         "evaluate": {"test_loss": val_loss, "test_loss_standard_error": loss_error,
-                     "test_accuracy": val_accuracy, "test_count": 10_000},
+                     "test_accuracy": val_accuracy, "test_count": 10_000, "evaluate_seconds": 2.0},
         "run": {"run_id": "abc123"},
         "history": history,
     }

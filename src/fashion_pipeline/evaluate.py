@@ -2,6 +2,7 @@
 MLflow run: test loss and accuracy, per-class precision/recall, a confusion matrix."""
 
 import argparse
+import time
 from pathlib import Path
 
 import keras
@@ -38,6 +39,7 @@ def scores(labels, probabilities):
 
 
 def evaluate(params, name, prepared_dir, model_path, results_dir):
+    started = time.perf_counter()
     results_dir = Path(results_dir)
     scaled = params["data"]["scale"]
     features, labels = load_split(prepared_dir, "test")
@@ -67,6 +69,7 @@ def evaluate(params, name, prepared_dir, model_path, results_dir):
         mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(results_dir / "per_class.csv"))
         mlflow.log_artifact(str(results_dir / "confusion.png"))
+    metrics["evaluate_seconds"] = round(time.perf_counter() - started, 2)
     files.write_json(results_dir / "evaluate.json", metrics)
     print(f"evaluate@{name}: test loss {metrics['test_loss']:.4f}  test accuracy {metrics['test_accuracy']:.4f}")
     return metrics

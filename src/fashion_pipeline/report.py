@@ -48,7 +48,7 @@ def summary_table(experiments, results):
         values = analysis.measures(results[name])
         rows.append({**row, "status": "done", **{key: values[key] for key in (
             "parameter_count", "epochs", "train_loss", "val_loss", "train_accuracy", "val_accuracy",
-            "test_accuracy", "train_seconds")}, "mlflow_run_id": results[name]["run"]["run_id"]})
+            "test_accuracy", "train_seconds", "evaluate_seconds")}, "mlflow_run_id": results[name]["run"]["run_id"]})
     return pd.DataFrame(rows)
 
 
@@ -62,7 +62,8 @@ def protocol(params, manifest, data_summary, results):
         *[f"- `{name}` from `{entry['source']}`, SHA-256 `{entry['sha256']}` verified." for name, entry in sorted(manifest.items())],
         f"- Seed {params['seed']} for initialisation, shuffling and dropout; TensorFlow op determinism on. Versions: {versions}.",
         f"- Git commit `{tracking.git_commit()}`. Machine: {platform.machine()}, {_cpu_name()}, Python {platform.python_version()}.",
-        f"- Training wall time, all experiments together: {seconds / 60:.1f} min (per experiment: `train_seconds` below).",
+        f"- Training wall time, all experiments together: {seconds / 60:.1f} min on this machine; per experiment, "
+        "`train_seconds` (training) and `evaluate_seconds` (the evaluate stage) below.",
         f"- MLflow experiment `{params['mlflow']['experiment_name']}`: one run per experiment, its id in the table below.",
         "- 'Within noise' means a difference smaller than two standard errors of the difference due to the finite "
         "evaluation set (binomial for accuracies, the per-image loss's standard error for losses). "
