@@ -96,28 +96,43 @@ def overfitting_table(results, names):
     return pd.DataFrame(rows)
 
 
+def _twin(experiments, name, key, accepts):
+    """The first other experiment whose spec equals `name`'s in every key but `key`, and whose
+    value of `key` (None when unset) passes `accepts`."""
+    spec = experiments[name]
+    return next((other for other, candidate in experiments.items()
+                 if other != name and {**candidate, key: None} == {**spec, key: None}
+                 and accepts(candidate.get(key))), None)
+
+
+def _paired(row, results, name, other, label, compared):
+    """`row` with name's value of each compared measure beside other's (prefixed by `label`),
+    or marked 'not run' when either has no results."""
+    if other is None or results.get(name) is None or results.get(other) is None:
+        return {**row, "status": NOT_RUN}
+    ours, theirs = measures(results[name]), measures(results[other])
+    row = {**row, "status": "done"}
+    for measure in compared:
+        row[measure], row[f"{label}_{measure}"] = ours[measure], theirs[measure]
+    return row
+
+
+def _has_dropout(rates):
+    return bool(np.any(np.asarray(rates if rates is not None else 0.0) > 0))
+
+
 def dropout_table(experiments, results):
-    """Each dropout variant beside the model with the same layers and no dropout."""
+    """Each dropout variant beside the model with the same spec and no dropout."""
     rows = []
     for name, spec in experiments.items():
-        rates = spec.get("dropout", 0.0)
-        if spec["kind"] != "keras" or not np.any(np.asarray(rates) > 0):
+        if spec["kind"] != "keras" or not _has_dropout(spec.get("dropout")):
             continue
-        baseline = next((other for other, candidate in experiments.items()
-                         if candidate == {**spec, "dropout": candidate.get("dropout")}
-                         and not np.any(np.asarray(candidate.get("dropout", 0.0)) > 0)), None)
-        row = {"experiment": name, "dropout": str(rates), "baseline": baseline or "none"}
-        if results.get(name) is None or baseline is None or results.get(baseline) is None:
-            rows.append({**row, "status": NOT_RUN})
-            continue
-        ours, base = measures(results[name]), measures(results[baseline])
-        rows.append({
-            **row, "status": "done",
-            "val_loss": ours["val_loss"], "baseline_val_loss": base["val_loss"],
-            "val_accuracy": ours["val_accuracy"], "baseline_val_accuracy": base["val_accuracy"],
-            "gap_loss": ours["gap_loss"], "baseline_gap_loss": base["gap_loss"],
-            "gap_removed": base["gap_loss"] - ours["gap_loss"],
-        })
+        baseline = _twin(experiments, name, "dropout", lambda rates: not _has_dropout(rates))
+        row = {"experiment": name, "dropout": str(spec["dropout"]), "baseline": baseline or "none"}
+        row = _paired(row, results, name, baseline, "baseline", ("val_loss", "val_accuracy", "gap_loss"))
+        if row["status"] == "done":
+            row["gap_removed"] = row["baseline_gap_loss"] - row["gap_loss"]
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -142,27 +157,19 @@ def scale_hypothesis(experiments, results, data_scaled, seed_values=SEED_VALUES)
     for name, spec in experiments.items():
         if spec.get("scale", data_scaled) == data_scaled:
             continue
-        twin = next((other for other, candidate in experiments.items()
-                     if {**candidate, "scale": spec["scale"]} == spec and other != name), None)
+        twin = _twin(experiments, name, "scale", lambda scale: scale in (None, data_scaled))
         seed = seed_values.get(twin, {}).get("val_loss")
         row = {"experiment": name, "twin": twin or "none", "seed_val_loss": seed if seed is not None else "none"}
-        if twin is None or results.get(name) is None or results.get(twin) is None or seed is None:
-            rows.append({**row, "status": NOT_RUN})
-            continue
-        departing, default = measures(results[name]), measures(results[twin])
-        rows.append({
-            **row, "status": "done",
-            "val_loss_default_scale": default["val_loss"], "val_loss_other_scale": departing["val_loss"],
-            "train_loss_default_scale": default["train_loss"], "train_loss_other_scale": departing["train_loss"],
-            "val_accuracy_default_scale": default["val_accuracy"], "val_accuracy_other_scale": departing["val_accuracy"],
-            "closer_to_seed": abs(departing["val_loss"] - seed) < abs(default["val_loss"] - seed),
-        })
+        row = _paired(row, results, name, twin if seed is not None else None, "twin",
+                      ("val_loss", "train_loss", "val_accuracy"))
+        if row["status"] == "done":
+            row["closer_to_seed"] = abs(row["val_loss"] - seed) < abs(row["twin_val_loss"] - seed)
+        rows.append(row)
     table = pd.DataFrame(rows)
-    done = table[table["status"] == "done"] if len(table) else table
-    if len(done) == 0 or len(done) < len(table):
+    if len(table) == 0 or (table["status"] != "done").any():
         return table, NOT_RUN, "not every experiment of the check has run"
-    verdict = HOLDS if done["closer_to_seed"].all() else FAILS
+    verdict = HOLDS if table["closer_to_seed"].all() else FAILS
     evidence = "; ".join(
-        f"{row.twin}: seed {row.seed_val_loss:.4f}, default scale {row.val_loss_default_scale:.4f}, "
-        f"other scale {row.val_loss_other_scale:.4f}" for row in done.itertuples())
+        f"{row.twin}: seed {row.seed_val_loss:.4f}, default scale {row.twin_val_loss:.4f}, "
+        f"{row.experiment} {row.val_loss:.4f}" for row in table.itertuples())
     return table, verdict, evidence
