@@ -6,7 +6,7 @@ DEBIAN_DATA := /usr/share/datasets/fashion-mnist
 RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 UI_PORT ?= 5000
 
-.PHONY: setup data repro test ui clean
+.PHONY: setup data repro test ui bench clean
 
 $(INSTALLED): requirements.txt constraints.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -39,6 +39,10 @@ test: setup
 
 ui: setup
 	$(RUN) mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" --host 127.0.0.1 --port $(UI_PORT)
+
+# Training speed on this machine (not a test): prints a table, writes reports/benchmark.json.
+bench: setup
+	$(RUN) python -m fashion_pipeline.benchmark
 
 clean:
 	rm -rf $(VENV)

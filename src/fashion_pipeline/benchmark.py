@@ -1,0 +1,140 @@
+"""`make bench`: how fast the pipeline trains on this machine, measured side by side in one run.
+
+Prints a table and writes reports/benchmark.json. A benchmark, not a test: nothing here
+asserts a speed.
+"""
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import pandas as pd
+import tensorflow as tf
+from mlflow.tracking import MlflowClient
+
+from fashion_pipeline import files, lowlevel, tracking
+from fashion_pipeline.data import load_split, one_hot
+from fashion_pipeline.keras_models import build_model, compile_model
+from fashion_pipeline.params import load_params
+
+
+def matmul_gflops(size=2048, repeats=20):
+    """This machine's fp32 matrix-product rate through TensorFlow."""
+    left, right = tf.random.normal([size, size]), tf.random.normal([size, size])
+    product = tf.function(lambda: tf.reduce_sum(tf.matmul(left, right)))
+    product().numpy()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        product().numpy()
+    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
+
+
+def lowlevel_epoch_seconds(spec, train, val, epochs=20):
+    """Seconds per full-batch epoch of the hand-written trainer, after compilation."""
+    _, run_epochs = lowlevel.build_trainer(spec, train, val, seed=0)
+    run_epochs(1)
+    started = time.perf_counter()
+    run_epochs(epochs)
+    return (time.perf_counter() - started) / epochs
+
+
+def weight_count(layer_sizes):
+    return sum(fan_in * fan_out for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]))
+
+
+def keras_samples_per_second(spec, train, val, fast, training):
+    """Training samples per second over one epoch at the spec's batch size: the project's
+    settings (fast) or plain default model.fit."""
+    keras.utils.set_random_seed(0)
+    model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"])
+    if fast:
+        compile_model(model, spec["learning_rate"], training["jit_compile"], training["steps_per_execution"])
+    else:
+        compile_model(model, spec["learning_rate"])
+    (features, targets), validation = train, val
+    model.fit(features[:6400], targets[:6400], batch_size=spec["batch_size"], epochs=1, verbose=0)
+    started = time.perf_counter()
+    model.fit(features, targets, batch_size=spec["batch_size"], epochs=1, verbose=0, validation_data=validation)
+    return len(features) / (time.perf_counter() - started)
+
+
+def mlflow_seconds(epochs, metrics_per_epoch, every):
+    """Time to log `epochs` epochs of metrics the way training does, into a fresh SQLite store."""
+    with tempfile.TemporaryDirectory() as folder:
+        previous = os.environ.get("MLFLOW_TRACKING_URI")
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(folder) / 'bench.db'}"
+        try:
+            client = MlflowClient(tracking.tracking_uri())
+            run = client.create_run(client.create_experiment("bench", artifact_location=Path(folder).as_uri()))
+            started = time.perf_counter()
+            logger = tracking.EpochMetricLogger(run.info.run_id, every)
+            for epoch in range(1, epochs + 1):
+                logger.log(epoch, {f"metric_{index}": 0.5 for index in range(metrics_per_epoch)})
+            logger.flush()
+            return time.perf_counter() - started
+        finally:
+            os.environ.pop("MLFLOW_TRACKING_URI")
+            if previous is not None:
+                os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+def full_grid_minutes(summary_path):
+    """Training plus evaluation time of every experiment, as the report's summary records it."""
+    if not Path(summary_path).is_file():
+        return None
+    summary = pd.read_csv(summary_path)
+    return float((summary["train_seconds"].sum() + summary["evaluate_seconds"].sum()) / 60)
+
+
+def run_benchmark(params, prepared_dir, summary_path):
+    train_x, train_labels = load_split(prepared_dir, "train")
+    val_x, val_labels = load_split(prepared_dir, "val")
+    train, val = (train_x, one_hot(train_labels)), (val_x, one_hot(val_labels))
+    experiments, training = params["experiments"], params["training"]
+    results = {"machine": f"{platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'default'} threads",
+               "matmul_gflops": matmul_gflops()}
+
+    spec = experiments["lowlevel_net_b"]
+    seconds = lowlevel_epoch_seconds(spec, train, val)
+    weights = weight_count([train_x.shape[1], *spec["hidden_units"], 10])
+    # Forward and backward passes: about 3 matrix products of 2 x samples x weights FLOPs each.
+    gflops = 3 * 2 * len(train_x) * weights / seconds / 1e9
+    results.update(lowlevel_seconds_per_epoch=seconds, lowlevel_gflops=gflops,
+                   lowlevel_matmul_ratio=gflops / results["matmul_gflops"])
+
+    for name in ("keras_5l", "keras_2l"):
+        fast = keras_samples_per_second(experiments[name], train, val, True, training)
+        plain = keras_samples_per_second(experiments[name], train, val, False, training)
+        results[f"{name}_samples_per_second"] = fast
+        results[f"{name}_default_fit_samples_per_second"] = plain
+        results[f"{name}_speedup_vs_default_fit"] = fast / plain
+    results["keras_speedup_vs_default_fit"] = results["keras_5l_speedup_vs_default_fit"]
+
+    epochs = spec["epochs"]
+    logging = mlflow_seconds(epochs, len(lowlevel.HISTORY_COLUMNS), params["mlflow"]["log_every_epochs"])
+    results["mlflow_overhead_fraction"] = logging / (logging + epochs * seconds)
+    results["full_grid_minutes"] = full_grid_minutes(summary_path)
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--prepared", default="data/prepared")
+    parser.add_argument("--summary", default="reports/tables/summary.csv")
+    parser.add_argument("--out", default="reports/benchmark.json")
+    parser.add_argument("--params", default="params.yaml")
+    arguments = parser.parse_args()
+    results = run_benchmark(load_params(arguments.params), arguments.prepared, arguments.summary)
+    for key, value in results.items():
+        shown = f"{value:,.3f}" if isinstance(value, float) else str(value)
+        print(f"{key:45s} {shown}")
+    files.write_json(arguments.out, {key: (round(value, 4) if isinstance(value, float) else value)
+                                     for key, value in results.items()})
+
+
+if __name__ == "__main__":
+    main()
