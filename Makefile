@@ -5,6 +5,7 @@ INSTALLED := $(VENV)/.installed
 DEBIAN_DATA := /usr/share/datasets/fashion-mnist
 RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 UI_PORT ?= 5000
+UI_HOST ?= 127.0.0.1
 
 .PHONY: setup data repro test ui bench clean
 
@@ -38,7 +39,7 @@ test: setup
 	$(RUN) python -m pytest
 
 ui: setup
-	$(RUN) mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" --host 127.0.0.1 --port $(UI_PORT)
+	$(RUN) mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" --host $(UI_HOST) --port $(UI_PORT)
 
 # Training speed on this machine (not a test): prints a table, writes reports/benchmark.json.
 bench: setup

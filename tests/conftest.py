@@ -1,14 +1,19 @@
 """Shared fixtures: the project's own params, and a runner for the real DVC pipeline."""
 
 import copy
+import gzip
+import hashlib
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from fashion_pipeline import idx
 
 ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
@@ -28,12 +33,17 @@ def params(project_params):
     return copy.deepcopy(project_params)
 
 
-def shrink(params, experiments, epochs=2, limit_train=600, limit_test=300):
-    """The real configuration cut to a few experiments, a few epochs and a small real subset."""
+def shrink(params, experiments, epochs=2, limit_train=600, limit_test=300, optimizer_runs=("adam",)):
+    """The real configuration cut to a few experiments and optimizer runs, a few epochs and a
+    small real subset. The optimizer comparison uses the first lowlevel experiment kept."""
     params["data"]["limit_train"] = limit_train
     params["data"]["limit_test"] = limit_test
     params["training"]["progress_every_epochs"] = 1
     params["mlflow"]["log_every_epochs"] = 1
+    study = params["optimizers"]
+    if study["network"] not in experiments:
+        study["network"] = next(name for name in experiments if params["experiments"][name]["kind"] == "lowlevel")
+    study.update(epochs=epochs, ablation_epochs=epochs, runs={name: study["runs"][name] for name in optimizer_runs})
     params["experiments"] = {name: {**params["experiments"][name], "epochs": epochs} for name in experiments}
     return params
 
@@ -71,3 +81,41 @@ def real_data():
     if not DEBIAN_DATA.is_dir():
         raise RuntimeError(f"{DEBIAN_DATA} is missing: run `make data` (installs dataset-fashion-mnist)")
     return DEBIAN_DATA
+
+
+# Small hand-made IDX files, for the data-file checks.
+
+
+def image_bytes(count, rows=28, columns=28, magic=idx.IMAGE_MAGIC, fill=7):
+    return struct.pack(">IIII", magic, count, rows, columns) + bytes([fill]) * (count * rows * columns)
+
+
+def label_bytes(labels, magic=idx.LABEL_MAGIC):
+    return struct.pack(">II", magic, len(labels)) + bytes(labels)
+
+
+def write_source(folder, files):
+    """A directory source holding the given name -> uncompressed bytes, gzipped like the mirrors."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (folder / f"{name}.gz").write_bytes(gzip.compress(data))
+    return folder
+
+
+def fake_dataset(train_count=40, test_count=20):
+    labels = lambda count: [index % 10 for index in range(count)]  # noqa: E731
+    return {
+        "train-images-idx3-ubyte": image_bytes(train_count),
+        "train-labels-idx1-ubyte": label_bytes(labels(train_count)),
+        "t10k-images-idx3-ubyte": image_bytes(test_count, fill=200),
+        "t10k-labels-idx1-ubyte": label_bytes(labels(test_count)),
+    }
+
+
+def data_params(sources, files):
+    return {
+        "sources": [str(source) for source in sources],
+        "download_timeout_seconds": 2,
+        "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        "scale": True, "val_fraction": 0.0, "limit_train": 0, "limit_test": 0,
+    }

@@ -2,51 +2,17 @@
 
 import gzip
 import hashlib
-import struct
 
 import numpy as np
 import pytest
 
 from fashion_pipeline import idx
 from fashion_pipeline.data import load_split
-from fashion_pipeline.download import DownloadError, download_all, obtain
+from fashion_pipeline.download import download_all, obtain
+from fashion_pipeline.idx import DownloadError
 from fashion_pipeline.params import IDX_FILES
 from fashion_pipeline.prepare import prepare
-
-
-def image_bytes(count, rows=28, columns=28, magic=idx.IMAGE_MAGIC, fill=7):
-    return struct.pack(">IIII", magic, count, rows, columns) + bytes([fill]) * (count * rows * columns)
-
-
-def label_bytes(labels, magic=idx.LABEL_MAGIC):
-    return struct.pack(">II", magic, len(labels)) + bytes(labels)
-
-
-def write_source(folder, files):
-    """A directory source holding the given name -> uncompressed bytes, gzipped like the mirrors."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (folder / f"{name}.gz").write_bytes(gzip.compress(data))
-    return folder
-
-
-def fake_dataset(train_count=40, test_count=20):
-    labels = lambda count: [index % 10 for index in range(count)]  # noqa: E731
-    return {
-        "train-images-idx3-ubyte": image_bytes(train_count),
-        "train-labels-idx1-ubyte": label_bytes(labels(train_count)),
-        "t10k-images-idx3-ubyte": image_bytes(test_count, fill=200),
-        "t10k-labels-idx1-ubyte": label_bytes(labels(test_count)),
-    }
-
-
-def data_params(sources, files):
-    return {
-        "sources": [str(source) for source in sources],
-        "download_timeout_seconds": 2,
-        "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
-        "scale": True, "val_fraction": 0.0, "limit_train": 0, "limit_test": 0,
-    }
+from conftest import data_params, fake_dataset, image_bytes, label_bytes, write_source
 
 
 def test_parse_valid_images_and_labels():

@@ -89,7 +89,7 @@ def test_short_real_run_lowers_loss_and_exports_identical_keras_model(tmp_path, 
     train, val = [load_split(tmp_path / "prepared", split) for split in ("train", "val")]
     train, val = [(features, one_hot(labels)) for features, labels in (train, val)]
     spec = {**params["experiments"]["lowlevel_net_b_l2"], "epochs": 20}
-    layers, run_epochs = lowlevel.build_trainer(spec, train, val, seed=7)
+    layers, run_epochs, _ = lowlevel.build_trainer(spec, train, val, 7, lowlevel.keras_adam(spec["learning_rate"]))
     rows = run_epochs(20)
     column = lowlevel.HISTORY_COLUMNS.index
     assert rows.shape == (20, len(lowlevel.HISTORY_COLUMNS))
@@ -97,6 +97,8 @@ def test_short_real_run_lowers_loss_and_exports_identical_keras_model(tmp_path, 
     assert rows[-1, column("val_loss")] < rows[0, column("val_loss")]
     # With a penalty the total loss is the data loss plus a positive amount.
     assert np.all(rows[:, column("train_total_loss")] > rows[:, column("train_loss")])
+    assert np.all(rows[:, column("learning_rate")] == np.float32(spec["learning_rate"]))
+    assert np.all(rows[:, column("update_norm")] > 0)
 
     model = build_model(spec["hidden_units"], spec["activation"])
     model.set_weights(lowlevel.layer_arrays(layers))

@@ -16,12 +16,13 @@ from conftest import copy_project, pipeline_env, run, shrink
 pytestmark = pytest.mark.slow
 
 EXPERIMENTS = ["lowlevel_net_b_l1", "keras_softmax", "keras_4l_drop_taper", "keras_3l_raw"]
+OPTIMIZER_RUNS = ["adam", "adam_no_bias_correction"]
 EPOCHS = 3
 
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, project_params, real_data):
-    params = shrink(copy.deepcopy(project_params), EXPERIMENTS, epochs=EPOCHS)
+    params = shrink(copy.deepcopy(project_params), EXPERIMENTS, epochs=EPOCHS, optimizer_runs=OPTIMIZER_RUNS)
     project = copy_project(tmp_path_factory.mktemp("pipeline"), params)
     first = run(["dvc", "repro"], project)
     return project, first
@@ -51,6 +52,24 @@ def test_every_stage_runs_and_writes_sane_metrics(pipeline):
     assert "data:image/png;base64," in html
 
 
+def test_optimizer_comparison_runs_each_optimizer_from_the_same_weights(pipeline):
+    project, first = pipeline
+    histories = {}
+    for name in OPTIMIZER_RUNS:
+        assert f"Running stage 'compare_optimizers@{name}'" in first.stdout
+        histories[name] = pd.read_csv(project / "results" / "optimizers" / name / "history.csv")
+        assert list(histories[name]["epoch"]) == list(range(1, EPOCHS + 1))
+        assert (histories[name]["update_norm"] > 0).all()
+    # Same weights and data: the first forward pass, before any update, gives the same loss.
+    assert histories["adam"]["train_loss"].iloc[0] == histories["adam_no_bias_correction"]["train_loss"].iloc[0]
+    # The uncorrected first step is longer, as the equations predict.
+    assert histories["adam_no_bias_correction"]["update_norm"].iloc[0] > 2 * histories["adam"]["update_norm"].iloc[0]
+    table = pd.read_csv(project / "reports" / "tables" / "optimizers.csv")
+    assert list(table["run"]) == OPTIMIZER_RUNS
+    assert set(table["status"]) == {"done"}
+    assert (project / "reports" / "figures" / "bias_correction.png").stat().st_size > 10_000
+
+
 def test_mlflow_store_holds_each_run_with_its_curves(pipeline):
     project, _ = pipeline
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
@@ -59,7 +78,11 @@ def test_mlflow_store_holds_each_run_with_its_curves(pipeline):
     assert len(report_runs) == 1
     client = mlflow.MlflowClient()
     assert {artifact.path for artifact in client.list_artifacts(report_runs["run_id"].iloc[0])} >= {"report.md", "report.html"}
-    runs = runs[runs["tags.dvc_stage"] != "report"]
+    optimizer_runs = runs[runs["tags.dvc_stage"].str.startswith("compare_optimizers@")]
+    assert sorted(optimizer_runs["tags.mlflow.runName"]) == sorted(f"optimizer_{name}" for name in OPTIMIZER_RUNS)
+    assert set(optimizer_runs["status"]) == {"FINISHED"}
+    assert set(optimizer_runs["params.optimizer.rule"]) == {"adam"}
+    runs = runs[runs["tags.dvc_stage"].str.startswith("train@")]
     assert sorted(runs["tags.mlflow.runName"]) == sorted(EXPERIMENTS)
     assert set(runs["status"]) == {"FINISHED"}
     for _, row in runs.iterrows():

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_pipeline import analysis
+from fashion_pipeline import analysis, optimizer_report, optimizers
 from fashion_pipeline.report import build_report, load_results
 
 
@@ -23,7 +23,8 @@ def fabricated(train_loss, val_loss, train_accuracy=0.9, val_accuracy=0.88, epoc
     return {
         "train": {"train_loss": train_loss, "val_loss": val_loss, "train_accuracy": train_accuracy,
                   "val_accuracy": val_accuracy, "best_val_loss": float(history["val_loss"][best]),
-                  "best_val_epoch": best + 1, "epochs": epochs, "train_seconds": 1.5, "parameter_count": 100},
+                  "best_val_epoch": best + 1, "epochs": epochs, "train_seconds": 1.5, "stage_seconds": 9.0,
+                  "parameter_count": 100},
         "evaluate": {"test_loss": val_loss, "test_loss_standard_error": loss_error,
                      "test_accuracy": val_accuracy, "test_count": 10_000, "evaluate_seconds": 2.0},
         "run": {"run_id": "abc123"},
@@ -144,6 +145,14 @@ def test_build_report_marks_missing_experiments_as_not_run(tmp_path, params):
     assert "![Keras architectures" in markdown
     html = (tmp_path / "reports" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 2
+    times = pd.read_csv(tmp_path / "reports" / "tables" / "stage_times.csv")
+    assert sorted(times["stage"]) == ["evaluate@keras_4l", "evaluate@keras_5l", "train@keras_4l", "train@keras_5l"]
+    assert times["seconds"].sum() == pytest.approx(2 * (9.0 + 2.0))
+    optimizers_table = pd.read_csv(tmp_path / "reports" / "tables" / "optimizers.csv")
+    assert list(optimizers_table["run"]) == list(params["optimizers"]["runs"])
+    assert set(optimizers_table["status"]) == {analysis.NOT_RUN}
+    claims = pd.read_csv(tmp_path / "reports" / "tables" / "optimizer_claims.csv")
+    assert set(claims["verdict"]) <= {analysis.NOT_RUN, optimizer_report.NOT_TESTED}
 
 
 def test_scale_hypothesis_pairs_twins_and_judges_closeness_to_the_seed():
@@ -168,3 +177,49 @@ def test_dropout_baseline_must_share_the_pixel_scale():
     experiments = {"raw": {**base, "scale": False}, "plain": base, "drop": {**base, "dropout": 0.3}}
     table = analysis.dropout_table(experiments, {}).set_index("experiment")
     assert table.loc["drop", "baseline"] == "plain"
+
+
+def optimizer_run(val_losses, update_norms=None, target=0.4):
+    """One optimizer run's results from its per-epoch validation losses."""
+    epochs = len(val_losses)
+    history = pd.DataFrame({"epoch": range(1, epochs + 1), "train_loss": val_losses, "val_loss": val_losses,
+                            "update_norm": update_norms if update_norms is not None else [0.1] * epochs})
+    reached = history.loc[history["val_loss"] <= target, "epoch"]
+    final = {"train_loss": val_losses[-1], "val_loss": val_losses[-1], "train_accuracy": 0.9, "val_accuracy": 0.88,
+             "best_val_loss": min(val_losses), "best_val_epoch": int(np.argmin(val_losses)) + 1,
+             "epochs_to_target": int(reached.iloc[0]) if len(reached) else -1, "train_seconds": 3.0, "stage_seconds": 5.0}
+    return {"train": final, "history": history, "run": {"run_id": "run"}}
+
+
+def test_optimizer_claims_compare_epochs_to_target_and_step_lengths(params):
+    study = params["optimizers"]
+    spec = study["runs"]["adam"]
+    corrected = [0.1] * 12
+    uncorrected = [0.1 * optimizers.bias_correction_factor(step, spec["beta_1"], spec["beta_2"]) for step in range(1, 13)]
+    runs = {
+        "adam": optimizer_run([0.9, 0.5, 0.39, 0.35] * 3, corrected),
+        "sgd_momentum": optimizer_run([0.9, 0.8, 0.7, 0.6] * 3),
+        "rmsprop": optimizer_run([0.9, 0.38, 0.36, 0.35] * 3),
+        "adam_decay": optimizer_run([0.9, 0.5, 0.39, 0.35] * 3),
+        "adam_no_bias_correction": optimizer_run([0.9, 0.5, 0.39, 0.35] * 3, uncorrected),
+    }
+    claims = optimizer_report.claims(study, runs).set_index("claim")["verdict"].tolist()
+    # Adam reaches 0.4 at epoch 3, SGD-M never, RMSprop at epoch 2; decay ties with Adam.
+    assert claims[:3] == [analysis.HOLDS, analysis.FAILS, analysis.NOISE]
+    # Uncorrected steps larger than corrected ones: the seed's "too small" reading does not hold.
+    assert claims[3] == analysis.FAILS
+    assert claims[4] == optimizer_report.NOT_TESTED
+    table = optimizer_report.step_size_table(runs["adam"], runs["adam_no_bias_correction"], 10, spec["beta_1"], spec["beta_2"])
+    np.testing.assert_allclose(table["measured_ratio"], table["predicted_ratio"])
+    runs["sgd_momentum"] = None
+    assert optimizer_report.claims(study, runs)["verdict"].iloc[0] == analysis.NOT_RUN
+
+
+def test_optimizer_table_marks_missing_runs_and_unreached_targets(params):
+    study = params["optimizers"]
+    runs = {name: None for name in study["runs"]}
+    runs["sgd"] = optimizer_run([0.9, 0.8, 0.7])
+    table = optimizer_report.comparison_table(study, runs).set_index("run")
+    assert table.loc["sgd", "status"] == "done"
+    assert table.loc["sgd", f"epochs_to_val_loss_{study['target_val_loss']}"] == "not reached"
+    assert (table.drop(index="sgd")["status"] == analysis.NOT_RUN).all()

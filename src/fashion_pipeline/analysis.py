@@ -173,3 +173,17 @@ def scale_hypothesis(experiments, results, data_scaled, seed_values=SEED_VALUES)
         f"{row.twin}: seed {row.seed_val_loss:.4f}, default scale {row.twin_val_loss:.4f}, "
         f"{row.experiment} {row.val_loss:.4f}" for row in table.itertuples())
     return table, verdict, evidence
+
+
+def stage_times(results, optimizer_runs):
+    """Seconds of every training, evaluation and optimizer stage that has run, from each
+    stage's start to its last output (without the start-up of Python and TensorFlow)."""
+    rows = []
+    for name, result in results.items():
+        if result is not None:
+            rows.append({"stage": f"train@{name}", "seconds": result["train"]["stage_seconds"]})
+            rows.append({"stage": f"evaluate@{name}", "seconds": result["evaluate"]["evaluate_seconds"]})
+    for name, run in optimizer_runs.items():
+        if run is not None:
+            rows.append({"stage": f"compare_optimizers@{name}", "seconds": run["train"]["stage_seconds"]})
+    return pd.DataFrame(rows, columns=["stage", "seconds"])

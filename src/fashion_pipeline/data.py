@@ -10,7 +10,6 @@ CLASS_NAMES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
-SPLITS = ("train", "val", "test")
 
 
 def save_split(prepared_dir, split, features, labels):
@@ -37,3 +36,14 @@ def rescale(features, scaled, want_scaled):
     if scaled == want_scaled:
         return features
     return features / np.float32(255.0) if want_scaled else np.rint(features * np.float32(255.0))
+
+
+def load_training_data(prepared_dir, data_scaled, experiment_scale=None):
+    """((train_x, train_y), (val_x, val_y)) with one-hot labels, in the pixel scale the
+    experiment asks for (`experiment_scale`, else the prepared data's own)."""
+    want = data_scaled if experiment_scale is None else experiment_scale
+    splits = []
+    for split in ("train", "val"):
+        features, labels = load_split(prepared_dir, split)
+        splits.append((rescale(features, data_scaled, want), one_hot(labels)))
+    return tuple(splits)

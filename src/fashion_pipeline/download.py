@@ -12,12 +12,9 @@ import urllib.request
 import zlib
 from pathlib import Path
 
-from fashion_pipeline import files
+from fashion_pipeline import cli, files
+from fashion_pipeline.idx import DownloadError
 from fashion_pipeline.params import IDX_FILES, load_params
-
-
-class DownloadError(RuntimeError):
-    """Every source failed for one file."""
 
 
 def fetch(source, name, timeout_seconds):
@@ -54,22 +51,22 @@ def obtain(name, sources, expected_sha256, timeout_seconds):
             return verified_idx(fetch(source, name, timeout_seconds), expected_sha256), source
         except Exception as error:  # noqa: BLE001 - every failure is reported, then the next source
             reason = f"{type(error).__name__}: {error}"
-            attempts.append(f"  {source}: {reason}")
+            attempts.append(f"{source}: {reason}")
             print(f"download: {name} from {source} failed ({reason}); trying the next source", file=sys.stderr)
-    raise DownloadError(f"{name}: every source failed:\n" + "\n".join(attempts))
+    raise DownloadError(f"{name}: every source failed: " + "; ".join(attempts))
 
 
 def download_all(data_params, out_dir):
     """Write the four verified IDX files and a manifest of where each came from."""
-    out_dir = Path(out_dir)
     manifest = {}
-    for name in IDX_FILES:
-        expected = data_params["sha256"][name]
-        data, source = obtain(name, data_params["sources"], expected, data_params["download_timeout_seconds"])
-        files.write_bytes(out_dir / name, data)
-        manifest[name] = {"source": source, "sha256": expected, "bytes": len(data)}
-        print(f"download: {name} ({len(data):,} bytes) from {source}, SHA-256 verified")
-    files.write_json(out_dir / "manifest.json", manifest)
+    with files.atomic_directory(out_dir) as folder:
+        for name in IDX_FILES:
+            expected = data_params["sha256"][name]
+            data, source = obtain(name, data_params["sources"], expected, data_params["download_timeout_seconds"])
+            (folder / name).write_bytes(data)
+            manifest[name] = {"source": source, "sha256": expected, "bytes": len(data)}
+            print(f"download: {name} ({len(data):,} bytes) from {source}, SHA-256 verified")
+        files.write_json(folder / "manifest.json", manifest)
     return manifest
 
 
@@ -82,4 +79,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -5,14 +5,14 @@ import argparse
 import time
 from pathlib import Path
 
-import keras
 import mlflow
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, log_loss, precision_recall_fscore_support
 
-from fashion_pipeline import figures, files, tracking
+from fashion_pipeline import cli, figures, files, tracking
 from fashion_pipeline.data import CLASS_NAMES, load_split, rescale
+from fashion_pipeline.keras_models import load_model
 from fashion_pipeline.params import experiment_spec, load_params
 
 
@@ -44,8 +44,7 @@ def evaluate(params, name, prepared_dir, model_path, results_dir):
     scaled = params["data"]["scale"]
     features, labels = load_split(prepared_dir, "test")
     features = rescale(features, scaled, experiment_spec(params, name).get("scale", scaled))
-    # Safe mode refuses models that would run arbitrary code (lambda layers) when loaded.
-    model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+    model = load_model(model_path)
     probabilities = np.asarray(model.predict(features, batch_size=2048, verbose=0), dtype=np.float64)
     # float32 softmax rows sum to 1 only within rounding; log_loss wants exact probabilities.
     probabilities /= probabilities.sum(axis=1, keepdims=True)
@@ -65,7 +64,7 @@ def evaluate(params, name, prepared_dir, model_path, results_dir):
         results_dir / "confusion.png",
     )
     run_id = files.read_json(results_dir / "mlflow_run.json")["run_id"]
-    with tracking.resume_run(run_id):
+    with tracking.resume_run(params["mlflow"], run_id):
         mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(results_dir / "per_class.csv"))
         mlflow.log_artifact(str(results_dir / "confusion.png"))
@@ -88,4 +87,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -34,6 +34,28 @@ def curves(histories, title, columns=("loss", "accuracy")):
     return figure
 
 
+def ablation(step_table, histories, epochs):
+    """Adam with and without bias correction: the step length (measured, and the ratio the
+    equations predict) and the training loss over the first `epochs` epochs."""
+    figure, axes = plt.subplots(1, 3, figsize=(16, 4))
+    axes[0].plot(step_table["epoch"], step_table["step_with_correction"], label="with correction")
+    axes[0].plot(step_table["epoch"], step_table["step_without_correction"], label="without correction")
+    axes[0].set_ylabel("step length in weight space")
+    axes[1].plot(step_table["epoch"], step_table["measured_ratio"], label="measured")
+    axes[1].plot(step_table["epoch"], step_table["predicted_ratio"], "--", label="(1 - b1^t) / sqrt(1 - b2^t)")
+    axes[1].set_ylabel("step without / with correction")
+    for label, history in histories.items():
+        first = history[history["epoch"] <= epochs]
+        axes[2].plot(first["epoch"], first["train_loss"], label=label)
+    axes[2].set_ylabel("train loss")
+    for axis in axes:
+        axis.set_xlabel("epoch (one full-batch step each)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.suptitle("Bias correction in Adam")
+    return figure
+
+
 def confusion(actual, predicted, class_names, title):
     figure, axis = plt.subplots(figsize=(7.5, 6.5))
     ConfusionMatrixDisplay.from_predictions(

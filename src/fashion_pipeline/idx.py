@@ -18,6 +18,10 @@ class DataFileError(ValueError):
         self.path = path
 
 
+class DownloadError(RuntimeError):
+    """Every source failed for one file."""
+
+
 def _header(data, path, magic, dimensions):
     header_size = 4 + 4 * dimensions
     if len(data) < header_size:
@@ -52,6 +56,9 @@ def parse_labels(data, path):
 
 def load_pair(images_path, labels_path):
     """Read an images file and its labels file; their counts must agree."""
+    for path in (images_path, labels_path):
+        if not path.is_file():
+            raise DataFileError(path, "not found (run the download stage first)")
     images = parse_images(images_path.read_bytes(), images_path)
     labels = parse_labels(labels_path.read_bytes(), labels_path)
     if len(images) != len(labels):

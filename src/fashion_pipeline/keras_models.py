@@ -1,6 +1,7 @@
 """Part B: Keras MLPs built from an experiment spec, and their training with model.fit."""
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 from fashion_pipeline.data import CLASS_NAMES
@@ -42,6 +43,12 @@ def build_model(hidden_units, activation, dropout=0.0, name="mlp"):
     return model
 
 
+def load_model(path):
+    """A saved .keras model for prediction. Safe mode refuses models that would run arbitrary
+    code when loaded (Lambda layers holding Python bytecode)."""
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
 def compile_model(model, learning_rate, jit_compile=False, steps_per_execution=1):
     """Adam and categorical cross-entropy on softmax probabilities, as the seed did."""
     model.compile(
@@ -51,28 +58,42 @@ def compile_model(model, learning_rate, jit_compile=False, steps_per_execution=1
         jit_compile=jit_compile,
         steps_per_execution=steps_per_execution,
     )
+    if jit_compile and not model.jit_compile and not tf.config.list_physical_devices("GPU"):
+        # Keras turns XLA off whenever TensorFlow's op determinism is on, because some XLA
+        # kernels on GPUs have no deterministic version. XLA on the CPU is deterministic (the
+        # reliability tests run an experiment twice and compare every number), so keep it.
+        model._jit_compile = True
     return model
 
 
 class EpochCallback(keras.callbacks.Callback):
-    """Hands each epoch's metrics, renamed to the history's columns, to `on_epoch`."""
+    """Hands each epoch's metrics, renamed to the history's columns, to `recorder`, then saves
+    the rows to the checkpoint (before BackupAndRestore saves the weights, so the rows never
+    run ahead of the weights)."""
 
-    def __init__(self, on_epoch):
+    def __init__(self, recorder, checkpoint):
         super().__init__()
-        self.on_epoch = on_epoch
+        self.recorder, self.checkpoint = recorder, checkpoint
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        self.on_epoch(epoch + 1, {
+        self.recorder(epoch + 1, {
             "train_loss": logs["loss"], "train_accuracy": logs["accuracy"],
             "val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
         })
+        self.checkpoint.save(self.recorder.rows)
 
 
-def train_keras(spec, training, train, val, on_epoch, name):
-    """Build, compile and fit the experiment's model; return it."""
+def train_keras(spec, training, train, val, recorder, name, checkpoint):
+    """Build, compile and fit the experiment's model, resuming from the checkpoint's last
+    finished epoch when it has one; return the model."""
     model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"], name)
     compile_model(model, spec["learning_rate"], training["jit_compile"], training["steps_per_execution"])
+    resumed = checkpoint.keras_epoch()
+    if resumed:
+        recorder.resume(resumed, checkpoint.folder)
+        for row in checkpoint.rows(up_to_epoch=resumed):
+            recorder(row.pop("epoch"), row)
     (train_x, train_y), (val_x, val_y) = train, val
     model.fit(
         train_x, train_y,
@@ -81,6 +102,6 @@ def train_keras(spec, training, train, val, on_epoch, name):
         batch_size=spec["batch_size"],
         shuffle=True,
         verbose=0,
-        callbacks=[EpochCallback(on_epoch)],
+        callbacks=[EpochCallback(recorder, checkpoint), keras.callbacks.BackupAndRestore(str(checkpoint.keras_dir))],
     )
     return model

@@ -15,6 +15,7 @@ ACTIVATIONS = {"relu": tf.nn.relu, "tanh": tf.tanh, "sigmoid": tf.sigmoid, "elu"
 HISTORY_COLUMNS = (
     "train_loss", "train_total_loss", "train_accuracy", "train_rounded_accuracy",
     "val_loss", "val_total_loss", "val_accuracy", "val_rounded_accuracy",
+    "learning_rate", "update_norm",
 )
 
 
@@ -85,10 +86,30 @@ def rounded_accuracy(one_hot_labels, probabilities):
     return tf.reduce_mean(tf.cast(matches, tf.float32))
 
 
-def build_trainer(spec, train, val, seed):
-    """Return (layers, run_epochs). run_epochs(count) trains `count` full-batch epochs in one
-    compiled call and returns their metrics as a (count, len(HISTORY_COLUMNS)) array.
+def keras_adam(learning_rate):
+    """Part A's optimizer, as in the seed: Keras's Adam with its defaults. Returns a factory
+    variables -> (update(gradients, step) -> learning rate, the optimizer's own variables),
+    like optimizers.make_update."""
+    def bind(variables):
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        optimizer.build(variables)
 
+        def update(gradients, step):
+            optimizer.apply_gradients(zip(gradients, variables))
+            return tf.constant(learning_rate, tf.float32)
+
+        return update, list(optimizer.variables)
+
+    return bind
+
+
+def build_trainer(spec, train, val, seed, bind_update):
+    """Return (layers, run_epochs, state). run_epochs(count) trains `count` full-batch epochs in
+    one compiled call and returns their metrics as a (count, len(HISTORY_COLUMNS)) array; state
+    is every variable training changes (weights, optimizer slots, step), for checkpoints.
+
+    `bind_update(variables)` gives the optimizer step, update(gradients, step) -> learning rate,
+    and the optimizer's variables.
     As in Keras's fit, an epoch's train metrics come from the forward pass of its update step
     and its validation metrics from the weights after the update."""
     (train_x, train_y), (val_x, val_y) = [
@@ -97,8 +118,9 @@ def build_trainer(spec, train, val, seed):
     sizes = [train_x.shape[1], *spec["hidden_units"], train_y.shape[1]]
     layers = initialize(sizes, spec["initializer"], seed)
     variables = [variable for layer in layers for variable in layer]
-    optimizer = keras.optimizers.Adam(learning_rate=spec["learning_rate"])
-    optimizer.build(variables)
+    update, optimizer_variables = bind_update(variables)
+    # Counts updates from 1 across calls, for bias correction and learning-rate decay.
+    step = tf.Variable(0.0, trainable=False)
     activation, regularizer, rate = spec["activation"], spec["regularizer"], spec["regularization_rate"]
 
     def measures(labels, logits, data_loss):
@@ -110,18 +132,24 @@ def build_trainer(spec, train, val, seed):
     def run_epochs(count):
         rows = tf.TensorArray(tf.float32, size=count)
         for epoch in tf.range(count):
+            step.assign_add(1.0)
             with tf.GradientTape() as tape:
                 logits = forward_logits(train_x, layers, activation)
                 data_loss = cross_entropy(train_y, logits)
                 loss = data_loss + penalty(layers, regularizer, rate)
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            before = [tf.identity(variable) for variable in variables]
+            learning_rate = update(tape.gradient(loss, variables), step)
+            # The length of the step actually taken in weight space (the seed's "step size").
+            update_norm = tf.linalg.global_norm([after - old for after, old in zip(variables, before)])
             train_row = measures(train_y, logits, data_loss)
             val_logits = forward_logits(val_x, layers, activation)
             val_row = measures(val_y, val_logits, cross_entropy(val_y, val_logits))
-            rows = rows.write(epoch, tf.stack(train_row + val_row))
+            extra = [tf.cast(learning_rate, tf.float32), update_norm]
+            rows = rows.write(epoch, tf.stack(train_row + val_row + extra))
         return rows.stack()
 
-    return layers, lambda count: run_epochs(tf.constant(count, tf.int32)).numpy()
+    state = [*variables, *optimizer_variables, step]
+    return layers, lambda count: run_epochs(tf.constant(count, tf.int32)).numpy(), state
 
 
 def layer_arrays(layers):

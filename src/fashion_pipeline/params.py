@@ -113,13 +113,25 @@ SCHEMA = {
         "limit_train": _integer(0),
         "limit_test": _integer(0),
     },
-    "mlflow": {"experiment_name": _text, "log_every_epochs": _integer(1)},
+    "mlflow": {
+        "experiment_name": _text,
+        "log_every_epochs": _integer(1),
+        "connect_timeout_seconds": _number(0, 120, include_low=False, include_high=True),
+    },
     "training": {
         "progress_every_epochs": _integer(1),
         "jit_compile": _boolean,
         "steps_per_execution": _integer(1),
+        "resume": _boolean,
     },
     "experiments": None,  # checked by validate_experiment, one spec at a time
+    "optimizers": {
+        "network": _text,  # an experiment name, checked in validate_params
+        "epochs": _integer(1),
+        "target_val_loss": _number(0.0, 10.0, include_low=False),
+        "ablation_epochs": _integer(1),
+        "runs": None,  # checked by validate_optimizer_run
+    },
 }
 
 EXPERIMENT_SCHEMA = {
@@ -137,6 +149,17 @@ EXPERIMENT_SCHEMA = {
         "regularizer": _choice(REGULARIZERS),
         "regularization_rate": _number(0.0, 10.0),
     },
+}
+_rate = _number(0.0, 1.0)
+_epsilon = _number(0.0, 1.0, include_low=False)
+# The hyperparameters each optimizer rule of the optimizer comparison needs (optimizers.py).
+OPTIMIZER_RULES = {
+    "sgd": {},
+    "sgd_momentum": {"momentum": _rate},
+    "rmsprop": {"rho": _rate, "epsilon": _epsilon},
+    "adagrad": {"initial_accumulator_value": _number(0.0, 10.0), "epsilon": _epsilon},
+    "adamax": {"beta_1": _rate, "beta_2": _rate, "epsilon": _epsilon},
+    "adam": {"beta_1": _rate, "beta_2": _rate, "epsilon": _epsilon, "bias_correction": _boolean},
 }
 # Keys an experiment may set to depart from the data section: `scale` overrides data.scale.
 OPTIONAL_EXPERIMENT_KEYS = {"scale": _boolean}
@@ -167,8 +190,9 @@ def _validate_section(prefix, mapping, schema, optional=None):
 def validate_experiment(name, spec):
     """Check one experiment spec; the allowed keys depend on its kind."""
     prefix = f"experiments.{name}."
-    if not isinstance(name, str) or not EXPERIMENT_NAME.fullmatch(name):
-        raise ParamsError(f"experiments.{name}", name, "a name matching [a-z0-9_]+")
+    if not isinstance(name, str) or not EXPERIMENT_NAME.fullmatch(name) or name == "optimizers":
+        # results/optimizers holds the optimizer comparison.
+        raise ParamsError(f"experiments.{name}", name, "a name matching [a-z0-9_]+, other than 'optimizers'")
     kind = spec.get("kind") if isinstance(spec, dict) else None
     EXPERIMENT_SCHEMA["common"]["kind"](prefix + "kind", kind)
     schema = {**EXPERIMENT_SCHEMA["common"], **EXPERIMENT_SCHEMA[kind]}
@@ -182,6 +206,22 @@ def validate_experiment(name, spec):
             )
 
 
+def validate_optimizer_run(name, spec):
+    """Check one run of the optimizer comparison; the keys it needs depend on its rule."""
+    prefix = f"optimizers.runs.{name}."
+    if not isinstance(name, str) or not EXPERIMENT_NAME.fullmatch(name):
+        raise ParamsError(f"optimizers.runs.{name}", name, "a name matching [a-z0-9_]+")
+    rule = spec.get("rule") if isinstance(spec, dict) else None
+    _choice(tuple(OPTIMIZER_RULES))(prefix + "rule", rule)
+    schema = {
+        "rule": None,
+        "learning_rate": _number(0.0, 10.0, include_low=False),
+        "decay_rate": _number(0.0, 10.0),
+        **OPTIMIZER_RULES[rule],
+    }
+    _validate_section(prefix, spec, schema)
+
+
 def validate_params(params):
     """Raise ParamsError on the first bad value; return params unchanged otherwise."""
     _validate_section("", params, SCHEMA)
@@ -190,6 +230,15 @@ def validate_params(params):
         raise ParamsError("experiments", experiments, "a mapping of name -> spec")
     for name, spec in experiments.items():
         validate_experiment(name, spec)
+    study = params["optimizers"]
+    network = experiments.get(study["network"])
+    if network is None or network["kind"] != "lowlevel":
+        lowlevel = [name for name, spec in experiments.items() if spec["kind"] == "lowlevel"]
+        raise ParamsError("optimizers.network", study["network"], "one of the lowlevel experiments: " + ", ".join(lowlevel))
+    if not isinstance(study["runs"], dict) or not study["runs"]:
+        raise ParamsError("optimizers.runs", study["runs"], "a mapping of name -> optimizer spec")
+    for name, spec in study["runs"].items():
+        validate_optimizer_run(name, spec)
     return params
 
 

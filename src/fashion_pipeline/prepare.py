@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from fashion_pipeline import data, files, idx
+from fashion_pipeline import cli, data, files, idx
 from fashion_pipeline.params import ParamsError, load_params
 
 
@@ -61,11 +61,12 @@ def prepare(data_params, seed, raw_dir, out_dir):
         "test": (test_images, test_labels),
     }
     summary = {"validation": validation, "scale": data_params["scale"]}
-    for split, (images, labels) in splits.items():
-        data.save_split(out_dir, split, features(images, data_params["scale"]), labels)
-        summary[f"{split}_count"] = int(len(labels))
-        print(f"prepare: {split}: {len(labels):,} images")
-    files.write_json(Path(out_dir) / "summary.json", summary)
+    with files.atomic_directory(out_dir) as folder:
+        for split, (images, labels) in splits.items():
+            data.save_split(folder, split, features(images, data_params["scale"]), labels)
+            summary[f"{split}_count"] = int(len(labels))
+            print(f"prepare: {split}: {len(labels):,} images")
+        files.write_json(folder / "summary.json", summary)
     return summary
 
 
@@ -80,4 +81,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -8,11 +8,11 @@ import shutil
 from importlib import metadata
 from pathlib import Path
 
-import keras
 import mlflow
 import pandas as pd
 
-from fashion_pipeline import analysis, document, figures, files, tracking
+from fashion_pipeline import analysis, cli, document, figures, files, optimizer_report, tracking
+from fashion_pipeline.keras_models import load_model
 from fashion_pipeline.params import load_params
 from fashion_pipeline.seed_reference import SEED_CLAIMS, SEED_STARTING_TOTAL_LOSS
 
@@ -48,13 +48,13 @@ def summary_table(experiments, results):
         values = analysis.measures(results[name])
         rows.append({**row, "status": "done", **{key: values[key] for key in (
             "parameter_count", "epochs", "train_loss", "val_loss", "train_accuracy", "val_accuracy",
-            "test_accuracy", "train_seconds", "evaluate_seconds")}, "mlflow_run_id": results[name]["run"]["run_id"]})
+            "test_accuracy", "train_seconds", "stage_seconds", "evaluate_seconds")},
+            "mlflow_run_id": results[name]["run"]["run_id"]})
     return pd.DataFrame(rows)
 
 
-def protocol(params, manifest, data_summary, results):
+def protocol(params, manifest, data_summary, stage_seconds):
     versions = ", ".join(f"{package} {metadata.version(package)}" for package in ("tensorflow-cpu", "keras", "mlflow", "dvc"))
-    seconds = sum(result["train"]["train_seconds"] for result in results.values() if result)
     return "\n".join([
         f"- Data: Fashion-MNIST, {data_summary['train_count']:,} training / {data_summary['val_count']:,} validation / "
         f"{data_summary['test_count']:,} test images. Validation set: {data_summary['validation']}. "
@@ -62,8 +62,9 @@ def protocol(params, manifest, data_summary, results):
         *[f"- `{name}` from `{entry['source']}`, SHA-256 `{entry['sha256']}` verified." for name, entry in sorted(manifest.items())],
         f"- Seed {params['seed']} for initialisation, shuffling and dropout; TensorFlow op determinism on. Versions: {versions}.",
         f"- Git commit `{tracking.git_commit()}`. Machine: {platform.machine()}, {_cpu_name()}, Python {platform.python_version()}.",
-        f"- Training wall time, all experiments together: {seconds / 60:.1f} min on this machine; per experiment, "
-        "`train_seconds` (training) and `evaluate_seconds` (the evaluate stage) below.",
+        f"- Wall time of the training, evaluation and optimizer stages together: {stage_seconds.sum() / 60:.1f} min on "
+        "this machine (each stage from its start to its last output; table `stage_times`). Per experiment below: "
+        "`train_seconds` (the training loop), `stage_seconds` (the whole train stage) and `evaluate_seconds`.",
         f"- MLflow experiment `{params['mlflow']['experiment_name']}`: one run per experiment, its id in the table below.",
         "- 'Within noise' means a difference smaller than two standard errors of the difference due to the finite "
         "evaluation set (binomial for accuracies, the per-image loss's standard error for losses). "
@@ -114,6 +115,11 @@ class Report:
         figures.save(figures.curves(histories, caption, columns), path)
         self.blocks.append(("figure", path, caption + " (dashed: train, solid: validation)"))
 
+    def figure(self, figure, name, caption):
+        path = self.out_dir / "figures" / f"{name}.png"
+        figures.save(figure, path)
+        self.blocks.append(("figure", path, caption))
+
     def image(self, source, name, caption):
         path = self.out_dir / "figures" / f"{name}.png"
         shutil.copyfile(source, path)
@@ -137,7 +143,7 @@ def regularization_sections(report, results, models_dir):
     for name in names:
         path = Path(models_dir) / f"{name}.keras"
         if path.is_file():
-            model = keras.saving.load_model(path, safe_mode=True, compile=False)
+            model = load_model(path)
             kernels = [layer.get_weights()[0] for layer in model.layers]
             weights.append(analysis.weight_summary(kernels).assign(experiment=name))
     if weights:
@@ -187,10 +193,12 @@ def best_model_section(report, results, results_dir):
 def build_report(params, results_dir, models_dir, out_dir, manifest, data_summary):
     experiments = params["experiments"]
     results = load_results(results_dir, experiments)
+    optimizer_runs = optimizer_report.load_runs(results_dir, params["optimizers"]["runs"])
+    times = analysis.stage_times(results, optimizer_runs)
     report = Report(out_dir)
     report.heading(TITLE, level=1)
     report.heading("Protocol")
-    report.text(protocol(params, manifest, data_summary, results))
+    report.text(protocol(params, manifest, data_summary, times["seconds"]))
     report.heading("All experiments")
     report.table(summary_table(experiments, results), "summary")
 
@@ -223,13 +231,16 @@ def build_report(params, results_dir, models_dir, out_dir, manifest, data_summar
         report.curves(_histories(results, names), f"dropout_{depth}", f"{depth.upper()} with and without dropout", columns=("loss",))
     scale_section(report, experiments, results, params["data"]["scale"])
     best_model_section(report, results, results_dir)
+    optimizer_report.section(report, params, optimizer_runs, results.get(params["optimizers"]["network"]))
+    report.heading("Stage times")
+    report.table(times, "stage_times")
     report.write()
     return report
 
 
 def log_report(params, out_dir):
     """The report as artifacts of an MLflow run named 'report'."""
-    experiment_id = tracking.experiment_id(params["mlflow"]["experiment_name"])
+    experiment_id = tracking.experiment_id(params["mlflow"])
     tags = {"dvc_stage": "report", "git_commit": tracking.git_commit()}
     with mlflow.start_run(experiment_id=experiment_id, run_name="report", tags=tags):
         for name in ("report.md", "report.html"):
@@ -255,4 +266,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

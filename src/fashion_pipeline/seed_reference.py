@@ -45,3 +45,11 @@ SEED_CLAIMS = [
     ("Tapered dropout beats uniform 0.3 on 5L (validation loss)", "keras_5l_drop_taper", "keras_5l_drop30", "val_loss", "lower"),
     ("2 layers (200) overfit: validation loss ends above its minimum", "keras_2l", None, "val_loss_rise", "positive"),
 ]
+
+# Adam's defaults: Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015,
+# Algorithm 1; and the two sets the seed's essay gives.
+ADAM_DEFAULTS_PAPER = {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}
+ADAM_DEFAULTS_SEED = {
+    "the seed, on the update rule": {"epsilon": 1e-9},
+    "the seed, \"the best part\"": {"beta_1": 0.9, "beta_2": 0.99, "epsilon": 1e-8},
+}

@@ -4,10 +4,13 @@ import contextlib
 import os
 import signal
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import mlflow
 from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from fashion_pipeline.params import PREPARED_DATA_KEYS
@@ -21,9 +24,31 @@ def project_root(start=None):
     return roots[-1] if roots else start
 
 
+class TrackingError(RuntimeError):
+    """The MLflow store cannot be reached."""
+
+
 def tracking_uri():
     """MLFLOW_TRACKING_URI when set, else the SQLite store mlflow.db at the project root."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def check_store(uri, timeout_seconds):
+    """Fail within seconds, naming the URI, when the store cannot be reached: MLflow's own
+    client retries an HTTP server for minutes before it gives up."""
+    if uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_seconds):
+                return
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise TrackingError(
+                f"MLFLOW_TRACKING_URI {uri}: no MLflow server answered within {timeout_seconds} s ({reason}); "
+                "start the server, or unset MLFLOW_TRACKING_URI to use the project's mlflow.db") from None
+    if uri.startswith("sqlite:///"):
+        folder = Path(uri[len("sqlite:///"):]).parent
+        if not folder.is_dir():
+            raise TrackingError(f"tracking URI {uri}: folder {folder} does not exist")
 
 
 def git_commit():
@@ -47,27 +72,37 @@ def flatten(mapping, prefix=""):
     return flat
 
 
-def experiment_id(experiment_name):
+def connect(mlflow_params):
+    """Point MLflow at the store after checking that it answers."""
+    uri = tracking_uri()
+    check_store(uri, mlflow_params["connect_timeout_seconds"])
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def experiment_id(mlflow_params):
     """Find or create the MLflow experiment, keeping artifacts beside the SQLite store."""
-    mlflow.set_tracking_uri(tracking_uri())
-    experiment = mlflow.get_experiment_by_name(experiment_name)
+    uri = connect(mlflow_params)
+    name = mlflow_params["experiment_name"]
+    experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    artifacts = None
-    if tracking_uri().startswith("sqlite:///"):
-        artifacts = (project_root() / "mlartifacts").as_uri()
-    return mlflow.create_experiment(experiment_name, artifact_location=artifacts)
+    artifacts = (project_root() / "mlartifacts").as_uri() if uri.startswith("sqlite:///") else None
+    try:
+        return mlflow.create_experiment(name, artifact_location=artifacts)
+    except MlflowException:
+        # A stage running beside this one (dvc queue start -j 2) created it first.
+        return mlflow.get_experiment_by_name(name).experiment_id
 
 
-def start_training_run(params, name):
-    """Open the MLflow run of experiment `name`, tagged and with every param it depends on."""
-    tags = {"dvc_stage": f"train@{name}", "git_commit": git_commit(), "experiment": name}
+def start_training_run(params, stage, run_name, spec):
+    """Open the MLflow run of one training stage (`train@<name>`), tagged and with every
+    param it depends on: the seed, the data params and the run's own spec."""
+    tags = {"dvc_stage": stage, "git_commit": git_commit(), "experiment": run_name}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
-    run = mlflow.start_run(
-        experiment_id=experiment_id(params["mlflow"]["experiment_name"]), run_name=name, tags=tags
-    )
-    logged = {"seed": params["seed"], **flatten(params["experiments"][name])}
+    run = mlflow.start_run(experiment_id=experiment_id(params["mlflow"]), run_name=run_name, tags=tags)
+    logged = {"seed": params["seed"], **flatten(spec)}
     logged.update({f"data.{key}": params["data"][key] for key in PREPARED_DATA_KEYS})
     mlflow.log_params(logged)
     return run
@@ -91,9 +126,9 @@ def killed_on_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def resume_run(run_id):
+def resume_run(mlflow_params, run_id):
     """Re-open a finished run (evaluate adds its test metrics to the training run)."""
-    mlflow.set_tracking_uri(tracking_uri())
+    connect(mlflow_params)
     return mlflow.start_run(run_id=run_id)
 
 
