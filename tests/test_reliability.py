@@ -135,12 +135,14 @@ def test_an_unreachable_tracking_server_fails_within_seconds_naming_it(tmp_path,
     assert not (tmp_path / "r").exists()
 
 
-RUN_EXPERIMENTS = ["lowlevel_net_b", "keras_4l_drop_taper"]
+# Part A, a Keras model compiled with XLA (no dropout) and one without (dropout).
+RUN_EXPERIMENTS = ["lowlevel_net_b", "keras_3l", "keras_4l_drop_taper"]
+RESUMED_EXPERIMENTS = ["lowlevel_net_b", "keras_4l_drop_taper"]
 
 
 @pytest.fixture(scope="module")
 def prepared_project(tmp_path_factory, project_params, real_data):
-    """A project copy with two experiments, 8 epochs, resume on, and its data prepared."""
+    """A project copy with three experiments, 8 epochs, resume on, and its data prepared."""
     params = shrink(copy.deepcopy(project_params), RUN_EXPERIMENTS, epochs=8, limit_train=1000, limit_test=300)
     params["training"].update(resume=True, progress_every_epochs=2)
     project = copy_project(tmp_path_factory.mktemp("reliability"), params)
@@ -175,7 +177,7 @@ def interrupt_after(project, command, line_start):
     assert process.returncode != 0, output
 
 
-@pytest.mark.parametrize("name", RUN_EXPERIMENTS)
+@pytest.mark.parametrize("name", RESUMED_EXPERIMENTS)
 def test_an_interrupted_run_resumes_from_its_checkpoint(prepared_project, name):
     label = f"resumed_{name}"
     interrupt_after(prepared_project, train_command(name, label), f"train@{name}: epoch 4/8")

@@ -58,6 +58,7 @@ def comparison_table(study, runs):
 def step_size_table(corrected, uncorrected, epochs, beta_1, beta_2):
     """Epoch by epoch: the length of Adam's step with and without bias correction, their
     ratio, and the ratio the equations predict for a steady gradient."""
+    epochs = min(epochs, len(corrected["history"]), len(uncorrected["history"]))
     steps = np.arange(1, epochs + 1)
     with_correction = corrected["history"]["update_norm"].to_numpy()[:epochs]
     without = uncorrected["history"]["update_norm"].to_numpy()[:epochs]

@@ -1,6 +1,7 @@
 """MLflow at the edges: where the store is, one run per experiment, batched per-epoch metrics."""
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -77,6 +78,12 @@ def connect(mlflow_params):
     uri = tracking_uri()
     check_store(uri, mlflow_params["connect_timeout_seconds"])
     mlflow.set_tracking_uri(uri)
+    if uri.startswith("sqlite:///"):
+        # MLflow creates or migrates the SQLite schema on first contact; two stages starting at
+        # once (dvc queue start -j 2) would race on it, so the first contact is taken in turn.
+        with open(uri[len("sqlite:///"):] + ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            MlflowClient(uri).search_experiments(max_results=1)
     return uri
 
 
