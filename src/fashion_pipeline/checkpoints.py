@@ -21,9 +21,12 @@ from fashion_pipeline.params import PREPARED_DATA_KEYS
 
 
 def fingerprint(params, spec):
-    """A digest of everything that shapes the numbers of one run."""
+    """A digest of everything that shapes the numbers of one run: its params and the code."""
     shaping = {"seed": params["seed"], "spec": spec, "data": {key: params["data"][key] for key in PREPARED_DATA_KEYS}}
-    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
 
 
 class Checkpoint:
