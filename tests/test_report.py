@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_pipeline import analysis, optimizer_report, optimizers
+from fashion_pipeline import analysis, document, optimizer_report, optimizers
 from fashion_pipeline.report import build_report, load_results
 
 
@@ -223,3 +223,12 @@ def test_optimizer_table_marks_missing_runs_and_unreached_targets(params):
     assert table.loc["sgd", "status"] == "done"
     assert table.loc["sgd", f"epochs_to_val_loss_{study['target_val_loss']}"] == "not reached"
     assert (table.drop(index="sgd")["status"] == analysis.NOT_RUN).all()
+
+
+def test_tables_show_small_values_such_as_epsilon(tmp_path):
+    frame = pd.DataFrame({"source": ["keras"], "learning_rate": [0.001], "epsilon": [1e-07], "beta_1": [0.9]})
+    blocks = [("table", frame)]
+    markdown, page = document.to_markdown(blocks, tmp_path), document.to_html(blocks, "t")
+    for text in (markdown, page):
+        assert "1e-07" in text and "0.0010" in text and "0.9000" in text
+        assert "0.0000" not in text

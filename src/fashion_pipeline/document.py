@@ -19,11 +19,19 @@ def _markdown_table(frame):
     return "\n".join([header, rule, *rows])
 
 
+def format_number(value):
+    """Four decimals, except for small non-zero values such as Adam's epsilon (1e-07), which
+    four decimals would show as 0."""
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.3g}"
+    return f"{value:.4f}"
+
+
 def _cell(value):
     if pd.isna(value):
         return ""
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return format_number(value)
     return str(value).replace("|", "\\|")
 
 
@@ -79,7 +87,7 @@ def to_html(blocks, title):
             parts.append(_text_html(block[1]))
         elif kind == "table":
             frame = block[1].convert_dtypes()
-            parts.append(frame.to_html(index=False, float_format=lambda value: f"{value:.4f}", na_rep=""))
+            parts.append(frame.to_html(index=False, float_format=format_number, na_rep=""))
         elif kind == "figure":
             # Embedded, so the HTML file opens offline on its own.
             encoded = base64.b64encode(Path(block[1]).read_bytes()).decode()
