@@ -140,23 +140,3 @@ def test_short_fit_lowers_loss_and_dropout_is_off_at_evaluation():
     assert np.array_equal(first, second)
     # In training mode the same inputs give different outputs: dropout is really there.
     assert not np.allclose(model(features[:16], training=True), model(features[:16], training=True))
-
-
-@pytest.mark.parametrize("dropout", [0.0, 0.2])
-def test_fast_settings_reach_the_same_losses_as_plain_fit(dropout):
-    """XLA (for models without dropout) and 100 steps per execution change speed only: from the
-    same seed, three epochs of the fast and the plain path end at the same losses."""
-    import keras
-
-    generator = np.random.default_rng(0)
-    features = generator.random((640, 784), dtype=np.float32)
-    targets = np.eye(10, dtype=np.float32)[generator.integers(0, 10, 640)]
-    losses = {}
-    for fast in (True, False):
-        keras.utils.set_random_seed(3)
-        model = build_model([128, 64], "relu", dropout)
-        compile_model(model, 0.001, jit_compile=fast, steps_per_execution=100 if fast else 1)
-        assert model.jit_compile == (fast and dropout == 0.0)
-        history = model.fit(features, targets, epochs=3, batch_size=32, shuffle=True, verbose=0)
-        losses[fast] = history.history["loss"]
-    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)

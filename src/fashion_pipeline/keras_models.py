@@ -1,7 +1,6 @@
-"""Part B: Keras MLPs built from an experiment spec, and their training with model.fit."""
+"""Part B: Keras MLPs built from an experiment spec, loaded back, and compiled for plain fit."""
 
 import keras
-import tensorflow as tf
 from keras import layers
 
 from fashion_pipeline.data import CLASS_NAMES
@@ -49,64 +48,9 @@ def load_model(path):
     return keras.saving.load_model(path, safe_mode=True, compile=False)
 
 
-def compile_model(model, learning_rate, jit_compile=False, steps_per_execution=1):
-    """Adam and categorical cross-entropy on softmax probabilities, as the seed did."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=jit_compile,
-        steps_per_execution=steps_per_execution,
-    )
-    dropout = any(isinstance(layer, layers.Dropout) for layer in model.layers)
-    if dropout:
-        # XLA's random-number kernels on the CPU make a dropout model about 4x slower than
-        # without XLA (measured here: keras_5l with dropout 0.2, 97 vs 26 s per epoch).
-        model.jit_compile = False
-    elif jit_compile and not model.jit_compile and not tf.config.list_physical_devices("GPU"):
-        # Keras turns XLA off whenever TensorFlow's op determinism is on, because some XLA
-        # kernels on GPUs have no deterministic version. XLA on the CPU is deterministic (the
-        # reliability tests run an experiment twice and compare every number), so keep it.
-        model._jit_compile = True
-    return model
-
-
-class EpochCallback(keras.callbacks.Callback):
-    """Hands each epoch's metrics, renamed to the history's columns, to `recorder`, then saves
-    the rows to the checkpoint (before BackupAndRestore saves the weights, so the rows never
-    run ahead of the weights)."""
-
-    def __init__(self, recorder, checkpoint):
-        super().__init__()
-        self.recorder, self.checkpoint = recorder, checkpoint
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        self.recorder(epoch + 1, {
-            "train_loss": logs["loss"], "train_accuracy": logs["accuracy"],
-            "val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
-        })
-        self.checkpoint.save(self.recorder.rows)
-
-
-def train_keras(spec, training, train, val, recorder, name, checkpoint):
-    """Build, compile and fit the experiment's model, resuming from the checkpoint's last
-    finished epoch when it has one; return the model."""
-    model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"], name)
-    compile_model(model, spec["learning_rate"], training["jit_compile"], training["steps_per_execution"])
-    resumed = checkpoint.keras_epoch()
-    if resumed:
-        recorder.resume(resumed, checkpoint.folder)
-        for row in checkpoint.rows(up_to_epoch=resumed):
-            recorder(row.pop("epoch"), row)
-    (train_x, train_y), (val_x, val_y) = train, val
-    model.fit(
-        train_x, train_y,
-        validation_data=(val_x, val_y),
-        epochs=spec["epochs"],
-        batch_size=spec["batch_size"],
-        shuffle=True,
-        verbose=0,
-        callbacks=[EpochCallback(recorder, checkpoint), keras.callbacks.BackupAndRestore(str(checkpoint.keras_dir))],
-    )
+def compile_model(model, learning_rate, steps_per_execution=1):
+    """Adam and categorical cross-entropy on softmax probabilities, as the seed did, for the plain
+    `model.fit` path; every other setting is Keras's default unless given."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss="categorical_crossentropy", metrics=["accuracy"], steps_per_execution=steps_per_execution)
     return model

@@ -16,7 +16,8 @@ from mlflow.models import infer_signature
 
 from fashion_pipeline import checkpoints, cli, files, lowlevel, runs, tracking
 from fashion_pipeline.data import load_training_data
-from fashion_pipeline.keras_models import build_model, train_keras
+from fashion_pipeline.keras_models import build_model
+from fashion_pipeline.keras_training import train_keras
 from fashion_pipeline.params import experiment_spec, load_params
 
 
@@ -57,7 +58,7 @@ def train_experiment(params, name, prepared_dir, model_path, results_dir, checkp
             model = train_lowlevel(spec, train, val, params["seed"], recorder, params["training"]["progress_every_epochs"],
                                    name, checkpoint)
         else:
-            model = train_keras(spec, params["training"], train, val, recorder, name, checkpoint)
+            model = train_keras(spec, params["training"], train, val, params["seed"], recorder, name, checkpoint)
         seconds = time.perf_counter() - started
         metrics = {**runs.summarize(recorder.history(), seconds), "parameter_count": int(model.count_params())}
         with files.atomic_path(model_path) as temporary:
