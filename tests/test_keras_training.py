@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fashion_pipeline import idx
+from fashion_pipeline import checkpoints, idx
 from fashion_pipeline.data import one_hot
 from fashion_pipeline.keras_models import build_model, compile_model
-from fashion_pipeline.keras_training import EpochProgram, epoch_order
+from fashion_pipeline.keras_training import EpochProgram, epoch_order, train_keras
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +102,33 @@ def test_compiled_dropout_is_on_in_training_and_scaled_like_keras():
     program.batches_done.assign_add(1)
     assert not np.array_equal(dropout(hidden, 0.3, 1).numpy() != 0, kept)
     np.testing.assert_array_equal(program._forward(features, training=False), model(features, training=False))
+
+
+class Rows:
+    """Collects what a training loop hands its recorder."""
+
+    def __init__(self):
+        self.rows = []
+
+    def __call__(self, epoch, metrics):
+        self.rows.append({"epoch": epoch, **metrics})
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_train_keras_records_every_epoch_on_either_path(real_subset, tmp_path, jit_compile):
+    """`training.jit_compile` picks the path; both hand the recorder one row per epoch with the
+    history's columns, save them to the checkpoint, and learn."""
+    spec = {"hidden_units": [32], "activation": "relu", "dropout": 0.2, "learning_rate": 0.001,
+            "epochs": 3, "batch_size": 32}
+    (features, targets), validation = real_subset
+    recorder = Rows()
+    checkpoint = checkpoints.Checkpoint(tmp_path / "checkpoint", "digest", resume=False)
+    keras.utils.set_random_seed(0)
+    model = train_keras(spec, {"jit_compile": jit_compile, "steps_per_execution": 1}, (features[:1000], targets[:1000]),
+                       validation, 0, recorder, "model", checkpoint)
+    assert [row["epoch"] for row in recorder.rows] == [1, 2, 3]
+    assert set(recorder.rows[0]) == {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"}
+    assert recorder.rows[-1]["train_loss"] < recorder.rows[0]["train_loss"]
+    assert [row["epoch"] for row in checkpoint.rows()] == [1, 2, 3]
+    assert (checkpoint.arrays() is not None) == jit_compile
+    assert model.count_params() == 784 * 32 + 32 + 33 * 10
