@@ -1,5 +1,5 @@
-"""Part B's compiled epochs compute what plain `model.fit` computes: the same batches give the
-same weights, and on a real subset both paths reach the same losses."""
+"""Part B's compiled epochs compute what plain `model.fit` computes: both train on the same
+batches, which give the same weights, and with dropout both reach the same losses."""
 
 import gzip
 
@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from fashion_pipeline import checkpoints, idx
 from fashion_pipeline.data import one_hot
-from fashion_pipeline.keras_models import build_model, compile_model
-from fashion_pipeline.keras_training import EpochProgram, epoch_order, train_keras
+from fashion_pipeline.keras_models import build_model
+from fashion_pipeline.keras_training import EpochProgram, epoch_batches, epoch_order, fit_plain, train_keras
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +32,29 @@ def real_subset(real_data):
 
 
 def twin_models(hidden_units, dropout):
-    """Two models of one spec with the same initial weights."""
+    """Two models of one spec with the same initial weights and dropout seed state."""
     keras.utils.set_random_seed(1)
     first, second = build_model(hidden_units, "relu", dropout), build_model(hidden_units, "relu", dropout)
-    second.set_weights(first.get_weights())
+    for source, copy in zip(first.variables, second.variables, strict=True):
+        copy.assign(source)
     return first, second
+
+
+SPEC = {"hidden_units": [32], "activation": "relu", "dropout": 0.2, "learning_rate": 0.001, "epochs": 3,
+        "batch_size": 32}
+
+
+class Rows:
+    """Collects what a training loop hands its recorder."""
+
+    def __init__(self):
+        self.rows, self.resumed_after = [], None
+
+    def __call__(self, epoch, metrics):
+        self.rows.append({"epoch": epoch, **metrics})
+
+    def resume(self, epoch, folder):
+        self.resumed_after = epoch
 
 
 def test_epoch_order_is_a_permutation_fixed_by_seed_and_epoch():
@@ -47,41 +65,72 @@ def test_epoch_order_is_a_permutation_fixed_by_seed_and_epoch():
     assert not np.array_equal(order, epoch_order(43, 3, 1000))
 
 
-def test_a_compiled_epoch_equals_fit_over_the_same_batches(real_subset):
-    """fit without shuffling, on the data put in the compiled epoch's order: every batch, loss
-    and Adam step is the same, so the weights and the metrics agree to float rounding. The
-    2,000 images end in a short batch of 16, which both paths must weight alike."""
-    (features, targets), validation = (real_subset[0][0][:2000], real_subset[0][1][:2000]), real_subset[1]
+def test_compiled_epochs_equal_plain_fit_over_the_same_batches(real_subset, tmp_path):
+    """Both paths train on `epoch_order`'s batches, so without dropout every batch, loss and
+    Adam step is the same: after 3 epochs the weights and the metrics agree to float rounding.
+    The 2,000 images end in a short batch of 16, which both paths must weight alike."""
+    train, validation = (real_subset[0][0][:2000], real_subset[0][1][:2000]), real_subset[1]
     compiled, plain = twin_models([64, 32], 0.0)
-    row = EpochProgram(compiled, 0.001, (features, targets), validation, 32, seed=5).run_epoch(1)
-    order = epoch_order(5, 1, len(features))
-    compile_model(plain, 0.001)
-    logs = plain.fit(features[order], targets[order], batch_size=32, epochs=1, shuffle=False, verbose=0,
-                     validation_data=validation).history
+    program = EpochProgram(compiled, 0.001, train, validation, 32, seed=5)
+    rows = [program.run_epoch(epoch) for epoch in range(1, 4)]
+    recorder = Rows()
+    fit_plain(plain, {**SPEC, "dropout": 0.0}, train, validation, 5, 1, recorder,
+              checkpoints.Checkpoint(tmp_path, "digest", resume=False))
     for compiled_array, plain_array in zip(compiled.get_weights(), plain.get_weights(), strict=True):
         np.testing.assert_allclose(compiled_array, plain_array, rtol=1e-3, atol=1e-5)
-    assert row["train_loss"] == pytest.approx(logs["loss"][0], rel=1e-4)
-    assert row["train_accuracy"] == pytest.approx(logs["accuracy"][0], abs=1e-6)
-    assert row["val_loss"] == pytest.approx(logs["val_loss"][0], rel=1e-4)
-    assert row["val_accuracy"] == pytest.approx(logs["val_accuracy"][0], abs=1e-6)
+    for row, plain_row in zip(rows, recorder.rows, strict=True):
+        for key in ("train_loss", "val_loss"):
+            assert row[key] == pytest.approx(plain_row[key], rel=1e-4), key
+        for key in ("train_accuracy", "val_accuracy"):
+            assert row[key] == pytest.approx(plain_row[key], abs=1e-6), key
 
 
-@pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_compiled_and_plain_fit_reach_the_same_losses(real_subset, dropout):
-    """Each path shuffles (and draws dropout masks) its own way; after 3 epochs from the same
-    weights their training losses agree within the spread plain fit itself shows across
+def test_plain_fit_shuffles_every_epoch_anew():
+    """fit's batches come from `epoch_order`: a new order each epoch (fit's own shuffling under
+    a fixed seed repeats one order every epoch)."""
+    features = np.arange(10, dtype=np.float32).reshape(10, 1)
+    epochs = [np.concatenate([rows.numpy()[:, 0] for rows, _ in epoch_batches((features, features), 4, 7, [epoch])])
+              for epoch in (1, 2)]
+    assert [len(batch) for batch, _ in epoch_batches((features, features), 4, 7, [1, 2])] == [4, 4, 2] * 2
+    for epoch, order in zip((1, 2), epochs):
+        np.testing.assert_array_equal(order, epoch_order(7, epoch, 10))
+    assert not np.array_equal(*epochs)
+
+
+def test_compiled_and_plain_fit_with_dropout_reach_the_same_losses(real_subset, tmp_path):
+    """With dropout each path draws its own masks; after 3 epochs from the same weights and
+    batches their training losses agree within the spread plain fit itself shows across
     shuffling seeds (measured on this subset: 0.446-0.466 over six seeds). A single epoch's
     validation loss swings more (0.49-0.68 over the same seeds), so it is only required to show
     learning (well below ln 10 = 2.3)."""
-    (features, targets), validation = real_subset
-    compiled, plain = twin_models([128, 64], dropout)
+    validation = real_subset[1]
+    compiled, plain = twin_models([128, 64], 0.3)
     program = EpochProgram(compiled, 0.001, real_subset[0], validation, 32, seed=5)
     rows = [program.run_epoch(epoch) for epoch in range(1, 4)]
-    compile_model(plain, 0.001)
-    logs = plain.fit(features, targets, batch_size=32, epochs=3, verbose=0, validation_data=validation).history
-    assert rows[-1]["train_loss"] == pytest.approx(logs["loss"][-1], abs=0.03)
-    assert rows[-1]["train_accuracy"] == pytest.approx(logs["accuracy"][-1], abs=0.015)
-    assert rows[-1]["val_loss"] < 0.8 and logs["val_loss"][-1] < 0.8
+    recorder = Rows()
+    fit_plain(plain, {**SPEC, "dropout": 0.3}, real_subset[0], validation, 5, 1, recorder,
+              checkpoints.Checkpoint(tmp_path, "digest", resume=False))
+    assert rows[-1]["train_loss"] == pytest.approx(recorder.rows[-1]["train_loss"], abs=0.03)
+    assert rows[-1]["train_accuracy"] == pytest.approx(recorder.rows[-1]["train_accuracy"], abs=0.015)
+    assert rows[-1]["val_loss"] < 0.8 and recorder.rows[-1]["val_loss"] < 0.8
+
+
+def test_plain_fit_resumed_from_a_checkpoint_equals_an_uninterrupted_run(real_subset, tmp_path):
+    """The checkpoint holds the weights, Adam's slots and the dropout seed state, and the
+    batches go on in epoch order: a run stopped after epoch 2 and resumed ends where one that
+    never stopped ends."""
+    train, validation = (real_subset[0][0][:1000], real_subset[0][1][:1000]), real_subset[1]
+    whole, first_half = twin_models([32], 0.2)
+    spec = {**SPEC, "dropout": 0.2, "epochs": 3}
+    fit_plain(whole, spec, train, validation, 5, 1, Rows(), checkpoints.Checkpoint(tmp_path / "a", "d", resume=False))
+    checkpoint = checkpoints.Checkpoint(tmp_path / "b", "d", resume=False)
+    fit_plain(first_half, {**spec, "epochs": 2}, train, validation, 5, 1, Rows(), checkpoint)
+    keras.utils.set_random_seed(99)
+    resumed, recorder = build_model([32], "relu", 0.2), Rows()
+    fit_plain(resumed, spec, train, validation, 5, 1, recorder, checkpoints.Checkpoint(tmp_path / "b", "d", resume=True))
+    assert [row["epoch"] for row in recorder.rows] == [1, 2, 3] and recorder.resumed_after == 2
+    for whole_array, resumed_array in zip(whole.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(whole_array, resumed_array)
 
 
 def test_compiled_dropout_is_on_in_training_and_scaled_like_keras():
@@ -104,31 +153,20 @@ def test_compiled_dropout_is_on_in_training_and_scaled_like_keras():
     np.testing.assert_array_equal(program._forward(features, training=False), model(features, training=False))
 
 
-class Rows:
-    """Collects what a training loop hands its recorder."""
-
-    def __init__(self):
-        self.rows = []
-
-    def __call__(self, epoch, metrics):
-        self.rows.append({"epoch": epoch, **metrics})
-
 
 @pytest.mark.parametrize("jit_compile", [True, False])
 def test_train_keras_records_every_epoch_on_either_path(real_subset, tmp_path, jit_compile):
     """`training.jit_compile` picks the path; both hand the recorder one row per epoch with the
     history's columns, save them to the checkpoint, and learn."""
-    spec = {"hidden_units": [32], "activation": "relu", "dropout": 0.2, "learning_rate": 0.001,
-            "epochs": 3, "batch_size": 32}
     (features, targets), validation = real_subset
     recorder = Rows()
     checkpoint = checkpoints.Checkpoint(tmp_path / "checkpoint", "digest", resume=False)
     keras.utils.set_random_seed(0)
-    model = train_keras(spec, {"jit_compile": jit_compile, "steps_per_execution": 1}, (features[:1000], targets[:1000]),
+    model = train_keras(SPEC, {"jit_compile": jit_compile, "steps_per_execution": 1}, (features[:1000], targets[:1000]),
                        validation, 0, recorder, "model", checkpoint)
     assert [row["epoch"] for row in recorder.rows] == [1, 2, 3]
     assert set(recorder.rows[0]) == {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"}
     assert recorder.rows[-1]["train_loss"] < recorder.rows[0]["train_loss"]
     assert [row["epoch"] for row in checkpoint.rows()] == [1, 2, 3]
-    assert (checkpoint.arrays() is not None) == jit_compile
+    assert checkpoint.arrays() is not None
     assert model.count_params() == 784 * 32 + 32 + 33 * 10

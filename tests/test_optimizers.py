@@ -1,6 +1,8 @@
 """The optimizers written from their equations, step for step against Keras's own, and the
 bias-correction and decay formulas."""
 
+import inspect
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -115,11 +117,14 @@ def test_inverse_time_decay_starts_at_the_rate_and_falls():
     assert optimizers.inverse_time_decay(0.003, 0.0, 500) == pytest.approx(0.003)
 
 
-def test_every_rule_declares_the_params_it_reads():
-    for name, rule in optimizers.RULES.items():
-        declared = set(rule.hyperparameters) | {rule.first_slot_start} - {""}
-        assert declared == set(OPTIMIZER_RULES[name]), name
+def test_every_rule_reads_exactly_the_params_validated_for_it():
+    """params.OPTIMIZER_RULES names the keys a run must set; the update function takes those
+    (but the slot start) after its five fixed arguments."""
     assert set(optimizers.RULES) == set(OPTIMIZER_RULES)
+    for name, rule in optimizers.RULES.items():
+        taken = list(inspect.signature(rule.update).parameters)[5:]
+        assert taken == list(optimizers.hyperparameters(name)), name
+        assert set(taken) | {rule.first_slot_start} - {""} == set(OPTIMIZER_RULES[name]), name
 
 
 @pytest.mark.parametrize("spec, key, allowed", [

@@ -2,10 +2,10 @@
 asks for it. They live in checkpoints/<stage>/ (git-ignored, not a DVC output) and are deleted
 when the stage finishes.
 
-A checkpoint holds the history rows so far and the training state: for Part A's trainer the
-weights, the optimizer's slots and the step counter (arrays, no pickle); for Keras the files of
-keras.callbacks.BackupAndRestore. A fingerprint of the params it was made with guards against
-resuming under changed params.
+A checkpoint holds the history rows so far and every variable training changes, as arrays (no
+pickle): the weights, the optimizer's slots and its step counter (and, on Part B's compiled path,
+the batch counter that names the dropout masks). A fingerprint of the params and the code it was
+made with guards against resuming under changed params.
 """
 
 import hashlib
@@ -39,19 +39,10 @@ class Checkpoint:
                 print(f"checkpoint {self.folder}: made with other params; starting afresh", flush=True)
             self.clear()
 
-    @property
-    def keras_dir(self):
-        return self.folder / "keras"
-
-    def rows(self, up_to_epoch=None):
-        """The saved history rows (dicts), optionally only those up to an epoch."""
+    def rows(self):
+        """The saved history rows (dicts)."""
         path = self.folder / "state" / "history.csv"
-        if not path.is_file():
-            return []
-        history = pd.read_csv(path)
-        if up_to_epoch is not None:
-            history = history[history["epoch"] <= up_to_epoch]
-        return history.to_dict("records")
+        return pd.read_csv(path).to_dict("records") if path.is_file() else []
 
     def arrays(self):
         """The saved state arrays in order, or None."""
@@ -69,11 +60,6 @@ class Checkpoint:
             pd.DataFrame(rows).to_csv(folder / "history.csv", index=False)
             if arrays:
                 np.savez(folder / "state.npz", **{f"array_{index}": array for index, array in enumerate(arrays)})
-
-    def keras_epoch(self):
-        """The epoch Keras's BackupAndRestore will resume after (0 when it has no backup)."""
-        metadata = self.keras_dir / "training_metadata.json"
-        return json.loads(metadata.read_text())["epoch"] if metadata.is_file() else 0
 
     def clear(self):
         shutil.rmtree(self.folder, ignore_errors=True)

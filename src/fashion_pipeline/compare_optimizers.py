@@ -34,13 +34,13 @@ def compare(params, run_name, prepared_dir, results_dir, checkpoint_dir):
     stage_started = time.perf_counter()
     spec = study_spec(params, run_name)
     # An unreachable store stops the stage now, not after the training it could not record.
-    tracking.connect(params["mlflow"])
+    uri = tracking.connect(params["mlflow"])
     runs.seed_everything(params["seed"])
     train, val = load_training_data(prepared_dir, params["data"]["scale"], spec.get("scale"))
     stage = f"compare_optimizers@{run_name}"
     checkpoint = checkpoints.Checkpoint(checkpoint_dir, checkpoints.fingerprint(params, spec), params["training"]["resume"])
     progress_every = params["training"]["progress_every_epochs"]
-    with tracking.start_training_run(params, stage, f"optimizer_{run_name}", spec) as run, tracking.killed_on_interrupt():
+    with tracking.start_training_run(params, uri, stage, f"optimizer_{run_name}", spec) as run, tracking.killed_on_interrupt():
         recorder = runs.EpochRecorder(run.info.run_id, stage, spec["epochs"], params["mlflow"]["log_every_epochs"], progress_every)
         started = time.perf_counter()
         bind_update = optimizers.make_update(spec["optimizer"])

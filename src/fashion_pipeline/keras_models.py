@@ -48,9 +48,15 @@ def load_model(path):
     return keras.saving.load_model(path, safe_mode=True, compile=False)
 
 
+def seed_loss():
+    """Categorical cross-entropy on softmax probabilities, as the seed used; both training
+    paths take their loss from here."""
+    return keras.losses.CategoricalCrossentropy()
+
+
 def compile_model(model, learning_rate, steps_per_execution=1):
-    """Adam and categorical cross-entropy on softmax probabilities, as the seed did, for the plain
-    `model.fit` path; every other setting is Keras's default unless given."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                  loss="categorical_crossentropy", metrics=["accuracy"], steps_per_execution=steps_per_execution)
+    """Adam and the seed's loss for the plain `model.fit` path; every other setting is Keras's
+    default unless given."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=seed_loss(),
+                  metrics=["accuracy"], steps_per_execution=steps_per_execution)
     return model

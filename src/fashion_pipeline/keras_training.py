@@ -1,5 +1,6 @@
 """Part B's training: the seed's settings (Adam, batch 32, shuffled every epoch), run either as
-one compiled program per epoch (`training.jit_compile: true`) or as plain `model.fit`.
+one compiled program per epoch (`training.jit_compile: true`) or as plain `model.fit`. Both
+paths see the same batches: epoch e's order is `epoch_order(seed, e, n)`.
 
 Plain `model.fit` calls into TensorFlow for every batch, 1,875 times an epoch at batch 32, and
 each call pays for the input iterator, the dispatch and the metric updates; that overhead costs
@@ -9,12 +10,15 @@ XLA program looping over the epoch's shuffled order. The model, the loss and the
 Keras's own; only the loop around them changes.
 """
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from fashion_pipeline.keras_models import build_model, compile_model
+from fashion_pipeline import runs
+from fashion_pipeline.keras_models import build_model, compile_model, seed_loss
 
 
 def epoch_order(seed, epoch, sample_count):
@@ -30,7 +34,7 @@ class EpochProgram:
         self.model, self.batch_size, self.seed = model, batch_size, seed
         self.optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
         self.optimizer.build(model.trainable_variables)
-        self.loss = keras.losses.CategoricalCrossentropy()
+        self.loss = seed_loss()
         (train_x, train_y), (val_x, val_y) = train, val
         # Converted once per stage; every epoch reads these tensors.
         self.train_x, self.train_y = tf.constant(train_x), tf.constant(train_y)
@@ -81,8 +85,8 @@ class EpochProgram:
         return loss * tf.cast(tf.shape(rows)[0], tf.float32), hits
 
     def _run_epoch(self, order):
-        """Mean training loss and accuracy over one pass in `order` (every batch full but
-        the last, like fit)."""
+        """Mean training loss and the count of correct predictions over one pass in `order`
+        (every batch full but the last, like fit)."""
         sample_count = order.shape[0]
         full_batches, remainder = divmod(sample_count, self.batch_size)
 
@@ -95,39 +99,45 @@ class EpochProgram:
         if remainder:
             loss, batch_hits = self._train_batch(order[sample_count - remainder:])
             loss_sum, hits = loss_sum + loss, hits + batch_hits
-        return loss_sum / sample_count, hits / sample_count
+        return loss_sum / sample_count, hits
 
     def run_epoch(self, epoch):
         """Train epoch `epoch` (1-based) and return its row of the history."""
         train_loss, train_hits = self._epoch(tf.constant(epoch_order(self.seed, epoch, self.train_x.shape[0])))
         val_loss, val_hits = self._evaluate(self.val_x, self.val_y)
-        return {"train_loss": float(train_loss), "train_accuracy": float(train_hits),
+        return {"train_loss": float(train_loss), "train_accuracy": float(train_hits) / self.train_x.shape[0],
                 "val_loss": float(val_loss), "val_accuracy": float(val_hits) / self.val_x.shape[0]}
 
 
 def fit_compiled(model, spec, train, val, seed, recorder, checkpoint):
     """The compiled path; checkpoints the state after every epoch and resumes from it."""
     program = EpochProgram(model, spec["learning_rate"], train, val, spec["batch_size"], seed)
-    saved, rows = checkpoint.arrays(), checkpoint.rows()
-    if saved is not None and rows:
-        for variable, array in zip(program.state, saved, strict=True):
-            variable.assign(array)
-        recorder.resume(len(rows), checkpoint.folder)
-        for row in rows:
-            recorder(row.pop("epoch"), row)
-    for epoch in range(len(recorder.rows) + 1, spec["epochs"] + 1):
+    done = runs.restore(program.state, checkpoint, recorder)
+    for epoch in range(done + 1, spec["epochs"] + 1):
         recorder(epoch, program.run_epoch(epoch))
-        checkpoint.save(recorder.rows, [variable.numpy() for variable in program.state])
+        runs.save(checkpoint, recorder, program.state)
+
+
+def epoch_batches(train, batch_size, seed, epochs):
+    """The batches of `epochs`, one epoch after another, each in `epoch_order`, for fit.
+
+    fit's own shuffling (numpy input, shuffle=True) restarts its tf.data pipeline from the same
+    seed every epoch, so under keras.utils.set_random_seed every epoch sees one order."""
+    features, targets = (tf.constant(array) for array in train)
+    orders = np.stack([epoch_order(seed, epoch, len(train[0])) for epoch in epochs])
+    return (tf.data.Dataset.from_tensor_slices(orders)
+            .flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
+            .map(lambda rows: (tf.gather(features, rows), tf.gather(targets, rows)))
+            .prefetch(tf.data.AUTOTUNE))
 
 
 class EpochCallback(keras.callbacks.Callback):
-    """Hands each epoch's metrics, renamed to the history's columns, to `recorder`, then saves
-    the rows to the checkpoint (before BackupAndRestore saves the weights, so the rows never
-    run ahead of the weights)."""
+    """Hands each epoch's metrics, renamed to the history's columns, to `recorder`, then
+    checkpoints the rows and the state."""
 
-    def __init__(self, recorder, checkpoint):
+    def __init__(self, recorder, checkpoint, state):
         super().__init__()
-        self.recorder, self.checkpoint = recorder, checkpoint
+        self.recorder, self.checkpoint, self.state = recorder, checkpoint, state
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -135,22 +145,23 @@ class EpochCallback(keras.callbacks.Callback):
             "train_loss": logs["loss"], "train_accuracy": logs["accuracy"],
             "val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
         })
-        self.checkpoint.save(self.recorder.rows)
+        runs.save(self.checkpoint, self.recorder, self.state)
 
 
-def fit_plain(model, spec, train, val, steps_per_execution, recorder, checkpoint):
-    """Plain `model.fit`, resuming through BackupAndRestore."""
+def fit_plain(model, spec, train, val, seed, steps_per_execution, recorder, checkpoint):
+    """Plain `model.fit` over `epoch_batches`; checkpoints after every epoch and resumes."""
     compile_model(model, spec["learning_rate"], steps_per_execution)
-    resumed = checkpoint.keras_epoch()
-    if resumed:
-        recorder.resume(resumed, checkpoint.folder)
-        for row in checkpoint.rows(up_to_epoch=resumed):
-            recorder(row.pop("epoch"), row)
-    (train_x, train_y), (val_x, val_y) = train, val
+    model.optimizer.build(model.trainable_variables)
+    # model.variables holds the dropout layers' seed state too, so a resumed run draws the masks
+    # it would have drawn.
+    state = [*model.variables, *model.optimizer.variables]
+    done = runs.restore(state, checkpoint, recorder)
+    if done == spec["epochs"]:
+        return
     model.fit(
-        train_x, train_y, validation_data=(val_x, val_y), epochs=spec["epochs"], batch_size=spec["batch_size"],
-        shuffle=True, verbose=0,
-        callbacks=[EpochCallback(recorder, checkpoint), keras.callbacks.BackupAndRestore(str(checkpoint.keras_dir))],
+        epoch_batches(train, spec["batch_size"], seed, range(done + 1, spec["epochs"] + 1)),
+        steps_per_epoch=math.ceil(len(train[0]) / spec["batch_size"]), initial_epoch=done, epochs=spec["epochs"],
+        shuffle=False, validation_data=val, verbose=0, callbacks=[EpochCallback(recorder, checkpoint, state)],
     )
 
 
@@ -160,5 +171,5 @@ def train_keras(spec, training, train, val, seed, recorder, name, checkpoint):
     if training["jit_compile"]:
         fit_compiled(model, spec, train, val, seed, recorder, checkpoint)
     else:
-        fit_plain(model, spec, train, val, training["steps_per_execution"], recorder, checkpoint)
+        fit_plain(model, spec, train, val, seed, training["steps_per_execution"], recorder, checkpoint)
     return model

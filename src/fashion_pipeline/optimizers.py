@@ -2,7 +2,7 @@
 SGD, SGD with momentum, RMSprop, Adagrad, Adamax and Adam, plus inverse-time learning-rate decay.
 
 Every rule is a pure function
-    rule(weights, gradient, slots, step, learning_rate, **hyperparameters) -> (weights, slots)
+    rule(weights, gradient, slots, step, learning_rate, **settings) -> (weights, slots)
 where `slots` is the tuple of per-parameter state (moments, accumulators) and `step` counts
 updates from 1. They follow Keras's conventions (where epsilon sits, Adagrad's starting
 accumulator), so each matches the Keras optimizer of the same name step for step.
@@ -11,6 +11,8 @@ accumulator), so each matches the Keras optimizer of the same name step for step
 import dataclasses
 
 import tensorflow as tf
+
+from fashion_pipeline.params import OPTIMIZER_RULES
 
 
 def sgd(weights, gradient, slots, step, learning_rate):
@@ -82,26 +84,25 @@ def inverse_time_decay(learning_rate, decay_rate, step):
 @dataclasses.dataclass(frozen=True)
 class Rule:
     update: object
-    hyperparameters: tuple  # keys of the run's spec passed to `update`
     slot_count: int
     # Adagrad's accumulator starts at this hyperparameter (Keras: 0.1); every other slot at 0.
     first_slot_start: str = ""
 
 
+# The keys each rule reads are params.OPTIMIZER_RULES, which also validates them.
 RULES = {
-    "sgd": Rule(sgd, (), 0),
-    "sgd_momentum": Rule(sgd_momentum, ("momentum",), 1),
-    "rmsprop": Rule(rmsprop, ("rho", "epsilon"), 1),
-    "adagrad": Rule(adagrad, ("epsilon",), 1, first_slot_start="initial_accumulator_value"),
-    "adamax": Rule(adamax, ("beta_1", "beta_2", "epsilon"), 2),
-    "adam": Rule(adam, ("beta_1", "beta_2", "epsilon", "bias_correction"), 2),
+    "sgd": Rule(sgd, 0),
+    "sgd_momentum": Rule(sgd_momentum, 1),
+    "rmsprop": Rule(rmsprop, 1),
+    "adagrad": Rule(adagrad, 1, first_slot_start="initial_accumulator_value"),
+    "adamax": Rule(adamax, 2),
+    "adam": Rule(adam, 2),
 }
 
 
-def required_keys(rule_name):
-    """The keys a run of this rule must set in params.yaml."""
-    rule = RULES[rule_name]
-    return ("rule", "learning_rate", "decay_rate", *rule.hyperparameters, *filter(None, [rule.first_slot_start]))
+def hyperparameters(rule_name):
+    """The keys of a run's spec passed to the rule's update (all it needs but the slot start)."""
+    return tuple(key for key in OPTIMIZER_RULES[rule_name] if key != RULES[rule_name].first_slot_start)
 
 
 def initial_slots(rule_name, weights, spec):
@@ -117,7 +118,7 @@ def make_update(spec):
     """For a run's spec, a factory: variables -> (update, slot variables). update(gradients,
     step) applies the rule in place (inside tf.function) and returns the learning rate it used."""
     rule = RULES[spec["rule"]]
-    hyperparameters = {key: spec[key] for key in rule.hyperparameters}
+    settings = {key: spec[key] for key in hyperparameters(spec["rule"])}
 
     def bind(variables):
         slots = [[tf.Variable(start, trainable=False) for start in initial_slots(spec["rule"], variable, spec)]
@@ -127,7 +128,7 @@ def make_update(spec):
             learning_rate = inverse_time_decay(spec["learning_rate"], spec["decay_rate"], step)
             for variable, gradient, state in zip(variables, gradients, slots):
                 weights, new_state = rule.update(
-                    variable, gradient, tuple(state), step, learning_rate, **hyperparameters)
+                    variable, gradient, tuple(state), step, learning_rate, **settings)
                 variable.assign(weights)
                 for slot, value in zip(state, new_state):
                     slot.assign(value)

@@ -240,7 +240,7 @@ def build_report(params, results_dir, models_dir, out_dir, manifest, data_summar
 
 def log_report(params, out_dir):
     """The report as artifacts of an MLflow run named 'report'."""
-    experiment_id = tracking.experiment_id(params["mlflow"])
+    experiment_id = tracking.experiment_id(params["mlflow"], tracking.connect(params["mlflow"]))
     tags = {"dvc_stage": "report", "git_commit": tracking.git_commit()}
     with mlflow.start_run(experiment_id=experiment_id, run_name="report", tags=tags):
         for name in ("report.md", "report.html"):

@@ -16,23 +16,35 @@ def seed_everything(seed):
     tf.config.experimental.enable_op_determinism()
 
 
+def restore(state, checkpoint, recorder):
+    """Put the checkpoint's arrays into the state variables and replay its history rows to
+    the recorder; return the epochs done (0 when there is nothing to resume)."""
+    saved, rows = checkpoint.arrays(), checkpoint.rows()
+    if saved is None or not rows:
+        return 0
+    for variable, array in zip(state, saved, strict=True):
+        variable.assign(array)
+    recorder.resume(len(rows), checkpoint.folder)
+    for row in rows:
+        recorder(row.pop("epoch"), row)
+    return len(rows)
+
+
+def save(checkpoint, recorder, state):
+    """The history so far and every state variable, after an epoch or a chunk of epochs."""
+    checkpoint.save(recorder.rows, [variable.numpy() for variable in state])
+
+
 def run_full_batch(spec, train, val, seed, bind_update, recorder, chunk_epochs, checkpoint):
     """Run the hand-written trainer in compiled chunks of epochs, checkpointing after each;
     resume from the checkpoint when it holds a state. Returns the trained layers."""
     layers, run_epochs, state = lowlevel.build_trainer(spec, train, val, seed, bind_update)
-    saved, rows = checkpoint.arrays(), checkpoint.rows()
-    if saved is not None and rows:
-        for variable, array in zip(state, saved, strict=True):
-            variable.assign(array)
-        recorder.resume(len(rows), checkpoint.folder)
-        for row in rows:
-            recorder(row.pop("epoch"), row)
-    done = len(recorder.rows)
+    done = restore(state, checkpoint, recorder)
     while done < spec["epochs"]:
         for values in run_epochs(min(chunk_epochs, spec["epochs"] - done)):
             done += 1
             recorder(done, dict(zip(lowlevel.HISTORY_COLUMNS, values.tolist())))
-        checkpoint.save(recorder.rows, [variable.numpy() for variable in state])
+        save(checkpoint, recorder, state)
     return layers
 
 

@@ -87,9 +87,9 @@ def connect(mlflow_params):
     return uri
 
 
-def experiment_id(mlflow_params):
-    """Find or create the MLflow experiment, keeping artifacts beside the SQLite store."""
-    uri = connect(mlflow_params)
+def experiment_id(mlflow_params, uri):
+    """Find or create the MLflow experiment in the store at `uri` (which `connect` returned),
+    keeping artifacts beside the SQLite store."""
     name = mlflow_params["experiment_name"]
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
@@ -102,13 +102,13 @@ def experiment_id(mlflow_params):
         return mlflow.get_experiment_by_name(name).experiment_id
 
 
-def start_training_run(params, stage, run_name, spec):
-    """Open the MLflow run of one training stage (`train@<name>`), tagged and with every
-    param it depends on: the seed, the data params and the run's own spec."""
+def start_training_run(params, uri, stage, run_name, spec):
+    """Open the MLflow run of one training stage (`train@<name>`) in the store at `uri`, tagged
+    and with every param it depends on: the seed, the data params and the run's own spec."""
     tags = {"dvc_stage": stage, "git_commit": git_commit(), "experiment": run_name}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
-    run = mlflow.start_run(experiment_id=experiment_id(params["mlflow"]), run_name=run_name, tags=tags)
+    run = mlflow.start_run(experiment_id=experiment_id(params["mlflow"], uri), run_name=run_name, tags=tags)
     logged = {"seed": params["seed"], **flatten(spec)}
     logged.update({f"data.{key}": params["data"][key] for key in PREPARED_DATA_KEYS})
     mlflow.log_params(logged)

@@ -46,11 +46,11 @@ def train_experiment(params, name, prepared_dir, model_path, results_dir, checkp
     spec = experiment_spec(params, name)
     results_dir = Path(results_dir)
     # An unreachable store stops the stage now, not after the training it could not record.
-    tracking.connect(params["mlflow"])
+    uri = tracking.connect(params["mlflow"])
     runs.seed_everything(params["seed"])
     train, val = load_training_data(prepared_dir, params["data"]["scale"], spec.get("scale"))
     checkpoint = checkpoints.Checkpoint(checkpoint_dir, checkpoints.fingerprint(params, spec), params["training"]["resume"])
-    with tracking.start_training_run(params, f"train@{name}", name, spec) as run, tracking.killed_on_interrupt():
+    with tracking.start_training_run(params, uri, f"train@{name}", name, spec) as run, tracking.killed_on_interrupt():
         recorder = runs.EpochRecorder(run.info.run_id, f"train@{name}", spec["epochs"],
                                       params["mlflow"]["log_every_epochs"], params["training"]["progress_every_epochs"])
         started = time.perf_counter()
