@@ -135,15 +135,14 @@ def test_an_unreachable_tracking_server_fails_within_seconds_naming_it(tmp_path,
     assert not (tmp_path / "r").exists()
 
 
-# Part A, and Keras's compiled epochs with and without dropout.
-RUN_EXPERIMENTS = ["lowlevel_net_b", "keras_3l", "keras_4l_drop_taper"]
+# Part A, and Keras's compiled epochs with dropout.
 RESUMED_EXPERIMENTS = ["lowlevel_net_b", "keras_4l_drop_taper"]
 
 
 @pytest.fixture(scope="module")
 def prepared_project(tmp_path_factory, project_params, real_data):
-    """A project copy with three experiments, 8 epochs, resume on, and its data prepared."""
-    params = shrink(copy.deepcopy(project_params), RUN_EXPERIMENTS, epochs=8, limit_train=1000, limit_test=300)
+    """A project copy with two experiments, 8 epochs, resume on, and its data prepared."""
+    params = shrink(copy.deepcopy(project_params), RESUMED_EXPERIMENTS, epochs=8, limit_train=1000, limit_test=300)
     params["training"].update(resume=True, progress_every_epochs=2)
     project = copy_project(tmp_path_factory.mktemp("reliability"), params)
     run(["dvc", "repro", "prepare"], project)
@@ -153,16 +152,6 @@ def prepared_project(tmp_path_factory, project_params, real_data):
 def train_command(name, label):
     return ["python", "-m", "fashion_pipeline.train", name, "--model", f"models/{label}.keras",
             "--results", f"results/{label}", "--checkpoints", f"checkpoints/{label}"]
-
-
-def test_the_same_params_give_identical_metrics(prepared_project):
-    """Two runs of each kind, in fresh processes: every per-epoch number is equal."""
-    for name in RUN_EXPERIMENTS:
-        histories = []
-        for attempt in ("first", "second"):
-            run(train_command(name, f"{attempt}_{name}"), prepared_project)
-            histories.append(pd.read_csv(prepared_project / "results" / f"{attempt}_{name}" / "history.csv"))
-        pd.testing.assert_frame_equal(*histories, check_exact=True)
 
 
 def interrupt_after(project, command, line_start):
@@ -178,7 +167,10 @@ def interrupt_after(project, command, line_start):
 
 
 @pytest.mark.parametrize("name", RESUMED_EXPERIMENTS)
-def test_an_interrupted_run_resumes_from_its_checkpoint(prepared_project, name):
+def test_an_interrupted_run_resumes_from_its_checkpoint_and_equals_an_uninterrupted_one(prepared_project, name):
+    """Three processes: one stopped after epoch 4, one resuming it, one running straight
+    through. The straight run's first epochs equal the stopped one's (the same params give the
+    same numbers), and its last equal the resumed one's (resuming changes nothing)."""
     label = f"resumed_{name}"
     interrupt_after(prepared_project, train_command(name, label), f"train@{name}: epoch 4/8")
     checkpoint = prepared_project / "checkpoints" / label
@@ -197,7 +189,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(prepared_project, name):
     steps = [point.step for point in mlflow.MlflowClient().get_metric_history(finished["run_id"], "val_loss")]
     assert steps == list(range(1, 9))
     # The checkpoint holds every variable, and each epoch's batch order and dropout masks follow
-    # from the seed and the epoch: the resumed run equals an uninterrupted one.
+    # from the seed, the epoch and that state: the resumed run equals an uninterrupted one.
     run(train_command(name, f"straight_{name}"), prepared_project)
     straight = pd.read_csv(prepared_project / "results" / f"straight_{name}" / "history.csv")
     pd.testing.assert_frame_equal(history, straight, check_exact=True)
@@ -205,15 +197,15 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(prepared_project, name):
 
 @pytest.mark.slow
 def test_queued_experiments_run_two_at_a_time_into_one_store(tmp_path, project_params, real_data):
-    """`dvc exp run --queue` four times, `dvc queue start -j 2`: four finished runs, each with
-    its metrics, in the project's one SQLite store."""
+    """`dvc exp run --queue` twice, `dvc queue start -j 2`: two finished runs, made side by side,
+    each with its metrics, in the project's one SQLite store."""
     params = shrink(copy.deepcopy(project_params), ["lowlevel_softmax", "keras_softmax"], epochs=1,
                     limit_train=300, limit_test=100)
     project = copy_project(tmp_path / "project", params)
     run(["git", "add", "-A"], project)
     run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", "commit", "-qm", "project"], project)
     # Each experiment runs only what its test metrics need, not the whole DAG.
-    for epochs in (1, 2, 3, 4):
+    for epochs in (1, 2):
         run(["dvc", "exp", "run", "--queue", "-S", f"experiments.keras_softmax.epochs={epochs}",
              "evaluate@keras_softmax"], project)
     run(["dvc", "queue", "start", "-j", "2"], project)
@@ -226,7 +218,7 @@ def test_queued_experiments_run_two_at_a_time_into_one_store(tmp_path, project_p
     assert "Failed" not in status and "Success" in status, status
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp"], filter_string="tags.dvc_stage = 'train@keras_softmax'")
-    assert sorted(runs["params.epochs"].astype(int)) == [1, 2, 3, 4]
+    assert sorted(runs["params.epochs"].astype(int)) == [1, 2]
     assert set(runs["status"]) == {"FINISHED"}
     assert runs["metrics.test_accuracy"].notna().all()
     client = mlflow.MlflowClient()
