@@ -23,16 +23,17 @@ from fashion_pipeline.keras_training import EpochProgram
 from fashion_pipeline.params import load_params
 
 
+def seconds(work):
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
 def best_seconds(work, rounds):
     """The fastest of `rounds` timings of work(): on a shared virtual machine one timing can
     catch a slow moment (seen here: 93 to 136 GFLOP/s for the same matrix product, minutes
     apart)."""
-    timings = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
+    return min(seconds(work) for _ in range(rounds))
 
 
 def matmul_gflops(size=2048, repeats=10, rounds=5):
@@ -59,23 +60,25 @@ def weight_count(layer_sizes):
     return sum(fan_in * fan_out for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]))
 
 
-def keras_samples_per_second(spec, train, val, compiled):
+def keras_samples_per_second(spec, train, val, rounds=2):
     """Training samples per second over one epoch (with its validation pass) at the spec's
-    batch size, after a warm-up: the project's compiled epochs or plain default model.fit."""
+    batch size: (the project's compiled epochs, plain default model.fit). Both are warmed up,
+    then timed in turns, `rounds` epochs each, and the best of each counts, so a slow spell
+    of the machine does not fall on one of them only."""
     keras.utils.set_random_seed(0)
-    model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"])
+    compiled_model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"])
+    plain_model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"])
     (features, targets), validation = train, val
-    if compiled:
-        program = EpochProgram(model, spec["learning_rate"], train, val, spec["batch_size"], 0)
-        program.run_epoch(1)
-        started = time.perf_counter()
-        program.run_epoch(2)
-    else:
-        compile_model(model, spec["learning_rate"])
-        model.fit(features[:6400], targets[:6400], batch_size=spec["batch_size"], epochs=1, verbose=0)
-        started = time.perf_counter()
-        model.fit(features, targets, batch_size=spec["batch_size"], epochs=1, verbose=0, validation_data=validation)
-    return len(features) / (time.perf_counter() - started)
+    program = EpochProgram(compiled_model, spec["learning_rate"], train, val, spec["batch_size"], 0)
+    program.run_epoch(1)
+    compile_model(plain_model, spec["learning_rate"])
+    plain_model.fit(features[:6400], targets[:6400], batch_size=spec["batch_size"], epochs=1, verbose=0)
+    compiled_seconds, plain_seconds = [], []
+    for epoch in range(2, rounds + 2):
+        compiled_seconds.append(seconds(lambda: program.run_epoch(epoch)))
+        plain_seconds.append(seconds(lambda: plain_model.fit(
+            features, targets, batch_size=spec["batch_size"], epochs=1, verbose=0, validation_data=validation)))
+    return len(features) / min(compiled_seconds), len(features) / min(plain_seconds)
 
 
 def mlflow_seconds(epochs, metrics_per_epoch, every):
@@ -123,8 +126,7 @@ def run_benchmark(params, prepared_dir, stage_times_path):
                    lowlevel_matmul_ratio=gflops / results["matmul_gflops"])
 
     for name in ("keras_5l", "keras_2l"):
-        fast = keras_samples_per_second(experiments[name], train, val, compiled=True)
-        plain = keras_samples_per_second(experiments[name], train, val, compiled=False)
+        fast, plain = keras_samples_per_second(experiments[name], train, val)
         results[f"{name}_samples_per_second"] = fast
         results[f"{name}_default_fit_samples_per_second"] = plain
         results[f"{name}_speedup_vs_default_fit"] = fast / plain
