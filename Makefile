@@ -7,7 +7,7 @@ RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 UI_PORT ?= 5000
 UI_HOST ?= 127.0.0.1
 
-.PHONY: setup data repro test ui bench clean
+.PHONY: setup data repro grid test ui bench clean
 
 $(INSTALLED): requirements.txt constraints.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -34,6 +34,10 @@ repro: setup
 	$(RUN) dvc repro
 	@echo "Report:       $(CURDIR)/reports/report.html"
 	@echo "MLflow store: $(CURDIR)/mlflow.db   (browse it with: make ui)"
+
+# The whole grid seed by seed, each evaluation right after its training; resumable (grid.py).
+grid: setup
+	$(RUN) python -m fashion_pipeline.grid
 
 test: setup
 	$(RUN) python -m pytest

@@ -3,9 +3,10 @@ asks for it. They live in checkpoints/<stage>/ (git-ignored, not a DVC output) a
 when the stage finishes.
 
 A checkpoint holds the history rows so far and every variable training changes, as arrays (no
-pickle): the weights, the optimizer's slots and its step counter (and, on Part B's compiled path,
-the batch counter that names the dropout masks). A fingerprint of the params and the code it was
-made with guards against resuming under changed params.
+pickle): the weights, the optimizer's slots and its step counter, and the dropout state (on Part
+B's compiled path the batch counter that names the masks, on plain fit the dropout layers' seed
+state). A fingerprint of the params and of the code that can change the numbers
+(`dependencies.numbers_files`) guards against resuming under changed params or code.
 """
 
 import hashlib
@@ -16,16 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fashion_pipeline import files
-from fashion_pipeline.params import PREPARED_DATA_KEYS
+from fashion_pipeline import dependencies, files
 
 
-def fingerprint(params, spec):
-    """A digest of everything that shapes the numbers of one run: its params and the code."""
-    shaping = {"seed": params["seed"], "spec": spec, "data": {key: params["data"][key] for key in PREPARED_DATA_KEYS}}
+def fingerprint(shaping, modules):
+    """A digest of everything that shapes the numbers of one run: the params it reads
+    (`shaping`, a JSON-able dict) and the code of `modules` that can change them."""
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode())
-    for source in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(source.read_bytes())
+    digest.update(dependencies.code_digest(modules).encode())
     return digest.hexdigest()
 
 
@@ -60,6 +59,21 @@ class Checkpoint:
             pd.DataFrame(rows).to_csv(folder / "history.csv", index=False)
             if arrays:
                 np.savez(folder / "state.npz", **{f"array_{index}": array for index, array in enumerate(arrays)})
+
+    def restore(self, state, recorder):
+        """Put the saved arrays into the state variables and replay the saved rows to the
+        recorder; return the epochs done (0 when there is nothing to resume)."""
+        saved, rows = self.arrays(), self.rows()
+        if saved is None or not rows:
+            return 0
+        for variable, array in zip(state, saved, strict=True):
+            variable.assign(array)
+        recorder.resume(rows, self.folder)
+        return len(rows)
+
+    def save_state(self, recorder, state):
+        """The history so far and every state variable, after an epoch or a chunk of epochs."""
+        self.save(recorder.rows, [variable.numpy() for variable in state])
 
     def clear(self):
         shutil.rmtree(self.folder, ignore_errors=True)

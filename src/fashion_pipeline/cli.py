@@ -3,11 +3,7 @@ an unreachable tracking store) ends the stage with one line naming it, not a tra
 
 import sys
 
-from fashion_pipeline.idx import DataFileError, DownloadError
-from fashion_pipeline.params import ParamsError
-from fashion_pipeline.tracking import TrackingError
-
-USER_ERRORS = (ParamsError, DataFileError, DownloadError, TrackingError, FileNotFoundError)
+from fashion_pipeline.errors import USER_ERRORS
 
 
 def run(main):

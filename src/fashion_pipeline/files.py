@@ -51,6 +51,11 @@ def write_text(path, text):
         temporary.write_text(text)
 
 
+def write_csv(path, frame):
+    with atomic_path(path) as temporary:
+        frame.to_csv(temporary, index=False)
+
+
 def write_json(path, value):
     write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
 

@@ -4,22 +4,12 @@ import struct
 
 import numpy as np
 
+from fashion_pipeline.errors import DataFileError
+
 IMAGE_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 LABEL_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 IMAGE_SIDE = 28
 CLASS_COUNT = 10
-
-
-class DataFileError(ValueError):
-    """A data file that is not what the pipeline expects."""
-
-    def __init__(self, path, problem):
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-
-
-class DownloadError(RuntimeError):
-    """Every source failed for one file."""
 
 
 def _header(data, path, magic, dimensions):

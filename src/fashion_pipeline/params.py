@@ -8,28 +8,24 @@ from pathlib import Path
 
 import yaml
 
-EXPERIMENT_NAME = re.compile(r"[a-z0-9_]+")
-KINDS = ("keras", "lowlevel")
+from fashion_pipeline.errors import ParamsError
+from fashion_pipeline.paths import NAME
+
+# Part A's hand-written networks and Part B's Keras models: the groups of `experiments`, each
+# with a package of its own (src/fashion_pipeline/<kind>/).
+KINDS = ("lowlevel", "keras")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu")
 OPTIMIZERS = ("adam",)
 REGULARIZERS = ("none", "l1", "l2")
 INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 # The data params that shape the prepared arrays; training runs log them beside their own.
-PREPARED_DATA_KEYS = ("scale", "val_fraction", "limit_train", "limit_test")
+PREPARED_DATA_KEYS = ("scale", "val_fraction", "limit_train", "limit_test", "split_seed")
 IDX_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
-
-
-class ParamsError(ValueError):
-    """A value in params.yaml that the pipeline cannot use."""
-
-    def __init__(self, key, found, allowed):
-        super().__init__(f"params.yaml: '{key}' is {found!r}; allowed: {allowed}")
-        self.key = key
 
 
 def _integer(minimum):
@@ -95,6 +91,13 @@ def _hidden_units(key, value):
         _integer(1)(f"{key}[{index}]", units)
 
 
+def _seeds(key, value):
+    if not isinstance(value, list) or not value or len(set(map(repr, value))) != len(value):
+        raise ParamsError(key, value, "a non-empty list of distinct integers >= 0")
+    for index, seed in enumerate(value):
+        _integer(0)(f"{key}[{index}]", seed)
+
+
 def _dropout(key, value):
     rates = value if isinstance(value, list) else [value]
     for index, rate in enumerate(rates):
@@ -103,7 +106,7 @@ def _dropout(key, value):
 
 
 SCHEMA = {
-    "seed": _integer(0),
+    "seeds": _seeds,
     "data": {
         "sources": _sources,
         "download_timeout_seconds": _number(0, 600, include_low=False, include_high=True),
@@ -112,19 +115,22 @@ SCHEMA = {
         "val_fraction": _number(0.0, 1.0),
         "limit_train": _integer(0),
         "limit_test": _integer(0),
+        "split_seed": _integer(0),
     },
     "mlflow": {
         "experiment_name": _text,
         "log_every_epochs": _integer(1),
         "connect_timeout_seconds": _number(0, 120, include_low=False, include_high=True),
     },
+    "evaluate": {"near_zero_weight": _number(0.0, 1.0, include_low=False)},
     "training": {
         "progress_every_epochs": _integer(1),
+        "keras_progress_every_epochs": _integer(1),
         "jit_compile": _boolean,
         "steps_per_execution": _integer(1),
         "resume": _boolean,
     },
-    "experiments": None,  # checked by validate_experiment, one spec at a time
+    "experiments": None,  # checked by validate_experiment, one spec at a time, per kind
     "optimizers": {
         "network": _text,  # an experiment name, checked in validate_params
         "epochs": _integer(1),
@@ -136,7 +142,6 @@ SCHEMA = {
 
 EXPERIMENT_SCHEMA = {
     "common": {
-        "kind": _choice(KINDS),
         "hidden_units": _hidden_units,
         "activation": _choice(ACTIVATIONS),
         "optimizer": _choice(OPTIMIZERS),
@@ -187,14 +192,18 @@ def _validate_section(prefix, mapping, schema, optional=None):
             check(f"{prefix}{key}", mapping[key])
 
 
-def validate_experiment(name, spec):
-    """Check one experiment spec; the allowed keys depend on its kind."""
-    prefix = f"experiments.{name}."
-    if not isinstance(name, str) or not EXPERIMENT_NAME.fullmatch(name) or name == "optimizers":
-        # results/optimizers holds the optimizer comparison.
-        raise ParamsError(f"experiments.{name}", name, "a name matching [a-z0-9_]+, other than 'optimizers'")
-    kind = spec.get("kind") if isinstance(spec, dict) else None
-    EXPERIMENT_SCHEMA["common"]["kind"](prefix + "kind", kind)
+def _check_name(key, name, reserved=()):
+    # Names become stage names and folder names; nothing outside [a-z0-9_] is let through.
+    if not isinstance(name, str) or not NAME.fullmatch(name) or name in reserved:
+        other_than = "".join(f", other than {word!r}" for word in reserved)
+        raise ParamsError(key, name, f"a name matching [a-z0-9_]+{other_than}")
+
+
+def validate_experiment(kind, name, spec):
+    """Check one experiment spec of the group `experiments.<kind>`; its keys depend on the kind."""
+    prefix = f"experiments.{kind}.{name}."
+    # results/seed_<n>/optimizers holds the optimizer comparison.
+    _check_name(f"experiments.{kind}.{name}", name, reserved=("optimizers",))
     schema = {**EXPERIMENT_SCHEMA["common"], **EXPERIMENT_SCHEMA[kind]}
     _validate_section(prefix, spec, schema, OPTIONAL_EXPERIMENT_KEYS)
     if kind == "keras" and isinstance(spec["dropout"], list):
@@ -209,8 +218,7 @@ def validate_experiment(name, spec):
 def validate_optimizer_run(name, spec):
     """Check one run of the optimizer comparison; the keys it needs depend on its rule."""
     prefix = f"optimizers.runs.{name}."
-    if not isinstance(name, str) or not EXPERIMENT_NAME.fullmatch(name):
-        raise ParamsError(f"optimizers.runs.{name}", name, "a name matching [a-z0-9_]+")
+    _check_name(f"optimizers.runs.{name}", name)
     rule = spec.get("rule") if isinstance(spec, dict) else None
     _choice(tuple(OPTIMIZER_RULES))(prefix + "rule", rule)
     schema = {
@@ -224,16 +232,24 @@ def validate_optimizer_run(name, spec):
 
 def validate_params(params):
     """Raise ParamsError on the first bad value; return params unchanged otherwise."""
+    if not isinstance(params, dict):
+        raise ParamsError("(top level)", type(params).__name__, "a mapping of sections")
     _validate_section("", params, SCHEMA)
-    experiments = params["experiments"]
-    if not isinstance(experiments, dict) or not experiments:
-        raise ParamsError("experiments", experiments, "a mapping of name -> spec")
-    for name, spec in experiments.items():
-        validate_experiment(name, spec)
+    groups = params["experiments"]
+    if not isinstance(groups, dict) or set(groups) - set(KINDS) or not any(groups.values()):
+        raise ParamsError("experiments", groups, "a mapping with the groups " + ", ".join(KINDS) + ", each name -> spec")
+    seen = {}
+    for kind, experiments in groups.items():
+        if not isinstance(experiments, dict):
+            raise ParamsError(f"experiments.{kind}", experiments, "a mapping of name -> spec")
+        for name, spec in experiments.items():
+            validate_experiment(kind, name, spec)
+            if name in seen:
+                raise ParamsError(f"experiments.{kind}.{name}", name, f"a name not already used in experiments.{seen[name]}")
+            seen[name] = kind
     study = params["optimizers"]
-    network = experiments.get(study["network"])
-    if network is None or network["kind"] != "lowlevel":
-        lowlevel = [name for name, spec in experiments.items() if spec["kind"] == "lowlevel"]
+    lowlevel = groups.get("lowlevel") or {}
+    if study["network"] not in lowlevel:
         raise ParamsError("optimizers.network", study["network"], "one of the lowlevel experiments: " + ", ".join(lowlevel))
     if not isinstance(study["runs"], dict) or not study["runs"]:
         raise ParamsError("optimizers.runs", study["runs"], "a mapping of name -> optimizer spec")
@@ -252,8 +268,24 @@ def load_params(path="params.yaml"):
     return validate_params(params)
 
 
-def experiment_spec(params, name):
-    """The spec of one experiment, with a clear error for an unknown name."""
-    if name not in params["experiments"]:
-        raise ParamsError("experiments", name, "one of " + ", ".join(params["experiments"]))
-    return params["experiments"][name]
+def all_experiments(params):
+    """name -> spec over both groups, each spec with its `kind` added."""
+    return {name: {"kind": kind, **spec}
+            for kind, experiments in params["experiments"].items() for name, spec in experiments.items()}
+
+
+def experiment_spec(params, name, kind=None):
+    """The spec of one experiment (with its `kind`), with a clear error for an unknown name."""
+    experiments = all_experiments(params)
+    known = [other for other, spec in experiments.items() if kind in (None, spec["kind"])]
+    if name not in known:
+        group = f"experiments.{kind}" if kind else "experiments"
+        raise ParamsError(group, name, "one of " + ", ".join(known))
+    return experiments[name]
+
+
+def check_seed(params, seed):
+    """A seed of a stage must be one that params.yaml lists."""
+    if seed not in params["seeds"]:
+        raise ParamsError("seeds", params["seeds"], f"a list that holds the stage's seed {seed}")
+    return seed

@@ -1,12 +1,17 @@
-"""What every training stage does around its training loop: collect the per-epoch rows, send
-them to MLflow in batches, print progress, and write the run's files when it is done."""
+"""The one frame every training stage runs in: check the store, seed, load the data, open the
+checkpoint and the MLflow run, train, then write the history, the final metrics and the run's
+record. `stages/train.py` and `stages/compare_optimizers.py` differ only in what they train."""
+
+import dataclasses
+import time
+from pathlib import Path
 
 import keras
-import mlflow
-import pandas as pd
 import tensorflow as tf
 
-from fashion_pipeline import figures, files, lowlevel, tracking
+from fashion_pipeline import checkpoints, files, tracking
+from fashion_pipeline.data import load_training_data
+from fashion_pipeline.progress import EpochRecorder
 
 
 def seed_everything(seed):
@@ -16,64 +21,7 @@ def seed_everything(seed):
     tf.config.experimental.enable_op_determinism()
 
 
-def restore(state, checkpoint, recorder):
-    """Put the checkpoint's arrays into the state variables and replay its history rows to
-    the recorder; return the epochs done (0 when there is nothing to resume)."""
-    saved, rows = checkpoint.arrays(), checkpoint.rows()
-    if saved is None or not rows:
-        return 0
-    for variable, array in zip(state, saved, strict=True):
-        variable.assign(array)
-    recorder.resume(len(rows), checkpoint.folder)
-    for row in rows:
-        recorder(row.pop("epoch"), row)
-    return len(rows)
-
-
-def save(checkpoint, recorder, state):
-    """The history so far and every state variable, after an epoch or a chunk of epochs."""
-    checkpoint.save(recorder.rows, [variable.numpy() for variable in state])
-
-
-def run_full_batch(spec, train, val, seed, bind_update, recorder, chunk_epochs, checkpoint):
-    """Run the hand-written trainer in compiled chunks of epochs, checkpointing after each;
-    resume from the checkpoint when it holds a state. Returns the trained layers."""
-    layers, run_epochs, state = lowlevel.build_trainer(spec, train, val, seed, bind_update)
-    done = restore(state, checkpoint, recorder)
-    while done < spec["epochs"]:
-        for values in run_epochs(min(chunk_epochs, spec["epochs"] - done)):
-            done += 1
-            recorder(done, dict(zip(lowlevel.HISTORY_COLUMNS, values.tolist())))
-        save(checkpoint, recorder, state)
-    return layers
-
-
-class EpochRecorder:
-    """Called once per epoch with the epoch's metrics; keeps the history for the CSV."""
-
-    def __init__(self, run_id, label, epochs, log_every, progress_every):
-        self.logger = tracking.EpochMetricLogger(run_id, log_every)
-        self.label, self.epochs, self.progress_every = label, epochs, progress_every
-        self.rows = []
-
-    def __call__(self, epoch, metrics):
-        self.rows.append({"epoch": epoch, **metrics})
-        self.logger.log(epoch, metrics)
-        if epoch % self.progress_every == 0 or epoch == self.epochs:
-            shown = "  ".join(f"{key} {value:.4g}" for key, value in metrics.items())
-            print(f"{self.label}: epoch {epoch}/{self.epochs}  {shown}", flush=True)
-
-    def resume(self, epoch, folder):
-        """Say, in the log and on the MLflow run, that training goes on from a checkpoint."""
-        print(f"{self.label}: resuming after epoch {epoch} from {folder}", flush=True)
-        self.logger.client.set_tag(self.logger.run_id, "resumed_after_epoch", epoch)
-
-    def history(self):
-        self.logger.flush()
-        return pd.DataFrame(self.rows)
-
-
-def summarize(history, seconds):
+def summarize(history):
     """Final metrics: the last epoch's values, the best validation loss and its epoch."""
     final = history.iloc[-1].drop("epoch").to_dict()
     best = int(history["val_loss"].idxmin())
@@ -82,19 +30,58 @@ def summarize(history, seconds):
         "best_val_loss": float(history["val_loss"].iloc[best]),
         "best_val_epoch": int(history["epoch"].iloc[best]),
         "epochs": int(history["epoch"].iloc[-1]),
-        "train_seconds": round(seconds, 2),
     }
 
 
-def write_outputs(results_dir, title, history, metrics, run_id):
-    """history.csv and curves.png (also logged to the run), then train.json and mlflow_run.json,
-    which DVC takes as the sign that the stage finished, last."""
-    with files.atomic_path(results_dir / "history.csv") as temporary:
-        history.to_csv(temporary, index=False)
-    figures.save(figures.curves({title: history}, f"{title}: train vs validation"), results_dir / "curves.png")
-    # The last epoch's values are already the latest points of the per-epoch curves.
-    mlflow.log_metrics({key: value for key, value in metrics.items() if key not in history})
-    mlflow.log_artifact(str(results_dir / "history.csv"))
-    mlflow.log_artifact(str(results_dir / "curves.png"))
-    files.write_json(results_dir / "train.json", metrics)
-    files.write_json(results_dir / "mlflow_run.json", {"run_id": run_id, "tracking_uri": tracking.tracking_uri()})
+@dataclasses.dataclass
+class TrainingRun:
+    """What one training stage trains and where its outputs go."""
+
+    stage: str  # the DVC stage, e.g. train_keras@keras_4l-42
+    run_name: str  # the MLflow run's name
+    seed: int
+    spec: dict  # the spec the training function reads (pixel scale in `scale`, epochs in `epochs`)
+    logged: dict  # every param DVC tracks for the stage, flat: logged to MLflow, fingerprinted
+    tags: dict
+    modules: tuple  # the modules that train, for the checkpoint's code fingerprint
+    results_dir: Path
+    checkpoint_dir: Path
+    progress_every: int
+
+
+def run(params, job, prepared_dir, train_function, model_path=None):
+    """Run `train_function(train, val, recorder, checkpoint) -> Keras model or None` inside the
+    frame, save the model to `model_path` when there is one, and return the final metrics."""
+    stage_started = time.perf_counter()
+    # An unreachable store stops the stage now, not after the training it could not record.
+    uri = tracking.connect(params["mlflow"])
+    seed_everything(job.seed)
+    train, val = load_training_data(prepared_dir, params["data"]["scale"], job.spec.get("scale"))
+    fingerprint = checkpoints.fingerprint({"seed": job.seed, **job.logged}, job.modules)
+    checkpoint = checkpoints.Checkpoint(job.checkpoint_dir, fingerprint, params["training"]["resume"])
+    with tracking.start_training_run(params, uri, job) as active, tracking.killed_on_interrupt():
+        run_id = active.info.run_id
+        recorder = EpochRecorder(run_id, job.stage, job.spec["epochs"], params["mlflow"]["log_every_epochs"],
+                                 job.progress_every)
+        started = time.perf_counter()
+        model = train_function(train, val, recorder, checkpoint)
+        train_seconds = time.perf_counter() - started
+        history = recorder.history()
+        metrics = summarize(history)
+        if model is not None:
+            metrics["parameter_count"] = int(model.count_params())
+            with files.atomic_path(model_path) as temporary:
+                model.save(temporary)
+            tracking.log_model(model, train[0][:5], job.run_name)
+        # After training: nothing MLflow does with the arrays can touch the seeded state.
+        tracking.log_inputs(prepared_dir, train, val)
+        files.write_csv(job.results_dir / "history.csv", history)
+        tracking.log_training(metrics, job.results_dir / "history.csv")
+    checkpoint.clear()
+    # train.json and run.json last: DVC takes them as the sign that the stage finished.
+    files.write_json(job.results_dir / "train.json", metrics)
+    files.write_json(job.results_dir / "run.json", {
+        "mlflow_run_id": run_id, "tracking_uri": uri, "train_seconds": round(train_seconds, 2),
+        "stage_seconds": round(time.perf_counter() - stage_started, 2),
+    })
+    return metrics

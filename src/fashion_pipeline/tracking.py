@@ -9,12 +9,16 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import keras
 import mlflow
+import mlflow.data
+import numpy as np
+import tensorflow as tf
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from fashion_pipeline.params import PREPARED_DATA_KEYS
+from fashion_pipeline.errors import TrackingError
 
 
 def project_root(start=None):
@@ -23,10 +27,6 @@ def project_root(start=None):
     start = Path(start or Path.cwd()).resolve()
     roots = [folder for folder in (start, *start.parents) if (folder / "dvc.yaml").is_file()]
     return roots[-1] if roots else start
-
-
-class TrackingError(RuntimeError):
-    """The MLflow store cannot be reached."""
 
 
 def tracking_uri():
@@ -102,17 +102,45 @@ def experiment_id(mlflow_params, uri):
         return mlflow.get_experiment_by_name(name).experiment_id
 
 
-def start_training_run(params, uri, stage, run_name, spec):
-    """Open the MLflow run of one training stage (`train@<name>`) in the store at `uri`, tagged
-    and with every param it depends on: the seed, the data params and the run's own spec."""
-    tags = {"dvc_stage": stage, "git_commit": git_commit(), "experiment": run_name}
+def start_training_run(params, uri, job):
+    """Open the MLflow run of one training stage in the store at `uri` (which `connect`
+    returned), tagged, with every param DVC tracks for the stage (`job.logged`)."""
+    tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed), **job.tags}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
-    run = mlflow.start_run(experiment_id=experiment_id(params["mlflow"], uri), run_name=run_name, tags=tags)
-    logged = {"seed": params["seed"], **flatten(spec)}
-    logged.update({f"data.{key}": params["data"][key] for key in PREPARED_DATA_KEYS})
-    mlflow.log_params(logged)
+    run = mlflow.start_run(experiment_id=experiment_id(params["mlflow"], uri), run_name=job.run_name, tags=tags)
+    mlflow.log_params({"seed": job.seed, **{key: str(value) if isinstance(value, list) else value
+                                            for key, value in job.logged.items()}})
     return run
+
+
+def log_inputs(prepared_dir, train, val):
+    """The training and validation sets as MLflow datasets (name, digest, split)."""
+    for split, (features, targets) in (("train", train), ("validation", val)):
+        dataset = mlflow.data.from_numpy(features, targets=targets, source=str(Path(prepared_dir).resolve()),
+                                         name=f"fashion-mnist-{split}")
+        mlflow.log_input(dataset, context=split)
+
+
+def log_training(metrics, history_path):
+    """The final metrics that are not already the last points of the per-epoch curves, and the
+    history CSV."""
+    mlflow.log_metrics({key: value for key, value in metrics.items() if not key.startswith(("train_", "val_"))})
+    mlflow.log_artifact(str(history_path))
+
+
+def log_model(model, sample, name):
+    """The model, named after its experiment, with its signature. (MLflow 3.17's Keras flavour
+    fails to save an input example: it writes it before making the model's folder.)"""
+    import mlflow.keras
+    from mlflow.models import infer_signature
+
+    mlflow.keras.log_model(
+        model, name=name,
+        # Called directly, not through predict, which starts a tf.data pipeline for five rows.
+        signature=infer_signature(sample, np.asarray(model(sample))),
+        pip_requirements=[f"tensorflow-cpu=={tf.__version__}", f"keras=={keras.__version__}"],
+    )
 
 
 def _interrupt(signal_number, frame):
@@ -133,10 +161,16 @@ def killed_on_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def resume_run(mlflow_params, run_id):
-    """Re-open a finished run (evaluate adds its test metrics to the training run)."""
-    connect(mlflow_params)
-    return mlflow.start_run(run_id=run_id)
+def add_to_run(mlflow_params, run_id, metrics, artifacts):
+    """Add metrics and artifacts to a finished run through the client, without re-opening it,
+    so the run's duration stays its training's."""
+    uri = connect(mlflow_params)
+    client = MlflowClient(uri)
+    timestamp = int(mlflow.utils.time.get_current_time_millis())
+    client.log_batch(run_id, metrics=[Metric(key, float(value), timestamp, 0) for key, value in metrics.items()],
+                     synchronous=True)
+    for path in artifacts:
+        client.log_artifact(run_id, str(path))
 
 
 class EpochMetricLogger:

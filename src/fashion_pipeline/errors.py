@@ -1,0 +1,33 @@
+"""The errors a user can cause. Each message names the key, file or URI, what was found and
+what is allowed; `cli.run` prints it as one line."""
+
+
+class ParamsError(ValueError):
+    """A value in params.yaml that the pipeline cannot use."""
+
+    def __init__(self, key, found, allowed):
+        super().__init__(f"params.yaml: '{key}' is {found!r}; allowed: {allowed}")
+        self.key = key
+
+
+class DataFileError(ValueError):
+    """A data file that is not what the pipeline expects."""
+
+    def __init__(self, path, problem):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+
+
+class DownloadError(RuntimeError):
+    """Every source failed for one file."""
+
+
+class TrackingError(RuntimeError):
+    """The MLflow store cannot be reached or used."""
+
+
+class StageError(ValueError):
+    """A stage asked for by a name that is not in params.yaml or not safe to use."""
+
+
+USER_ERRORS = (ParamsError, DataFileError, DownloadError, TrackingError, StageError, FileNotFoundError)

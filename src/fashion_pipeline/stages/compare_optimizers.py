@@ -1,0 +1,72 @@
+"""Stage `compare_optimizers@<run>-<seed>`: train the optimizer comparison's network (Part A's
+Network B, full batch) with one optimizer written out in lowlevel/optimizers.py, and track it in
+MLflow.
+
+Within a seed every run starts from the same initial weights and sees the same data, so the
+curves differ by the optimizer alone. Writes the per-epoch history (with the learning rate and
+the length of each step in weight space), the final metrics and the run's record.
+"""
+
+import argparse
+
+from fashion_pipeline import cli, paths, runs, tracking
+from fashion_pipeline.errors import StageError
+from fashion_pipeline.lowlevel import optimizers
+from fashion_pipeline.lowlevel.trainer import run_full_batch
+from fashion_pipeline.params import ParamsError, check_seed, load_params
+
+GROUP = "compare_optimizers"
+# The keys of the network experiment that shape the network; its own optimizer, learning rate
+# and epochs give way to the run's.
+NETWORK_KEYS = ("hidden_units", "activation", "initializer", "regularizer", "regularization_rate")
+
+
+def optimizer_job(params, run_name, seed):
+    """The network experiment's network with the study's epochs and this run's optimizer."""
+    study = params["optimizers"]
+    if run_name not in study["runs"]:
+        raise ParamsError("optimizers.runs", run_name, "one of " + ", ".join(study["runs"]))
+    network_name = study["network"]
+    network = params["experiments"]["lowlevel"][network_name]
+    spec = {**{key: network[key] for key in NETWORK_KEYS}, "epochs": study["epochs"], "optimizer": study["runs"][run_name]}
+    logged = {
+        "optimizers.network": network_name,
+        "optimizers.epochs": study["epochs"],
+        **tracking.flatten({key: network[key] for key in NETWORK_KEYS}, f"experiments.lowlevel.{network_name}."),
+        **tracking.flatten(study["runs"][run_name], f"optimizers.runs.{run_name}."),
+        "data.scale": params["data"]["scale"],
+    }
+    return runs.TrainingRun(
+        stage=f"{GROUP}@{run_name}-{seed}", run_name=f"optimizer_{run_name}-seed{seed}", seed=seed, spec=spec,
+        logged=logged, tags={"experiment": f"optimizer_{run_name}", "kind": "lowlevel"},
+        modules=("fashion_pipeline.stages.compare_optimizers",), results_dir=paths.optimizer_results_dir(seed, run_name),
+        checkpoint_dir=paths.checkpoint_dir(GROUP, seed, run_name),
+        progress_every=params["training"]["progress_every_epochs"],
+    )
+
+
+def compare_stage(params, address, prepared_dir="data/prepared"):
+    group, run_name, seed = address
+    if group != GROUP:
+        raise StageError(f"stage group {group!r}: expected {GROUP}")
+    check_seed(params, seed)
+    job = optimizer_job(params, run_name, seed)
+
+    def train_function(train, val, recorder, checkpoint):
+        bind_update = optimizers.make_update(job.spec["optimizer"])
+        run_full_batch(job.spec, train, val, seed, bind_update, recorder, job.progress_every, checkpoint)
+
+    return runs.run(params, job, prepared_dir, train_function)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stage", help="compare_optimizers@RUN-SEED outside `dvc repro` (default: $DVC_STAGE)")
+    parser.add_argument("--prepared", default="data/prepared")
+    parser.add_argument("--params", default="params.yaml")
+    arguments = parser.parse_args()
+    compare_stage(load_params(arguments.params), paths.stage_address(arguments.stage), arguments.prepared)
+
+
+if __name__ == "__main__":
+    cli.run(main)
