@@ -117,5 +117,5 @@ def data_params(sources, files):
         "sources": [str(source) for source in sources],
         "download_timeout_seconds": 2,
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
-        "scale": True, "val_fraction": 0.0, "limit_train": 0, "limit_test": 0,
+        "scale": True, "val_fraction": 0.0, "limit_train": 0, "limit_test": 0, "split_seed": 0,
     }

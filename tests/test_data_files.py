@@ -8,10 +8,10 @@ import pytest
 
 from fashion_pipeline import idx
 from fashion_pipeline.data import load_split
-from fashion_pipeline.download import download_all, obtain
-from fashion_pipeline.idx import DownloadError
+from fashion_pipeline.stages.download import download_all, obtain
+from fashion_pipeline.errors import DownloadError
 from fashion_pipeline.params import IDX_FILES
-from fashion_pipeline.prepare import prepare
+from fashion_pipeline.stages.prepare import prepare
 from conftest import data_params, fake_dataset, image_bytes, label_bytes, write_source
 
 
@@ -94,7 +94,8 @@ def prepared(tmp_path, **changes):
     for name, data in files.items():
         (raw / name).write_bytes(data)
     params = {**data_params([], files), **changes}
-    summary = prepare(params, 0, raw, tmp_path / "prepared")
+    (raw / "manifest.json").write_text("{}")
+    summary = prepare(params, raw, tmp_path / "prepared", tmp_path / "data.json")
     return summary, {split: load_split(tmp_path / "prepared", split) for split in ("train", "val", "test")}
 
 

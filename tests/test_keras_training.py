@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from fashion_pipeline import checkpoints, idx
 from fashion_pipeline.data import one_hot
-from fashion_pipeline.keras_models import build_model
-from fashion_pipeline.keras_training import EpochProgram, epoch_batches, epoch_order, fit_plain, train_keras
+from fashion_pipeline.keras.training import EpochProgram, epoch_batches, epoch_order, fit_plain, train_experiment
+from fashion_pipeline.models import build_model
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +53,9 @@ class Rows:
     def __call__(self, epoch, metrics):
         self.rows.append({"epoch": epoch, **metrics})
 
-    def resume(self, epoch, folder):
-        self.resumed_after = epoch
+    def resume(self, rows, folder):
+        self.rows.extend(rows)
+        self.resumed_after = len(rows)
 
 
 def test_epoch_order_is_a_permutation_fixed_by_seed_and_epoch():
@@ -162,8 +163,8 @@ def test_train_keras_records_every_epoch_on_either_path(real_subset, tmp_path, j
     recorder = Rows()
     checkpoint = checkpoints.Checkpoint(tmp_path / "checkpoint", "digest", resume=False)
     keras.utils.set_random_seed(0)
-    model = train_keras(SPEC, {"jit_compile": jit_compile, "steps_per_execution": 1}, (features[:1000], targets[:1000]),
-                       validation, 0, recorder, "model", checkpoint)
+    model = train_experiment(SPEC, {"jit_compile": jit_compile, "steps_per_execution": 1}, (features[:1000], targets[:1000]),
+                             validation, 0, recorder, checkpoint, "model")
     assert [row["epoch"] for row in recorder.rows] == [1, 2, 3]
     assert set(recorder.rows[0]) == {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"}
     assert recorder.rows[-1]["train_loss"] < recorder.rows[0]["train_loss"]

@@ -6,10 +6,11 @@ import pytest
 import tensorflow as tf
 from tensorflow import keras
 
-from fashion_pipeline import lowlevel
 from fashion_pipeline.data import load_split, one_hot
-from fashion_pipeline.keras_models import build_model
-from fashion_pipeline.prepare import prepare
+from fashion_pipeline.lowlevel import network as lowlevel
+from fashion_pipeline.lowlevel.trainer import keras_adam
+from fashion_pipeline.models import build_model
+from fashion_pipeline.stages.prepare import prepare
 
 
 def random_batch(count=64, seed=0):
@@ -85,11 +86,11 @@ def test_initializers_match_keras_scale(initializer):
 
 def test_short_real_run_lowers_loss_and_exports_identical_keras_model(tmp_path, params, real_data):
     data = {**params["data"], "limit_train": 2000, "limit_test": 500}
-    prepare(data, params["seed"], real_data_raw(tmp_path, real_data), tmp_path / "prepared")
+    prepare(data, real_data_raw(tmp_path, real_data), tmp_path / "prepared", tmp_path / "data.json")
     train, val = [load_split(tmp_path / "prepared", split) for split in ("train", "val")]
     train, val = [(features, one_hot(labels)) for features, labels in (train, val)]
-    spec = {**params["experiments"]["lowlevel_net_b_l2"], "epochs": 20}
-    layers, run_epochs, _ = lowlevel.build_trainer(spec, train, val, 7, lowlevel.keras_adam(spec["learning_rate"]))
+    spec = {**params["experiments"]["lowlevel"]["lowlevel_net_b_l2"], "epochs": 20}
+    layers, run_epochs, _ = lowlevel.build_trainer(spec, train, val, 7, keras_adam(spec["learning_rate"]))
     rows = run_epochs(20)
     column = lowlevel.HISTORY_COLUMNS.index
     assert rows.shape == (20, len(lowlevel.HISTORY_COLUMNS))
@@ -109,7 +110,7 @@ def test_short_real_run_lowers_loss_and_exports_identical_keras_model(tmp_path, 
 
 def real_data_raw(tmp_path, real_data):
     """The real IDX files, uncompressed, as the download stage leaves them."""
-    from fashion_pipeline.download import download_all
+    from fashion_pipeline.stages.download import download_all
     from fashion_pipeline.params import load_params
     from conftest import ROOT
 

@@ -8,7 +8,9 @@ import pytest
 import tensorflow as tf
 from tensorflow import keras
 
-from fashion_pipeline import lowlevel, optimizers
+from fashion_pipeline.lowlevel import network as lowlevel
+from fashion_pipeline.lowlevel import optimizers
+from fashion_pipeline.lowlevel.trainer import keras_adam
 from fashion_pipeline.params import OPTIMIZER_RULES, ParamsError, validate_optimizer_run
 
 STEPS = 200
@@ -152,7 +154,7 @@ def test_full_batch_trainer_with_our_adam_follows_keras_adam():
             "regularizer": "none", "regularization_rate": 0.0}
     ours = {"rule": "adam", "learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7,
             "bias_correction": True, "decay_rate": 0.0}
-    _, keras_epochs, _ = lowlevel.build_trainer(spec, train, val, 5, lowlevel.keras_adam(0.001))
+    _, keras_epochs, _ = lowlevel.build_trainer(spec, train, val, 5, keras_adam(0.001))
     _, our_epochs, _ = lowlevel.build_trainer(spec, train, val, 5, optimizers.make_update(ours))
     # Two calls, so the step counter must carry over between compiled chunks.
     reference = np.concatenate([keras_epochs(10), keras_epochs(10)])

@@ -1,5 +1,6 @@
-"""params.yaml validation and the Keras builder: every bad value is refused with one line that
-names the key, the value and what is allowed; every spec builds its exact layer stack."""
+"""params.yaml validation and the model builder: every bad value is refused with one line that
+names the key, the value and what is allowed; every spec builds its exact layer stack (the
+builder itself trusts the validated spec)."""
 
 import copy
 
@@ -7,8 +8,9 @@ import numpy as np
 import pytest
 from keras import layers
 
-from fashion_pipeline.keras_models import build_model, compile_model
-from fashion_pipeline.params import ParamsError, experiment_spec, load_params, validate_params
+from fashion_pipeline.keras.training import compile_model
+from fashion_pipeline.models import build_model
+from fashion_pipeline.params import ParamsError, all_experiments, experiment_spec, load_params, validate_params
 
 PARAMETER_COUNTS = {
     "keras_softmax": 7_850, "keras_2l": 159_010, "keras_3l": 396_210,
@@ -17,7 +19,7 @@ PARAMETER_COUNTS = {
 
 
 def test_committed_params_are_valid(project_params):
-    assert set(PARAMETER_COUNTS) <= set(project_params["experiments"])
+    assert set(PARAMETER_COUNTS) <= set(project_params["experiments"]["keras"])
 
 
 def change(params, path, value):
@@ -38,30 +40,37 @@ def change(params, path, value):
     ("path", "value", "message"),
     [
         ("data.colour", True, "'data.colour' is True; allowed: known keys: sources"),
-        ("seed", "42", "'seed' is '42'; allowed: an integer >= 0"),
-        ("seed", None, "'seed' is '<missing>'; allowed: a value must be set"),
+        ("seeds", 42, "'seeds' is 42; allowed: a non-empty list of distinct integers >= 0"),
+        ("seeds", [42, 42], "'seeds' is [42, 42]; allowed: a non-empty list of distinct integers >= 0"),
+        ("seeds", [42, -1], "'seeds[1]' is -1; allowed: an integer >= 0"),
+        ("seeds", None, "'seeds' is '<missing>'; allowed: a value must be set"),
         ("data.scale", "yes", "'data.scale' is 'yes'; allowed: true or false"),
         ("data.val_fraction", 1.0, "'data.val_fraction' is 1.0; allowed: a number in [0.0, 1.0)"),
         ("data.sources", ["http://example.org"], "'data.sources[0]' is 'http://example.org'; allowed: a directory path or an https:// URL"),
         ("data.sha256.t10k-labels-idx1-ubyte", "abc", "'data.sha256.t10k-labels-idx1-ubyte' is 'abc'; allowed: 64 lowercase hex digits"),
-        ("experiments.keras_2l.epochs", 0, "'experiments.keras_2l.epochs' is 0; allowed: an integer >= 1"),
-        ("experiments.keras_2l.epochs", -3, "'experiments.keras_2l.epochs' is -3; allowed: an integer >= 1"),
-        ("experiments.keras_2l.epochs", 2.5, "'experiments.keras_2l.epochs' is 2.5; allowed: an integer >= 1"),
-        ("experiments.keras_2l.batch_size", True, "'experiments.keras_2l.batch_size' is True; allowed: an integer >= 1"),
-        ("experiments.keras_2l.activation", "swish", "'experiments.keras_2l.activation' is 'swish'; allowed: one of relu, tanh, sigmoid, elu"),
-        ("experiments.keras_2l.optimizer", "sgd", "'experiments.keras_2l.optimizer' is 'sgd'; allowed: one of adam"),
-        ("experiments.keras_2l.learning_rate", 0, "'experiments.keras_2l.learning_rate' is 0; allowed: a number in (0.0, 10.0)"),
-        ("experiments.keras_2l.dropout", 1.0, "'experiments.keras_2l.dropout' is 1.0; allowed: a number in [0.0, 1.0)"),
-        ("experiments.keras_4l.dropout", [0.2, 0.2], "'experiments.keras_4l.dropout' is [0.2, 0.2]; allowed: one rate or a list of 3 rates"),
-        ("experiments.keras_4l.dropout", [0.2, 1.5, 0.1], "'experiments.keras_4l.dropout[1]' is 1.5; allowed: a number in [0.0, 1.0)"),
-        ("experiments.keras_2l.hidden_units", [200, 0], "'experiments.keras_2l.hidden_units[1]' is 0; allowed: an integer >= 1"),
-        ("experiments.keras_2l.hidden_units", [200.5], "'experiments.keras_2l.hidden_units[0]' is 200.5; allowed: an integer >= 1"),
-        ("experiments.keras_2l.hidden_units", 200, "'experiments.keras_2l.hidden_units' is 200; allowed: a list of positive integers"),
-        ("experiments.keras_2l.kind", "torch", "'experiments.keras_2l.kind' is 'torch'; allowed: one of keras, lowlevel"),
-        ("experiments.keras_2l.regularizer", "l2", "'experiments.keras_2l.regularizer' is 'l2'; allowed: known keys: kind"),
-        ("experiments.lowlevel_net_b_l1.regularizer", "l3", "'experiments.lowlevel_net_b_l1.regularizer' is 'l3'; allowed: one of none, l1, l2"),
-        ("experiments.lowlevel_net_b.initializer", "zeros", "'experiments.lowlevel_net_b.initializer' is 'zeros'; allowed: one of glorot_uniform"),
-        ("experiments.Bad-Name", {"kind": "keras"}, "'experiments.Bad-Name' is 'Bad-Name'; allowed: a name matching [a-z0-9_]+"),
+        ("experiments.keras.keras_2l.epochs", 0, "'experiments.keras.keras_2l.epochs' is 0; allowed: an integer >= 1"),
+        ("experiments.keras.keras_2l.epochs", -3, "'experiments.keras.keras_2l.epochs' is -3; allowed: an integer >= 1"),
+        ("experiments.keras.keras_2l.epochs", 2.5, "'experiments.keras.keras_2l.epochs' is 2.5; allowed: an integer >= 1"),
+        ("experiments.keras.keras_2l.batch_size", True, "'experiments.keras.keras_2l.batch_size' is True; allowed: an integer >= 1"),
+        ("experiments.keras.keras_2l.activation", "swish", "'experiments.keras.keras_2l.activation' is 'swish'; allowed: one of relu, tanh, sigmoid, elu"),
+        ("experiments.keras.keras_2l.optimizer", "sgd", "'experiments.keras.keras_2l.optimizer' is 'sgd'; allowed: one of adam"),
+        ("experiments.keras.keras_2l.learning_rate", 0, "'experiments.keras.keras_2l.learning_rate' is 0; allowed: a number in (0.0, 10.0)"),
+        ("experiments.keras.keras_2l.dropout", 1.0, "'experiments.keras.keras_2l.dropout' is 1.0; allowed: a number in [0.0, 1.0)"),
+        ("experiments.keras.keras_4l.dropout", [0.2, 0.2], "'experiments.keras.keras_4l.dropout' is [0.2, 0.2]; allowed: one rate or a list of 3 rates"),
+        ("experiments.keras.keras_4l.dropout", [0.2, 1.5, 0.1], "'experiments.keras.keras_4l.dropout[1]' is 1.5; allowed: a number in [0.0, 1.0)"),
+        ("experiments.keras.keras_2l.hidden_units", [200, 0], "'experiments.keras.keras_2l.hidden_units[1]' is 0; allowed: an integer >= 1"),
+        ("experiments.keras.keras_2l.hidden_units", [200.5], "'experiments.keras.keras_2l.hidden_units[0]' is 200.5; allowed: an integer >= 1"),
+        ("experiments.keras.keras_2l.hidden_units", 200, "'experiments.keras.keras_2l.hidden_units' is 200; allowed: a list of positive integers"),
+        ("experiments.keras.keras_2l.kind", "keras", "'experiments.keras.keras_2l.kind' is 'keras'; allowed: known keys: hidden_units"),
+        ("experiments.keras.keras_2l.regularizer", "l2", "'experiments.keras.keras_2l.regularizer' is 'l2'; allowed: known keys: hidden_units"),
+        ("experiments.torch", {}, "'experiments' is"),
+        ("experiments.lowlevel.lowlevel_net_b_l1.regularizer", "l3", "'experiments.lowlevel.lowlevel_net_b_l1.regularizer' is 'l3'; allowed: one of none, l1, l2"),
+        ("experiments.lowlevel.lowlevel_net_b.initializer", "zeros", "'experiments.lowlevel.lowlevel_net_b.initializer' is 'zeros'; allowed: one of glorot_uniform"),
+        ("experiments.keras.Bad-Name", {}, "'experiments.keras.Bad-Name' is 'Bad-Name'; allowed: a name matching [a-z0-9_]+"),
+        ("experiments.keras.optimizers", {}, "'experiments.keras.optimizers' is 'optimizers'; allowed: a name matching [a-z0-9_]+, other than 'optimizers'"),
+        ("experiments.keras.lowlevel_net_b", {"hidden_units": [], "activation": "relu", "dropout": 0.0, "optimizer": "adam",
+                                              "learning_rate": 0.001, "epochs": 1, "batch_size": 32}, "'experiments.keras.lowlevel_net_b' is 'lowlevel_net_b'; allowed: a name not already used"),
+        ("optimizers.runs.x;touch", {"rule": "sgd"}, "'optimizers.runs.x;touch' is 'x;touch'; allowed: a name matching [a-z0-9_]+"),
     ],
 )
 def test_bad_params_are_refused_in_one_line(project_params, path, value, message):
@@ -75,6 +84,14 @@ def test_bad_params_are_refused_in_one_line(project_params, path, value, message
 def test_unknown_experiment_name_lists_the_known_ones(project_params):
     with pytest.raises(ParamsError, match="'experiments' is 'keras_9l'; allowed: one of lowlevel_softmax"):
         experiment_spec(project_params, "keras_9l")
+    with pytest.raises(ParamsError, match="'experiments.keras' is 'lowlevel_net_b'; allowed: one of keras_softmax"):
+        experiment_spec(project_params, "lowlevel_net_b", "keras")
+
+
+def test_every_experiment_carries_its_kind(project_params):
+    experiments = all_experiments(project_params)
+    assert {spec["kind"] for spec in experiments.values()} == {"lowlevel", "keras"}
+    assert experiments["lowlevel_net_b"]["kind"] == "lowlevel" and "dropout" in experiments["keras_4l"]
 
 
 def test_missing_params_file_names_it(tmp_path):
@@ -84,7 +101,7 @@ def test_missing_params_file_names_it(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(PARAMETER_COUNTS))
 def test_builder_parameter_counts_match_the_seed_architectures(project_params, name):
-    spec = project_params["experiments"][name]
+    spec = project_params["experiments"]["keras"][name]
     assert build_model(spec["hidden_units"], spec["activation"], spec["dropout"]).count_params() == PARAMETER_COUNTS[name]
 
 
@@ -111,28 +128,11 @@ def test_builder_makes_the_exact_layer_stack(hidden_units, dropout, expected):
     assert stack == expected
 
 
-@pytest.mark.parametrize(
-    ("arguments", "message"),
-    [
-        (([200, 100], "relu", [0.1]), "'dropout' is [0.1]; allowed: one rate or a list of 2 rates"),
-        (([200], "relu", 1.0), "'dropout' is 1.0; allowed: a rate in [0, 1)"),
-        (([200], "relu", -0.1), "'dropout' is -0.1; allowed: a rate in [0, 1)"),
-        (([200], "softplus", 0.0), "'activation' is 'softplus'; allowed: one of relu"),
-        (([200, 0], "relu", 0.0), "'hidden_units' is [200, 0]; allowed: a list of positive integers"),
-        ((["200"], "relu", 0.0), "'hidden_units' is ['200']; allowed: a list of positive integers"),
-    ],
-)
-def test_builder_rejects_invalid_specs(arguments, message):
-    with pytest.raises(ParamsError) as error:
-        build_model(*arguments)
-    assert str(error.value).startswith("params.yaml: " + message)
-
-
 def test_short_fit_lowers_loss_and_dropout_is_off_at_evaluation():
     generator = np.random.default_rng(0)
     features = generator.random((256, 784), dtype=np.float32)
     targets = np.eye(10, dtype=np.float32)[generator.integers(0, 10, 256)]
-    model = compile_model(build_model([64, 32], "relu", 0.5), 0.001)
+    model = compile_model(build_model([64, 32], "relu", 0.5), 0.001, 1)
     history = model.fit(features, targets, epochs=5, batch_size=32, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     first = model.predict(features[:16], verbose=0)

@@ -24,7 +24,7 @@ RECORDING_ONLY = {
     "params.py": "reads and validates params.yaml, returning its values unchanged",
     "paths.py": "where outputs go, and which stage is running",
     "checkpoints.py": "saves and restores training state exactly (a resumed run equals an uninterrupted one)",
-    "dependencies.py": "this list",
+    "dependencies.py": "this list, and the import closure that dvc.yaml and checkpoints follow",
 }
 
 

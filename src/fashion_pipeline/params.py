@@ -123,6 +123,11 @@ SCHEMA = {
         "connect_timeout_seconds": _number(0, 120, include_low=False, include_high=True),
     },
     "evaluate": {"near_zero_weight": _number(0.0, 1.0, include_low=False)},
+    "report": {
+        "confidence": _number(0.5, 1.0, include_low=True),
+        "bootstrap_rounds": _integer(100),
+        "margins": {"accuracy": _number(0.0, 1.0, include_low=False), "loss": _number(0.0, 10.0, include_low=False)},
+    },
     "training": {
         "progress_every_epochs": _integer(1),
         "keras_progress_every_epochs": _integer(1),

@@ -196,3 +196,17 @@ class EpochMetricLogger:
         while self.pending:
             batch, self.pending = self.pending[:1000], self.pending[1000:]
             self.client.log_batch(self.run_id, metrics=batch, synchronous=True)
+
+
+def log_report(mlflow_params, out_dir, used_runs, verdicts):
+    """The report as a run named 'report': its files, the verdicts as metrics' companions (a
+    table), and the id of every run it used as a param, so the UI links them."""
+    uri = connect(mlflow_params)
+    tags = {"dvc_stage": "report", "git_commit": git_commit(), "kind": "report"}
+    with mlflow.start_run(experiment_id=experiment_id(mlflow_params, uri), run_name="report", tags=tags):
+        mlflow.log_params({f"run.{name}": run_id for name, run_id in sorted(used_runs.items())})
+        mlflow.log_metric("runs_used", len(used_runs))
+        mlflow.log_table(verdicts, "verdicts.json")
+        for name in ("report.md", "report.html"):
+            mlflow.log_artifact(str(Path(out_dir) / name))
+        mlflow.log_artifacts(str(Path(out_dir) / "tables"), artifact_path="tables")

@@ -1,189 +1,114 @@
-"""Pure functions behind the report: gaps, seed comparisons, noise and verdicts, dropout and
-weight summaries. Inputs are plain dicts and DataFrames so tests can build them by hand.
-
-`results` maps an experiment name to None (not run) or a dict with "train" (final metrics),
-"evaluate" (test metrics) and "history" (per-epoch DataFrame).
-"""
-
-import math
+"""The report's tables and verdicts over seeds. Inputs are `name -> {seed: Run}` mappings
+(reporting/results.py), so tests can build them by hand; the statistics are statistics.py's."""
 
 import numpy as np
 import pandas as pd
 
-from fashion_pipeline.seed_reference import SEED_VALUES
+from fashion_pipeline.reporting import statistics
+from fashion_pipeline.reporting.claims import CLAIMS, measure_value
+from fashion_pipeline.reporting.seed_reference import SEED_VALUES
+from fashion_pipeline.reporting.statistics import NOT_RUN
 
-NOT_RUN = "not run"
-HOLDS, FAILS, NOISE = "holds", "does not hold", "within noise"
-
-
-def measures(result):
-    """Every number the report can quote for one experiment, in one flat dict."""
-    values = {**result["train"], **result["evaluate"]}
-    values["gap_loss"] = values["val_loss"] - values["train_loss"]
-    values["gap_accuracy"] = values["train_accuracy"] - values["val_accuracy"]
-    values["val_loss_rise"] = values["val_loss"] - values["best_val_loss"]
-    return values
+# Measures whose final-epoch value comes from the test-set predictions, so a paired test on the
+# images applies: McNemar for accuracy, the paired bootstrap for loss.
+IMAGE_TESTS = {"test_accuracy": "mcnemar", "test_loss": "bootstrap"}
 
 
-def seed_comparison(results, seed_values=SEED_VALUES):
-    """seed | ours | difference for every number the seed reports."""
+def values_by_seed(runs, measure, target_val_loss=None):
+    """{seed: value} of one measure over the seeds a run has."""
+    return {seed: measure_value(run, measure, target_val_loss) for seed, run in runs.items()}
+
+
+def image_test(first_runs, second_runs, measure, settings):
+    """The paired image-level test pooled over the seeds both runs have, as text."""
+    seeds = sorted(set(first_runs) & set(second_runs))
+    if not seeds or measure not in IMAGE_TESTS:
+        return ""
+    first = [first_runs[seed].predictions for seed in seeds]
+    second = [second_runs[seed].predictions for seed in seeds]
+    if IMAGE_TESTS[measure] == "mcnemar":
+        only_first, only_second, p_value = statistics.mcnemar(
+            np.concatenate([(frame["actual"] == frame["predicted"]).to_numpy() for frame in first]),
+            np.concatenate([(frame["actual"] == frame["predicted"]).to_numpy() for frame in second]))
+        return f"McNemar over {len(seeds)} seed(s): {only_first} images right only in the first, {only_second} only in the second, p = {p_value:.2g}"
+    mean, low, high = statistics.paired_bootstrap([frame["loss"].to_numpy() for frame in first],
+                                                  [frame["loss"].to_numpy() for frame in second],
+                                                  settings["bootstrap_rounds"], seed=0, confidence=settings["confidence"])
+    return f"paired bootstrap over images, {len(seeds)} seed(s): {mean:+.4f} [{low:+.4f}, {high:+.4f}]"
+
+
+def margin_for(measure, settings):
+    """The equivalence margin of a measure: the accuracy margin for accuracies and shares, the
+    loss margin for the rest (losses, gaps); epochs and step lengths have none."""
+    if measure in ("epochs_to_target", "first_step_length", "mean_abs_weight"):
+        return 0.0
+    return settings["margins"]["accuracy"] if "accuracy" in measure or "share" in measure else settings["margins"]["loss"]
+
+
+def judge(claim, experiments, optimizer_runs, settings, target_val_loss):
+    """One row of the verdict table: what was compared, the interval over seeds, the image-level
+    test, and the verdict by statistics.verdict's rules."""
+    pool = optimizer_runs if claim.optimizer else experiments
+    first = pool.get(claim.first, {})
+    second = pool.get(claim.second, {}) if claim.second else None
+    row = {"question": claim.question, "claim": claim.statement, "seed": claim.seed_says,
+           "compared": f"{claim.first} - {claim.second}" if claim.second else claim.first, "measure": claim.measure}
+    if not first or (second is not None and not second):
+        return {**row, "seeds": 0, "measured": NOT_RUN, "image_test": "", "verdict": NOT_RUN}
+    first_values = values_by_seed(first, claim.measure, target_val_loss)
+    if second is None:
+        found = statistics.interval(first_values.values(), settings["confidence"])
+        test = ""
+    else:
+        found = statistics.paired_interval(first_values, values_by_seed(second, claim.measure, target_val_loss),
+                                           settings["confidence"])
+        test = image_test(first, second, claim.measure, settings) if found else ""
+    if found is None:
+        return {**row, "seeds": 0, "measured": "no seed in common", "image_test": "", "verdict": NOT_RUN}
+    verdict = statistics.verdict(found, claim.direction, margin_for(claim.measure, settings))
+    return {**row, "seeds": found.count, "measured": found.text(), "image_test": test, "verdict": verdict}
+
+
+def verdict_table(experiments, optimizer_runs, settings, target_val_loss, claims=CLAIMS):
+    return pd.DataFrame([judge(claim, experiments, optimizer_runs, settings, target_val_loss) for claim in claims])
+
+
+def metric_table(runs_by_name, measures, confidence):
+    """Per run name: the seeds done and each measure as mean [95 % interval] over them."""
+    rows = []
+    for name, runs in runs_by_name.items():
+        row = {"experiment": name, "seeds": len(runs)}
+        for measure in measures:
+            row[measure] = (statistics.interval(values_by_seed(runs, measure).values(), confidence).text()
+                            if runs else NOT_RUN)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def seed_comparison(experiments, confidence, seed_values=SEED_VALUES):
+    """The seed's number beside our mean and interval over seeds, and whether it falls inside."""
     rows = []
     for name, reported in seed_values.items():
-        result = results.get(name)
+        runs = experiments.get(name, {})
         for measure, seed_value in reported.items():
-            ours = measures(result)[measure] if result else None
-            rows.append({
-                "experiment": name, "measure": measure, "seed": seed_value,
-                "ours": ours if ours is not None else NOT_RUN,
-                "difference": ours - seed_value if ours is not None else NOT_RUN,
-            })
+            row = {"experiment": name, "measure": measure, "seed": seed_value}
+            if not runs:
+                rows.append({**row, "ours": NOT_RUN, "seed_inside": ""})
+                continue
+            found = statistics.interval(values_by_seed(runs, measure).values(), confidence)
+            inside = "yes" if found.low <= seed_value <= found.high else "no"
+            rows.append({**row, "ours": found.text(), "seed_inside": inside if found.count > 1 else ""})
     return pd.DataFrame(rows)
 
 
-def noise(measure, first, second=None):
-    """Two standard errors of a difference due to the finite evaluation set.
-
-    Accuracy: binomial, sqrt(p(1-p)/n) per model. Loss: the standard error of the mean
-    per-image loss that `evaluate` measures. A difference below this is within noise."""
-    def standard_error(values):
-        if "accuracy" in measure:
-            p = values[measure]
-            return math.sqrt(p * (1 - p) / values["test_count"])
-        return values["test_loss_standard_error"]
-
-    errors = [standard_error(values) for values in (first, second) if values is not None]
-    return 2 * math.sqrt(sum(error**2 for error in errors))
-
-
-def judge(claim, results):
-    """(verdict, evidence) for one seed claim; 'not run' when an experiment is missing."""
-    statement, first_name, second_name, measure, relation = claim
-    names = [name for name in (first_name, second_name) if name]
-    if any(results.get(name) is None for name in names):
-        return NOT_RUN, "missing: " + ", ".join(name for name in names if results.get(name) is None)
-    first = measures(results[first_name])
-    second = measures(results[second_name]) if second_name else None
-    tolerance = noise(measure, first, second)
-    if second is None:
-        value = first[measure]
-        verdict = HOLDS if value > tolerance else NOISE
-        return verdict, f"{first_name} {measure} {value:.4f} (noise ±{tolerance:.4f})"
-    difference = first[measure] - second[measure]
-    evidence = (f"{first_name} {first[measure]:.4f} vs {second_name} {second[measure]:.4f}: "
-                f"difference {difference:+.4f}, noise ±{tolerance:.4f}")
-    if relation == "similar":
-        return (HOLDS if abs(difference) <= tolerance else FAILS), evidence
-    if abs(difference) <= tolerance:
-        return NOISE, evidence
-    return (HOLDS if difference < 0 else FAILS), evidence
-
-
-def overfitting_table(results, names):
-    """Generalization gap and where validation loss bottoms out, per model."""
+def stage_times(experiments, optimizer_runs):
+    """Seconds of every training, evaluation and optimizer stage that has run."""
     rows = []
-    for name in names:
-        if results.get(name) is None:
-            rows.append({"experiment": name, "status": NOT_RUN})
-            continue
-        values = measures(results[name])
-        rows.append({
-            "experiment": name, "status": "done",
-            "train_loss": values["train_loss"], "val_loss": values["val_loss"],
-            "gap_loss": values["gap_loss"], "gap_accuracy": values["gap_accuracy"],
-            "best_val_loss": values["best_val_loss"], "best_val_epoch": values["best_val_epoch"],
-            "val_loss_rise": values["val_loss_rise"],
-        })
-    return pd.DataFrame(rows)
-
-
-def _twin(experiments, name, key, accepts):
-    """The first other experiment whose spec equals `name`'s in every key but `key`, and whose
-    value of `key` (None when unset) passes `accepts`."""
-    spec = experiments[name]
-    return next((other for other, candidate in experiments.items()
-                 if other != name and {**candidate, key: None} == {**spec, key: None}
-                 and accepts(candidate.get(key))), None)
-
-
-def _paired(row, results, name, other, label, compared):
-    """`row` with name's value of each compared measure beside other's (prefixed by `label`),
-    or marked 'not run' when either has no results."""
-    if other is None or results.get(name) is None or results.get(other) is None:
-        return {**row, "status": NOT_RUN}
-    ours, theirs = measures(results[name]), measures(results[other])
-    row = {**row, "status": "done"}
-    for measure in compared:
-        row[measure], row[f"{label}_{measure}"] = ours[measure], theirs[measure]
-    return row
-
-
-def _has_dropout(rates):
-    return bool(np.any(np.asarray(rates if rates is not None else 0.0) > 0))
-
-
-def dropout_table(experiments, results):
-    """Each dropout variant beside the model with the same spec and no dropout."""
-    rows = []
-    for name, spec in experiments.items():
-        if spec["kind"] != "keras" or not _has_dropout(spec.get("dropout")):
-            continue
-        baseline = _twin(experiments, name, "dropout", lambda rates: not _has_dropout(rates))
-        row = {"experiment": name, "dropout": str(spec["dropout"]), "baseline": baseline or "none"}
-        row = _paired(row, results, name, baseline, "baseline", ("val_loss", "val_accuracy", "gap_loss"))
-        if row["status"] == "done":
-            row["gap_removed"] = row["baseline_gap_loss"] - row["gap_loss"]
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def weight_summary(kernels, near_zero=1e-3):
-    """Per weight matrix: mean |w|, sum |w|, sum w^2 and the share of weights near zero."""
-    return pd.DataFrame([
-        {
-            "layer": index + 1, "shape": "x".join(str(size) for size in kernel.shape),
-            "mean_abs": float(np.abs(kernel).mean()), "sum_abs": float(np.abs(kernel).sum()),
-            "sum_squares": float(np.square(kernel).sum()),
-            "share_near_zero": float((np.abs(kernel) < near_zero).mean()),
-        }
-        for index, kernel in enumerate(kernels)
-    ])
-
-
-def scale_hypothesis(experiments, results, data_scaled, seed_values=SEED_VALUES):
-    """Pair each experiment whose pixel scale departs from data.scale with its twin on the
-    default scale, beside the seed's validation loss. Returns (table, verdict, evidence): the
-    hypothesis holds when every departing run lands closer to the seed's value than its twin."""
-    rows = []
-    for name, spec in experiments.items():
-        if spec.get("scale", data_scaled) == data_scaled:
-            continue
-        twin = _twin(experiments, name, "scale", lambda scale: scale in (None, data_scaled))
-        seed = seed_values.get(twin, {}).get("val_loss")
-        row = {"experiment": name, "twin": twin or "none", "seed_val_loss": seed if seed is not None else "none"}
-        row = _paired(row, results, name, twin if seed is not None else None, "twin",
-                      ("val_loss", "train_loss", "val_accuracy"))
-        if row["status"] == "done":
-            row["closer_to_seed"] = abs(row["val_loss"] - seed) < abs(row["twin_val_loss"] - seed)
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    if len(table) == 0 or (table["status"] != "done").any():
-        return table, NOT_RUN, "not every experiment of the check has run"
-    verdict = HOLDS if table["closer_to_seed"].all() else FAILS
-    evidence = "; ".join(
-        f"{row.twin}: seed {row.seed_val_loss:.4f}, default scale {row.twin_val_loss:.4f}, "
-        f"{row.experiment} {row.val_loss:.4f}" for row in table.itertuples())
-    return table, verdict, evidence
-
-
-def stage_times(results, optimizer_runs):
-    """Seconds of every training, evaluation and optimizer stage that has run, from each
-    stage's start to its last output (without the start-up of Python and TensorFlow)."""
-    rows = []
-    for name, result in results.items():
-        if result is not None:
-            rows.append({"stage": f"train@{name}", "seconds": result["train"]["stage_seconds"]})
-            rows.append({"stage": f"evaluate@{name}", "seconds": result["evaluate"]["evaluate_seconds"]})
-    for name, run in optimizer_runs.items():
-        if run is not None:
-            rows.append({"stage": f"compare_optimizers@{name}", "seconds": run["train"]["stage_seconds"]})
+    for name, runs in experiments.items():
+        for seed, run in sorted(runs.items()):
+            rows.append({"stage": f"train {name} seed {seed}", "seconds": run.record["stage_seconds"]})
+            rows.append({"stage": f"evaluate {name} seed {seed}", "seconds": run.evaluation["evaluate_seconds"]})
+    for name, runs in optimizer_runs.items():
+        for seed, run in sorted(runs.items()):
+            rows.append({"stage": f"optimizer {name} seed {seed}", "seconds": run.record["stage_seconds"]})
     return pd.DataFrame(rows, columns=["stage", "seconds"])

@@ -1,15 +1,66 @@
 """A tiny document model rendered twice: Markdown for git diffs, self-contained HTML for reading.
 
 A document is a list of blocks: ("heading", level, text), ("text", markdown_text),
-("table", DataFrame), ("figure", path, caption).
+("table", DataFrame), ("figure", path, caption). `Report` collects them and writes each table
+(CSV) and figure (PNG) as it goes.
 """
 
 import base64
 import html
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
+
+from fashion_pipeline import files
+from fashion_pipeline.reporting import figures
+
+
+def anchor(text):
+    """The link target of a heading, as GitHub makes it for Markdown: lowercase, punctuation
+    and spaces to single hyphens."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+class Report:
+    """Collects blocks, and writes figures and tables as it goes."""
+
+    def __init__(self, out_dir):
+        self.out_dir = Path(out_dir)
+        self.blocks = []
+        for folder in ("figures", "tables"):
+            shutil.rmtree(self.out_dir / folder, ignore_errors=True)
+            (self.out_dir / folder).mkdir(parents=True)
+
+    def heading(self, text, level=2):
+        self.blocks.append(("heading", level, text))
+
+    def text(self, text):
+        self.blocks.append(("text", text))
+
+    def table(self, frame, name):
+        files.write_csv(self.out_dir / "tables" / f"{name}.csv", frame)
+        self.blocks.append(("table", frame))
+
+    def curves(self, groups, name, caption, columns=("loss", "accuracy"), marks=None):
+        """groups: label -> {seed: history}; labels with no seed done are left out."""
+        groups = {label: seeds for label, seeds in groups.items() if seeds}
+        if not groups:
+            self.text(f"*{caption}: not run yet.*")
+            return
+        self.figure(figures.curves(groups, caption, columns, marks=marks), name,
+                    caption + " (mean over seeds, band from the lowest to the highest seed; dashed: train, "
+                    "solid: validation" + ("; crosses: the seed's final values)" if marks else ")"))
+
+    def figure(self, figure, name, caption):
+        path = self.out_dir / "figures" / f"{name}.png"
+        figures.save(figure, path)
+        self.blocks.append(("figure", path, caption))
+
+    def write(self, title):
+        files.write_text(self.out_dir / "report.md", to_markdown(self.blocks, self.out_dir))
+        files.write_text(self.out_dir / "report.html", to_html(self.blocks, title))
 
 
 def _markdown_table(frame):
@@ -72,7 +123,8 @@ def _text_html(text):
 
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}
-table{border-collapse:collapse;margin:1em 0;font-size:0.9em}td,th{border:1px solid #bbb;padding:3px 7px}
+table{border-collapse:collapse;margin:1em 0;font-size:0.85em;display:block;overflow-x:auto;max-width:100%}
+td,th{border:1px solid #bbb;padding:3px 7px}
 th{background:#eee}img{max-width:100%}figcaption{font-style:italic;color:#555}code{background:#f4f4f4}"""
 
 
@@ -82,12 +134,13 @@ def to_html(blocks, title):
     for block in blocks:
         kind = block[0]
         if kind == "heading":
-            parts.append(f"<h{block[1]}>{html.escape(block[2])}</h{block[1]}>")
+            parts.append(f"<h{block[1]} id='{anchor(block[2])}'>{html.escape(block[2])}</h{block[1]}>")
         elif kind == "text":
             parts.append(_text_html(block[1]))
         elif kind == "table":
-            frame = block[1].convert_dtypes()
-            parts.append(frame.to_html(index=False, float_format=format_number, na_rep=""))
+            # Cells are escaped here, so that a cell's [link](#target) becomes a link.
+            frame = block[1].convert_dtypes().map(lambda value: _inline_html(value) if isinstance(value, str) else value)
+            parts.append(frame.to_html(index=False, float_format=format_number, na_rep="", escape=False))
         elif kind == "figure":
             # Embedded, so the HTML file opens offline on its own.
             encoded = base64.b64encode(Path(block[1]).read_bytes()).decode()

@@ -29,23 +29,6 @@ SEED_VALUES = {
 # descend from 12 and in L2 the loss starts to descend from 3.0").
 SEED_STARTING_TOTAL_LOSS = {"lowlevel_net_b_l1": 12.0, "lowlevel_net_b_l2": 3.0}
 
-# Each conclusion: (statement, experiment A, experiment B, measure, how A relates to B).
-# "lower" claims A's measure is below B's; "similar" claims they are within noise.
-SEED_CLAIMS = [
-    ("Network B reaches a lower validation loss than Network A", "lowlevel_net_b", "lowlevel_net_a", "val_loss", "lower"),
-    ("Network B reaches a lower training loss than Network A", "lowlevel_net_b", "lowlevel_net_a", "train_loss", "lower"),
-    ("L2 ends at a lower loss than L1 (converges faster)", "lowlevel_net_b_l2", "lowlevel_net_b_l1", "val_total_loss", "lower"),
-    ("Deeper overfits less: 4 layers reach a lower validation loss than 3", "keras_4l", "keras_3l", "val_loss", "lower"),
-    ("Deeper overfits less: 5 layers reach a lower validation loss than 4", "keras_5l", "keras_4l", "val_loss", "lower"),
-    ("4L and 5L perform alike (validation accuracy)", "keras_4l", "keras_5l", "val_accuracy", "similar"),
-    ("Dropout 0.2 lowers the 4L validation loss", "keras_4l_drop20", "keras_4l", "val_loss", "lower"),
-    ("Dropout 0.3 beats dropout 0.2 on 4L (validation loss)", "keras_4l_drop30", "keras_4l_drop20", "val_loss", "lower"),
-    ("Tapered dropout beats uniform 0.3 on 4L (validation loss)", "keras_4l_drop_taper", "keras_4l_drop30", "val_loss", "lower"),
-    ("Tapered dropout beats uniform 0.3 on 4L (validation accuracy)", "keras_4l_drop30", "keras_4l_drop_taper", "val_accuracy", "lower"),
-    ("Tapered dropout beats uniform 0.3 on 5L (validation loss)", "keras_5l_drop_taper", "keras_5l_drop30", "val_loss", "lower"),
-    ("2 layers (200) overfit: validation loss ends above its minimum", "keras_2l", None, "val_loss_rise", "positive"),
-]
-
 # Adam's defaults: Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015,
 # Algorithm 1; and the two sets the seed's essay gives.
 ADAM_DEFAULTS_PAPER = {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}

@@ -1,0 +1,115 @@
+"""dvc.yaml's code deps are exactly what can change each stage's numbers: the files its module
+imports, directly or through others, less dependencies.RECORDING_ONLY. The table of which edits
+re-run which stages is printed (pytest -s) and held to the layout's promises."""
+
+import yaml
+from conftest import ROOT
+
+from fashion_pipeline import dependencies
+
+PACKAGE = "src/fashion_pipeline/"
+# Stage groups that train, and the groups each feeds (through its outputs).
+DOWNSTREAM = {
+    "train_lowlevel": {"evaluate_lowlevel", "report"},
+    "train_keras": {"evaluate_keras", "report"},
+    "evaluate_lowlevel": {"report"},
+    "evaluate_keras": {"report"},
+    "compare_optimizers": {"report"},
+    "download": {"prepare", "train_lowlevel", "train_keras", "evaluate_lowlevel", "evaluate_keras",
+                 "compare_optimizers", "report"},
+    "prepare": {"train_lowlevel", "train_keras", "evaluate_lowlevel", "evaluate_keras", "compare_optimizers", "report"},
+    "report": set(),
+}
+TRAINING = {"train_lowlevel", "train_keras", "compare_optimizers"}
+
+
+def stages():
+    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def stage_modules(name, stage):
+    """The modules a stage runs: the one its command names, and for train_<kind> the package of
+    that kind, which stages/train.py imports by name."""
+    module = stage["cmd"].split(" -m ", 1)[1].split()[0]
+    kind = name.removeprefix("train_")
+    return [module, f"fashion_pipeline.{kind}"] if name.startswith("train_") else [module]
+
+
+def declared_code(stage):
+    """The package files a stage's deps name, folders expanded to their .py files."""
+    found = set()
+    for dep in stage["deps"]:
+        if not dep.startswith(PACKAGE):
+            continue
+        path = ROOT / dep
+        if path.is_dir():
+            found.update(file.relative_to(ROOT / PACKAGE).as_posix() for file in path.rglob("*.py"))
+        else:
+            found.add(dep[len(PACKAGE):])
+    return found
+
+
+def test_every_stage_depends_on_exactly_the_code_that_can_change_its_numbers():
+    for name, stage in stages().items():
+        expected = {path.as_posix() for path in dependencies.numbers_files(stage_modules(name, stage))}
+        assert declared_code(stage) == expected, name
+
+
+def rerun_table():
+    """file -> the stage groups an edit to it re-runs, directly or downstream."""
+    declared = {name: declared_code(stage) for name, stage in stages().items()}
+    table = {}
+    for file in sorted(path.relative_to(ROOT / PACKAGE).as_posix() for path in (ROOT / PACKAGE).rglob("*.py")):
+        direct = {name for name, code in declared.items() if file in code}
+        table[file] = direct.union(*(DOWNSTREAM[name] for name in direct)) if direct else set()
+    return table
+
+
+def test_edits_re_run_only_the_results_they_can_change():
+    table = rerun_table()
+    print("\nfile edited -> stage groups re-run")
+    for file, groups in table.items():
+        print(f"  {file:40s} {', '.join(sorted(groups)) or '(nothing)'}")
+    for file in ("lowlevel/network.py", "lowlevel/trainer.py"):
+        assert table[file] == {"train_lowlevel", "evaluate_lowlevel", "compare_optimizers", "report"}, file
+    assert table["lowlevel/optimizers.py"] == {"compare_optimizers", "report"}
+    assert table["keras/training.py"] == {"train_keras", "evaluate_keras", "report"}
+    for file in ("tracking.py", "cli.py", "errors.py", "progress.py", "checkpoints.py", "params.py", "files.py",
+                 "reporting/figures.py", "reporting/document.py", "reporting/analysis.py", "stages/report.py"):
+        assert not table[file] & TRAINING, file
+    for file in dependencies.RECORDING_ONLY:
+        assert table[file] == set(), file
+
+
+def test_recording_only_modules_are_named_with_a_reason_and_exist():
+    for file, reason in dependencies.RECORDING_ONLY.items():
+        assert (ROOT / PACKAGE / file).is_file(), file
+        assert len(reason) > 10, file
+
+
+def test_closure_follows_imports_but_not_through_recording_modules():
+    closure = {path.as_posix() for path in dependencies.import_closure(["fashion_pipeline.stages.train"])}
+    # stages/train.py imports runs, which imports data: both reach the numbers.
+    assert {"stages/train.py", "runs.py", "data.py"} <= closure
+    # tracking is reached, but what tracking imports (errors) only through the other modules.
+    assert "tracking.py" in closure
+    numbers = {path.as_posix() for path in dependencies.numbers_files(["fashion_pipeline.stages.train"])}
+    assert not numbers & set(dependencies.RECORDING_ONLY)
+    # The kind packages are imported by name at run time, never statically.
+    assert not any(path.startswith(("keras/", "lowlevel/")) for path in numbers)
+
+
+def test_checkpoint_fingerprint_changes_with_numbers_code_only(tmp_path, monkeypatch):
+    """The digest covers the numbers files' contents: a copy of the package with one changed
+    numbers file digests differently; one with a changed recording-only file does not."""
+    import shutil
+
+    copy = tmp_path / "fashion_pipeline"
+    shutil.copytree(ROOT / PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(dependencies, "PACKAGE_ROOT", copy)
+    modules = ["fashion_pipeline.stages.train", "fashion_pipeline.keras"]
+    before = dependencies.code_digest(modules)
+    (copy / "tracking.py").write_text((copy / "tracking.py").read_text() + "\n# a comment\n")
+    assert dependencies.code_digest(modules) == before
+    (copy / "keras" / "training.py").write_text((copy / "keras" / "training.py").read_text() + "\n# a comment\n")
+    assert dependencies.code_digest(modules) != before
