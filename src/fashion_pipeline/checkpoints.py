@@ -12,12 +12,14 @@ state). A fingerprint of the params and of the code that can change the numbers
 import hashlib
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from fashion_pipeline import dependencies, files
+from fashion_pipeline.errors import DataFileError
 
 
 def fingerprint(shaping, modules):
@@ -32,7 +34,10 @@ class Checkpoint:
     def __init__(self, folder, digest, resume):
         self.folder, self.digest = Path(folder), digest
         meta = self.folder / "meta.json"
-        usable = resume and meta.is_file() and files.read_json(meta).get("fingerprint") == digest
+        try:
+            usable = resume and meta.is_file() and files.read_json(meta).get("fingerprint") == digest
+        except (DataFileError, AttributeError):
+            usable = False
         if not usable:
             if resume and self.folder.exists():
                 print(f"checkpoint {self.folder}: made with other params; starting afresh", flush=True)
@@ -62,9 +67,19 @@ class Checkpoint:
 
     def restore(self, state, recorder):
         """Put the saved arrays into the state variables and replay the saved rows to the
-        recorder; return the epochs done (0 when there is nothing to resume)."""
-        saved, rows = self.arrays(), self.rows()
-        if saved is None or not rows:
+        recorder; return the epochs done (0 when there is nothing to resume). A damaged
+        checkpoint is reported in one line and training starts afresh: every array is checked
+        before any variable is touched."""
+        try:
+            saved, rows = self.arrays(), self.rows()
+            if saved is None or not rows:
+                return 0
+            shapes = [tuple(variable.shape) for variable in state]
+            if [array.shape for array in saved] != shapes or any("epoch" not in row for row in rows):
+                raise ValueError(f"{len(saved)} arrays that do not fit the {len(shapes)} variables of this run")
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, pd.errors.ParserError) as error:
+            print(f"checkpoint {self.folder}: damaged ({type(error).__name__}: {error}); starting afresh", flush=True)
+            self.clear()
             return 0
         for variable, array in zip(state, saved, strict=True):
             variable.assign(array)

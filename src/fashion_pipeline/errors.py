@@ -18,6 +18,14 @@ class DataFileError(ValueError):
         self.path = path
 
 
+class ParamsFileError(ValueError):
+    """A params file that cannot be read as the pipeline's params: not YAML, a tag that would
+    build Python objects, a key given twice."""
+
+    def __init__(self, path, problem):
+        super().__init__(f"{path}: {problem}")
+
+
 class DownloadError(RuntimeError):
     """Every source failed for one file."""
 
@@ -30,4 +38,4 @@ class StageError(ValueError):
     """A stage asked for by a name that is not in params.yaml or not safe to use."""
 
 
-USER_ERRORS = (ParamsError, DataFileError, DownloadError, TrackingError, StageError, FileNotFoundError)
+USER_ERRORS = (ParamsError, ParamsFileError, DataFileError, DownloadError, TrackingError, StageError, FileNotFoundError)

@@ -7,12 +7,26 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from fashion_pipeline.errors import DataFileError
+
+
+def remove_stale_temporaries(folder, prefix):
+    """Remove the temporaries named `prefix`* that a killed process (SIGKILL, power loss) left in
+    `folder`; an interrupted one removes its own. DVC runs one stage per output at a time, so
+    none of them is in use."""
+    for stale in Path(folder).glob(f"{prefix}*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
 
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent, f".{path.stem}.")
     # Keep the real suffix last: Keras and numpy pick the format from it.
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(handle)
@@ -31,6 +45,7 @@ def atomic_directory(path):
     so a failed stage leaves neither a half-filled folder nor a stale one that looks new."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent, f".{path.name}.")
     temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
         yield temporary
@@ -61,8 +76,13 @@ def write_json(path, value):
 
 
 def read_json(path):
+    """A JSON file a stage wrote; missing or damaged, it is refused naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found (has the stage that writes it run?)")
-    with path.open() as handle:
-        return json.load(handle)
+        raise DataFileError(path, "not found; run the stage that writes it first (dvc repro)")
+    try:
+        with path.open() as handle:
+            return json.load(handle)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DataFileError(path, f"not valid JSON ({error}); run the stage that writes it again "
+                                  "(dvc repro --force <stage>)") from None

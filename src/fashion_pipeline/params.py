@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from fashion_pipeline.errors import ParamsError
+from fashion_pipeline.errors import ParamsError, ParamsFileError
 from fashion_pipeline.paths import NAME
 
 # Part A's hand-written networks and Part B's Keras models: the groups of `experiments`, each
@@ -263,13 +263,38 @@ def validate_params(params):
     return params
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ParamsFileError(self.name, f"key {key!r} is given twice, on lines {seen[key]} and {line}; "
+                                                 "keep one")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_params(path="params.yaml"):
     """Read and validate the params file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: params file not found (run from the project root)")
-    with path.open() as handle:
-        params = yaml.safe_load(handle)
+    try:
+        with path.open() as handle:
+            params = yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        advice = ("only plain YAML values are allowed, no tags such as !!python" if "tag" in problem
+                  else "fix the syntax there")
+        raise ParamsFileError(path, f"not valid YAML{line} ({problem}); {advice}") from None
+    except UnicodeDecodeError as error:
+        raise ParamsFileError(path, f"not UTF-8 text ({error.reason})") from None
     return validate_params(params)
 
 

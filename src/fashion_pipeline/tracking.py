@@ -1,12 +1,14 @@
 """MLflow at the edges: where the store is, one run per experiment, batched per-epoch metrics."""
 
+import base64
 import contextlib
 import fcntl
+import json
 import os
-import signal
 import subprocess
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 import keras
@@ -34,22 +36,75 @@ def tracking_uri():
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
 
 
+# The stores the pipeline records into: the project's SQLite file, or a tracking server.
+SCHEMES = ("sqlite:///", "http://", "https://")
+USE_DEFAULT = "or unset MLFLOW_TRACKING_URI to use the project's mlflow.db"
+
+
+def _credentials():
+    """MLflow's basic-auth variables, as an Authorization header (none when unset)."""
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if not user and not password:
+        return {}
+    token = base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def _check_server(uri, timeout_seconds):
+    """The server answers /health, then an authenticated read of its REST API with JSON."""
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_seconds):
+            pass
+    except urllib.error.HTTPError as error:
+        raise TrackingError(f"MLFLOW_TRACKING_URI {uri}: answers HTTP {error.code} at /health, so it is not an MLflow "
+                            f"tracking server; check the address, {USE_DEFAULT}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise TrackingError(
+            f"MLFLOW_TRACKING_URI {uri}: no MLflow server answered within {timeout_seconds} s ({reason}); "
+            f"start the server, {USE_DEFAULT}") from None
+    request = urllib.request.Request(uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1",
+                                     headers=_credentials())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_seconds) as response:
+            answer = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        if error.code in (401, 403):
+            given = "refused the credentials in" if _credentials() else "needs credentials: set"
+            raise TrackingError(f"MLFLOW_TRACKING_URI {uri}: the server {given} MLFLOW_TRACKING_USERNAME and "
+                                f"MLFLOW_TRACKING_PASSWORD (HTTP {error.code})") from None
+        raise TrackingError(f"MLFLOW_TRACKING_URI {uri}: answers HTTP {error.code} to MLflow's REST API, so it is "
+                            f"not an MLflow tracking server; check the address, {USE_DEFAULT}") from None
+    except (ValueError, OSError) as error:
+        raise TrackingError(f"MLFLOW_TRACKING_URI {uri}: its answer to MLflow's REST API is not MLflow's ({error}); "
+                            f"check the address, {USE_DEFAULT}") from None
+    if not isinstance(answer, dict):
+        raise TrackingError(f"MLFLOW_TRACKING_URI {uri}: its answer to MLflow's REST API is not MLflow's; "
+                            f"check the address, {USE_DEFAULT}")
+
+
+def _check_sqlite(uri):
+    """The file's folder exists and both can be written (SQLite writes a journal beside it)."""
+    path = Path(uri[len("sqlite:///"):])
+    if not path.parent.is_dir():
+        raise TrackingError(f"tracking URI {uri}: folder {path.parent} does not exist")
+    if path.exists() and (not path.is_file() or not os.access(path, os.R_OK | os.W_OK)):
+        raise TrackingError(f"tracking store {path}: not a file that can be read and written; fix its permissions, "
+                            "or move it aside to start a new store")
+    if not os.access(path.parent, os.W_OK):
+        raise TrackingError(f"tracking store {path}: its folder {path.parent} cannot be written; fix its permissions")
+
+
 def check_store(uri, timeout_seconds):
-    """Fail within seconds, naming the URI, when the store cannot be reached: MLflow's own
-    client retries an HTTP server for minutes before it gives up."""
-    if uri.startswith(("http://", "https://")):
-        try:
-            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_seconds):
-                return
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise TrackingError(
-                f"MLFLOW_TRACKING_URI {uri}: no MLflow server answered within {timeout_seconds} s ({reason}); "
-                "start the server, or unset MLFLOW_TRACKING_URI to use the project's mlflow.db") from None
+    """Fail within seconds, in one line naming the URI, when the store cannot be used: MLflow's
+    own client retries an HTTP server for minutes, and a broken SQLite file ends in a traceback."""
+    if not uri.startswith(SCHEMES):
+        raise TrackingError(f"MLFLOW_TRACKING_URI {uri}: unknown kind of store; allowed: a URI starting with "
+                            + ", ".join(SCHEMES))
     if uri.startswith("sqlite:///"):
-        folder = Path(uri[len("sqlite:///"):]).parent
-        if not folder.is_dir():
-            raise TrackingError(f"tracking URI {uri}: folder {folder} does not exist")
+        _check_sqlite(uri)
+    else:
+        _check_server(uri, timeout_seconds)
 
 
 def git_commit():
@@ -83,7 +138,13 @@ def connect(mlflow_params):
         # once (dvc queue start -j 2) would race on it, so the first contact is taken in turn.
         with open(uri[len("sqlite:///"):] + ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            MlflowClient(uri).search_experiments(max_results=1)
+            try:
+                MlflowClient(uri).search_experiments(max_results=1)
+            except Exception as error:  # noqa: BLE001 - SQLAlchemy's and MLflow's errors alike
+                reason = str(error).strip().splitlines()[0][:160]
+                raise TrackingError(f"tracking store {uri[len('sqlite:///'):]}: not a usable MLflow SQLite store "
+                                    f"({reason}); move it aside (a new one is made) or set MLFLOW_TRACKING_URI "
+                                    "to another store") from None
     return uri
 
 
@@ -117,8 +178,11 @@ def start_training_run(params, uri, job):
 def log_inputs(prepared_dir, train, val):
     """The training and validation sets as MLflow datasets (name, digest, split)."""
     for split, (features, targets) in (("train", train), ("validation", val)):
-        dataset = mlflow.data.from_numpy(features, targets=targets, source=str(Path(prepared_dir).resolve()),
-                                         name=f"fashion-mnist-{split}")
+        with warnings.catch_warnings():
+            # MLflow registers two local-file source classes and warns that a path fits both.
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_numpy(features, targets=targets, source=str(Path(prepared_dir).resolve()),
+                                             name=f"fashion-mnist-{split}")
         mlflow.log_input(dataset, context=split)
 
 
@@ -143,22 +207,16 @@ def log_model(model, sample, name):
     )
 
 
-def _interrupt(signal_number, frame):
-    raise KeyboardInterrupt(f"signal {signal_number}")
-
-
 @contextlib.contextmanager
 def killed_on_interrupt():
-    """Inside an active run: SIGTERM interrupts like SIGINT, and an interrupted run ends with
-    status KILLED instead of staying RUNNING (or FAILED, which would blame the code)."""
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    """Inside an active run: an interrupted run (Ctrl-C, or SIGTERM, which cli.run turns into
+    the same) ends with status KILLED instead of staying RUNNING (or FAILED, which would blame
+    the code)."""
     try:
         yield
     except KeyboardInterrupt:
         mlflow.end_run(status="KILLED")
         raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def add_to_run(mlflow_params, run_id, metrics, artifacts):
