@@ -33,18 +33,24 @@ def params(project_params):
     return copy.deepcopy(project_params)
 
 
-def shrink(params, experiments, epochs=2, limit_train=600, limit_test=300, optimizer_runs=("adam",)):
-    """The real configuration cut to a few experiments and optimizer runs, a few epochs and a
-    small real subset. The optimizer comparison uses the first lowlevel experiment kept."""
+def shrink(params, experiments, epochs=2, limit_train=600, limit_test=300, optimizer_runs=("adam",), seeds=(42,)):
+    """The real configuration cut to a few experiments, optimizer runs and seeds, a few epochs
+    and a small real subset. The optimizer comparison uses the first lowlevel experiment kept."""
+    params["seeds"] = list(seeds)
     params["data"]["limit_train"] = limit_train
     params["data"]["limit_test"] = limit_test
     params["training"]["progress_every_epochs"] = 1
     params["mlflow"]["log_every_epochs"] = 1
+    params["report"]["bootstrap_rounds"] = 200
+    lowlevel = [name for name in experiments if name in params["experiments"]["lowlevel"]]
     study = params["optimizers"]
-    if study["network"] not in experiments:
-        study["network"] = next(name for name in experiments if params["experiments"][name]["kind"] == "lowlevel")
+    if study["network"] not in lowlevel:
+        study["network"] = lowlevel[0] if lowlevel else study["network"]
     study.update(epochs=epochs, ablation_epochs=epochs, runs={name: study["runs"][name] for name in optimizer_runs})
-    params["experiments"] = {name: {**params["experiments"][name], "epochs": epochs} for name in experiments}
+    params["experiments"] = {
+        kind: {name: {**spec, "epochs": epochs} for name, spec in group.items()
+               if name in experiments or (kind == "lowlevel" and name == study["network"])}
+        for kind, group in params["experiments"].items()}
     return params
 
 
