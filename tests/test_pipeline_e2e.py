@@ -1,8 +1,9 @@
 """The real pipeline end to end: real DVC, real MLflow (SQLite), real TensorFlow, on a small
-stratified subset of the real Fashion-MNIST files."""
+stratified subset of the real Fashion-MNIST files, over two seeds."""
 
 import copy
 import json
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,62 +16,68 @@ from conftest import copy_project, pipeline_env, run, shrink
 
 pytestmark = pytest.mark.slow
 
-EXPERIMENTS = ["lowlevel_net_b_l1", "keras_softmax", "keras_4l_drop_taper", "keras_3l_raw"]
+EXPERIMENTS = {"lowlevel_net_b_l1": "lowlevel", "keras_softmax": "keras", "keras_4l_drop_taper": "keras", "keras_3l_raw": "keras"}
 OPTIMIZER_RUNS = ["adam", "adam_no_bias_correction"]
+SEEDS = [42, 43]
 EPOCHS = 3
 
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, project_params, real_data):
-    params = shrink(copy.deepcopy(project_params), EXPERIMENTS, epochs=EPOCHS, optimizer_runs=OPTIMIZER_RUNS)
+    params = shrink(copy.deepcopy(project_params), list(EXPERIMENTS), epochs=EPOCHS, optimizer_runs=OPTIMIZER_RUNS,
+                    seeds=SEEDS)
     project = copy_project(tmp_path_factory.mktemp("pipeline"), params)
     first = run(["dvc", "repro"], project)
     return project, first
 
 
-def test_every_stage_runs_and_writes_sane_metrics(pipeline):
+def test_every_stage_runs_for_every_seed_and_writes_sane_metrics(pipeline):
     project, first = pipeline
-    for name in EXPERIMENTS:
-        assert f"Running stage 'train@{name}'" in first.stdout
-        assert f"Running stage 'evaluate@{name}'" in first.stdout
-        train = json.loads((project / "results" / name / "train.json").read_text())
-        assert train["epochs"] == EPOCHS
-        assert 0.1 < train["val_accuracy"] <= 1.0
-        assert train["val_loss"] > 0
-        history = pd.read_csv(project / "results" / name / "history.csv")
-        assert list(history["epoch"]) == list(range(1, EPOCHS + 1))
-        # The loss falls over the run on real data.
-        assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
-        evaluation = json.loads((project / "results" / name / "evaluate.json").read_text())
-        assert 0.1 < evaluation["test_accuracy"] <= 1.0
-        predictions = pd.read_csv(project / "results" / name / "predictions.csv")
-        assert len(predictions) == 300
-    summary = pd.read_csv(project / "reports" / "tables" / "summary.csv")
-    assert sorted(summary["experiment"]) == sorted(EXPERIMENTS)
-    assert set(summary["status"]) == {"done"}
+    for name, kind in EXPERIMENTS.items():
+        for seed in SEEDS:
+            assert f"Running stage 'train_{kind}@{name}-{seed}'" in first.stdout
+            assert f"Running stage 'evaluate_{kind}@{name}-{seed}'" in first.stdout
+            folder = project / "results" / f"seed_{seed}" / name
+            metrics = json.loads((folder / "metrics.json").read_text())
+            assert set(metrics) == {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "best_val_loss",
+                                    "best_val_epoch", "test_loss", "test_accuracy"}
+            assert 0.1 < metrics["test_accuracy"] <= 1.0
+            # One loss: evaluate's test loss is training's last validation loss (validation = test).
+            assert metrics["test_loss"] == pytest.approx(metrics["val_loss"], abs=1e-5)
+            history = pd.read_csv(folder / "history.csv")
+            assert list(history["epoch"]) == list(range(1, EPOCHS + 1))
+            assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+            predictions = pd.read_csv(folder / "predictions.csv")
+            assert len(predictions) == 300 and (predictions["loss"] >= 0).all()
+            assert (project / "models" / f"seed_{seed}" / f"{name}.keras").is_file()
+    # Different seeds, different initial weights: the first epoch differs.
+    first_epochs = [pd.read_csv(project / "results" / f"seed_{seed}" / "keras_softmax" / "history.csv")["train_loss"][0]
+                    for seed in SEEDS]
+    assert first_epochs[0] != first_epochs[1]
+    verdicts = pd.read_csv(project / "reports" / "tables" / "scorecard.csv")
+    assert len(verdicts) == 6
     html = (project / "reports" / "report.html").read_text()
     assert "data:image/png;base64," in html
 
 
 def test_optimizer_comparison_runs_each_optimizer_from_the_same_weights(pipeline):
     project, first = pipeline
-    histories = {}
-    for name in OPTIMIZER_RUNS:
-        assert f"Running stage 'compare_optimizers@{name}'" in first.stdout
-        histories[name] = pd.read_csv(project / "results" / "optimizers" / name / "history.csv")
-        assert list(histories[name]["epoch"]) == list(range(1, EPOCHS + 1))
-        assert (histories[name]["update_norm"] > 0).all()
-    # Same weights and data: the first forward pass, before any update, gives the same loss.
-    assert histories["adam"]["train_loss"].iloc[0] == histories["adam_no_bias_correction"]["train_loss"].iloc[0]
-    # The uncorrected first step is longer, as the equations predict.
-    assert histories["adam_no_bias_correction"]["update_norm"].iloc[0] > 2 * histories["adam"]["update_norm"].iloc[0]
+    for seed in SEEDS:
+        histories = {}
+        for name in OPTIMIZER_RUNS:
+            assert f"Running stage 'compare_optimizers@{name}-{seed}'" in first.stdout
+            histories[name] = pd.read_csv(project / "results" / f"seed_{seed}" / "optimizers" / name / "history.csv")
+            assert (histories[name]["update_norm"] > 0).all()
+        # Same weights and data within a seed: the first forward pass gives the same loss.
+        assert histories["adam"]["train_loss"].iloc[0] == histories["adam_no_bias_correction"]["train_loss"].iloc[0]
+        # The uncorrected first step is longer, as the equations predict.
+        assert histories["adam_no_bias_correction"]["update_norm"].iloc[0] > 2 * histories["adam"]["update_norm"].iloc[0]
     table = pd.read_csv(project / "reports" / "tables" / "optimizers.csv")
-    assert list(table["run"]) == OPTIMIZER_RUNS
-    assert set(table["status"]) == {"done"}
+    assert list(table["run"]) == OPTIMIZER_RUNS and set(table["seeds"]) == {len(SEEDS)}
     assert (project / "reports" / "figures" / "bias_correction.png").stat().st_size > 10_000
 
 
-def test_mlflow_store_holds_each_run_with_its_curves(pipeline):
+def test_mlflow_store_holds_each_run_with_its_curves_params_and_tags(pipeline):
     project, _ = pipeline
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp"])
@@ -79,24 +86,30 @@ def test_mlflow_store_holds_each_run_with_its_curves(pipeline):
     client = mlflow.MlflowClient()
     assert {artifact.path for artifact in client.list_artifacts(report_runs["run_id"].iloc[0])} >= {"report.md", "report.html"}
     optimizer_runs = runs[runs["tags.dvc_stage"].str.startswith("compare_optimizers@")]
-    assert sorted(optimizer_runs["tags.mlflow.runName"]) == sorted(f"optimizer_{name}" for name in OPTIMIZER_RUNS)
-    assert set(optimizer_runs["status"]) == {"FINISHED"}
-    assert set(optimizer_runs["params.optimizer.rule"]) == {"adam"}
-    runs = runs[runs["tags.dvc_stage"].str.startswith("train@")]
-    assert sorted(runs["tags.mlflow.runName"]) == sorted(EXPERIMENTS)
-    assert set(runs["status"]) == {"FINISHED"}
-    for _, row in runs.iterrows():
-        name = row["tags.mlflow.runName"]
-        assert row["tags.dvc_stage"] == f"train@{name}"
+    assert len(optimizer_runs) == len(OPTIMIZER_RUNS) * len(SEEDS)
+    assert set(optimizer_runs["params.optimizers.runs.adam.rule"].dropna()) == {"adam"}
+    # Only what the run uses: no Part A learning rate beside the optimizer's own.
+    assert "params.learning_rate" not in optimizer_runs.columns
+    training = runs[runs["tags.dvc_stage"].str.startswith("train_")]
+    assert len(training) == len(EXPERIMENTS) * len(SEEDS)
+    assert set(training["status"]) == {"FINISHED"}
+    for _, row in training.iterrows():
+        name, seed = row["tags.experiment"], int(row["tags.seed"])
+        assert row["tags.mlflow.runName"] == f"{name}-seed{seed}"
         for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
             steps = [point.step for point in client.get_metric_history(row["run_id"], key)]
             assert steps == list(range(1, EPOCHS + 1)), (name, key)
         assert 0 < row["metrics.test_accuracy"] <= 1
-        assert row["params.data.limit_train"] == "600"
-        assert (row["params.scale"] == "False") if name.endswith("_raw") else pd.isna(row["params.scale"])
-        run_file = json.loads((project / "results" / name / "mlflow_run.json").read_text())
-        assert run_file["run_id"] == row["run_id"]
-    # Nothing logged twice: one row per (run, key, step).
+        kind = EXPERIMENTS[name]
+        assert row[f"params.experiments.{kind}.{name}.epochs"] == str(EPOCHS)
+        if kind == "keras":
+            assert row["params.training.jit_compile"] == "True"
+        record = json.loads((project / "results" / f"seed_{seed}" / name / "run.json").read_text())
+        assert record["mlflow_run_id"] == row["run_id"]
+        # evaluate adds to the run without reopening it: its end is the training's.
+        assert (row["end_time"] - row["start_time"]).total_seconds() < record["stage_seconds"] + 1
+        assert {dataset.dataset.name for dataset in client.get_run(row["run_id"]).inputs.dataset_inputs} == {
+            "fashion-mnist-train", "fashion-mnist-validation"}
     with sqlite3.connect(project / "mlflow.db") as connection:
         duplicates = connection.execute(
             "SELECT COUNT(*) FROM (SELECT run_uuid, key, step, COUNT(*) AS n FROM metrics "
@@ -104,26 +117,52 @@ def test_mlflow_store_holds_each_run_with_its_curves(pipeline):
         ).fetchone()[0]
     assert duplicates == 0
     models = mlflow.search_logged_models(experiment_ids=[runs["experiment_id"].iloc[0]], output_format="list")
-    assert len(models) == len(EXPERIMENTS)
+    assert sorted(model.name for model in models) == sorted(f"{name}-seed{seed}" for name in EXPERIMENTS for seed in SEEDS)
 
 
 def test_second_repro_does_nothing(pipeline):
     project, _ = pipeline
     again = run(["dvc", "repro"], project)
     assert "Running stage" not in again.stdout
-    status = json.loads(run(["dvc", "status", "--json"], project).stdout)
-    assert status == {}
+    assert json.loads(run(["dvc", "status", "--json"], project).stdout) == {}
 
 
-def test_dvc_sees_metrics_and_plots(pipeline):
+def test_adding_a_seed_trains_only_the_new_replicates(pipeline):
+    project, _ = pipeline
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    original = (project / "params.yaml").read_text()
+    params["seeds"] = [*SEEDS, 7]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        status = json.loads(run(["dvc", "status", "--json"], project).stdout)
+    finally:
+        (project / "params.yaml").write_text(original)
+    stale = {stage for stage in status if stage != "report"}
+    assert stale and all(stage.endswith("-7") for stage in stale), sorted(stale)
+
+
+def test_the_report_rebuilds_from_committed_files_alone(pipeline, tmp_path):
+    """A clone without models/, data/ or a DVC cache: an edit to the report's code re-runs the
+    report alone, from results/, and gives the same numbers."""
+    project, _ = pipeline
+    clone = tmp_path / "clone"
+    shutil.copytree(project, clone, ignore=shutil.ignore_patterns("models", "data", "cache", "mlflow.db", "mlartifacts"))
+    report_code = clone / "src" / "fashion_pipeline" / "stages" / "report.py"
+    report_code.write_text(report_code.read_text() + "\n# An edit to the report's code.\n")
+    rebuilt = run(["dvc", "repro", "--allow-missing"], clone)
+    assert rebuilt.stdout.count("Running stage") == 1 and "Running stage 'report'" in rebuilt.stdout
+    for table in ("summary", "verdicts_b-ii", "optimizers"):
+        pd.testing.assert_frame_equal(pd.read_csv(clone / "reports" / "tables" / f"{table}.csv"),
+                                      pd.read_csv(project / "reports" / "tables" / f"{table}.csv"))
+
+
+def test_dvc_shows_compact_metrics(pipeline):
     project, _ = pipeline
     metrics = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
     text = json.dumps(metrics)
     for name in EXPERIMENTS:
-        assert f"results/{name}/train.json" in text
-        assert f"results/{name}/evaluate.json" in text
-    plots = run(["dvc", "plots", "show", "--json"], project)
-    assert "results/keras_softmax/history.csv" in plots.stdout
+        assert f"results/seed_42/{name}/metrics.json" in text
+    assert "stage_seconds" not in text and "train_seconds" not in text
 
 
 @pytest.mark.reliability
@@ -131,12 +170,12 @@ def test_sigterm_during_training_ends_the_run_killed_and_leaves_no_finished_outp
     project, _ = pipeline
     original = (project / "params.yaml").read_text()
     params = yaml.safe_load(original)
-    params["experiments"]["keras_softmax"]["epochs"] = 10_000
+    params["experiments"]["keras"]["keras_softmax"]["epochs"] = 10_000
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    results = project / "results" / "interrupted"
+    results = project / "results" / "seed_43" / "keras_softmax"
+    shutil.rmtree(results)
     process = subprocess.Popen(
-        ["python", "-m", "fashion_pipeline.train", "keras_softmax", "--model", "models/interrupted.keras",
-         "--results", str(results)],
+        ["python", "-m", "fashion_pipeline.stages.train", "--stage", "train_keras@keras_softmax-43"],
         cwd=project, env=pipeline_env(project), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     for line in process.stdout:
@@ -145,9 +184,10 @@ def test_sigterm_during_training_ends_the_run_killed_and_leaves_no_finished_outp
     process.send_signal(signal.SIGTERM)
     output = process.communicate(timeout=120)[0]
     (project / "params.yaml").write_text(original)
-    assert process.returncode != 0, output
+    assert process.returncode == 130, output
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp"], filter_string="tags.mlflow.runName = 'keras_softmax'")
+    runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp"],
+                              filter_string="tags.dvc_stage = 'train_keras@keras_softmax-43'")
     assert sorted(runs["status"]) == ["FINISHED", "KILLED"]
-    assert not (results / "train.json").exists()
-    assert not (project / "models" / "interrupted.keras").exists()
+    assert not (results / "run.json").exists() and not (results / "train.json").exists()
+    assert not list(project.rglob(".*.*.keras")), "a temporary model was left behind"
