@@ -16,10 +16,12 @@ import pandas as pd
 import tensorflow as tf
 from mlflow.tracking import MlflowClient
 
-from fashion_pipeline import cli, files, lowlevel, runs, tracking
+from fashion_pipeline import cli, files, runs, tracking
 from fashion_pipeline.data import load_training_data
-from fashion_pipeline.keras_models import build_model, compile_model
-from fashion_pipeline.keras_training import EpochProgram
+from fashion_pipeline.keras.training import EpochProgram, compile_model
+from fashion_pipeline.lowlevel import network
+from fashion_pipeline.lowlevel.trainer import keras_adam
+from fashion_pipeline.models import build_model
 from fashion_pipeline.params import load_params
 
 
@@ -51,7 +53,7 @@ def matmul_gflops(size=2048, repeats=10, rounds=5):
 
 def lowlevel_epoch_seconds(spec, train, val, epochs=5, rounds=4):
     """Seconds per full-batch epoch of the hand-written trainer, after compilation."""
-    _, run_epochs, _ = lowlevel.build_trainer(spec, train, val, 0, lowlevel.keras_adam(spec["learning_rate"]))
+    _, run_epochs, _ = network.build_trainer(spec, train, val, 0, keras_adam(spec["learning_rate"]))
     run_epochs(1)
     return best_seconds(lambda: run_epochs(epochs), rounds) / epochs
 
@@ -71,7 +73,7 @@ def keras_samples_per_second(spec, train, val, rounds=2):
     (features, targets), validation = train, val
     program = EpochProgram(compiled_model, spec["learning_rate"], train, val, spec["batch_size"], 0)
     program.run_epoch(1)
-    compile_model(plain_model, spec["learning_rate"])
+    compile_model(plain_model, spec["learning_rate"], steps_per_execution=1)
     plain_model.fit(features[:6400], targets[:6400], batch_size=spec["batch_size"], epochs=1, verbose=0)
     compiled_seconds, plain_seconds = [], []
     for epoch in range(2, rounds + 2):
@@ -102,7 +104,7 @@ def mlflow_seconds(epochs, metrics_per_epoch, every):
 
 
 def full_grid_minutes(stage_times_path):
-    """The stages' wall time in the last full run, as the report records it."""
+    """The stages' wall time in the last run, summed over every seed, as the report records it."""
     if not Path(stage_times_path).is_file():
         return None
     return float(pd.read_csv(stage_times_path)["seconds"].sum() / 60)
@@ -110,10 +112,10 @@ def full_grid_minutes(stage_times_path):
 
 def run_benchmark(params, prepared_dir, stage_times_path):
     # The pipeline's conditions: seeded, TensorFlow op determinism on.
-    runs.seed_everything(params["seed"])
+    runs.seed_everything(params["seeds"][0])
     train, val = load_training_data(prepared_dir, params["data"]["scale"])
     train_x = train[0]
-    experiments = params["experiments"]
+    experiments = {**params["experiments"]["lowlevel"], **params["experiments"]["keras"]}
     results = {"machine": f"{platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'default'} threads",
                "matmul_gflops": matmul_gflops()}
 
@@ -133,7 +135,7 @@ def run_benchmark(params, prepared_dir, stage_times_path):
     results["keras_speedup_vs_default_fit"] = results["keras_5l_speedup_vs_default_fit"]
 
     epochs = spec["epochs"]
-    logging = mlflow_seconds(epochs, len(lowlevel.HISTORY_COLUMNS), params["mlflow"]["log_every_epochs"])
+    logging = mlflow_seconds(epochs, len(network.HISTORY_COLUMNS), params["mlflow"]["log_every_epochs"])
     results["mlflow_overhead_fraction"] = logging / (logging + epochs * seconds)
     results["full_grid_minutes"] = full_grid_minutes(stage_times_path)
     return results

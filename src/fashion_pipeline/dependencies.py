@@ -19,6 +19,7 @@ RECORDING_ONLY = {
     "cli.py": "prints a user's error as one line",
     "errors.py": "the error classes and their messages",
     "tracking.py": "sends params, metrics and artifacts to MLflow",
+    "studies.py": "the study tags of MLflow runs",
     "progress.py": "keeps each epoch's row as training hands it over, prints progress, forwards rows to MLflow",
     "files.py": "writes files atomically; the bytes written are the caller's",
     "params.py": "reads and validates params.yaml, returning its values unchanged",

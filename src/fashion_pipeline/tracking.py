@@ -20,6 +20,7 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from fashion_pipeline import studies
 from fashion_pipeline.errors import TrackingError
 
 
@@ -166,10 +167,15 @@ def experiment_id(mlflow_params, uri):
 def start_training_run(params, uri, job):
     """Open the MLflow run of one training stage in the store at `uri` (which `connect`
     returned), tagged, with every param DVC tracks for the stage (`job.logged`)."""
-    tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed), **job.tags}
+    kind = "optimizer" if job.stage.startswith("compare_optimizers@") else job.tags["kind"]
+    name = job.tags["experiment"].removeprefix("optimizer_")
+    tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed), **job.tags,
+            **studies.tags(name, kind)}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
-    run = mlflow.start_run(experiment_id=experiment_id(params["mlflow"], uri), run_name=job.run_name, tags=tags)
+    # System metrics (CPU, memory) sampled while the run trains.
+    run = mlflow.start_run(experiment_id=experiment_id(params["mlflow"], uri), run_name=job.run_name, tags=tags,
+                           log_system_metrics=True)
     mlflow.log_params({"seed": job.seed, **{key: str(value) if isinstance(value, list) else value
                                             for key, value in job.logged.items()}})
     return run
