@@ -222,10 +222,11 @@ def test_a_stage_prints_the_error_without_a_traceback(tmp_path, project_params):
 
 class NotMlflow(http.server.BaseHTTPRequestHandler):
     """A web service that is not MLflow: it answers /health, then HTML to everything else."""
+    status, body = 200, b"<html>a wiki</html>"
 
     def do_GET(self):  # noqa: N802 - the name http.server calls
-        body = b"OK" if self.path == "/health" else b"<html>a wiki</html>"
-        self.send_response(200)
+        status, body = (200, b"OK") if self.path == "/health" else (self.status, self.body)
+        self.send_response(status)
         self.end_headers()
         self.wfile.write(body)
 
@@ -233,8 +234,19 @@ class NotMlflow(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_a_web_service_that_is_not_mlflow_is_refused(tmp_path, monkeypatch, capsys, project_params):
-    server = http.server.HTTPServer(("127.0.0.1", 0), NotMlflow)
+class LockedMlflow(NotMlflow):
+    """A server that wants credentials for its REST API, as MLflow's basic auth does."""
+    status, body = 401, b"You are not authenticated."
+
+
+@pytest.mark.parametrize(("handler", "message"), [
+    (NotMlflow, "answer to MLflow's REST API is not MLflow's"),
+    (LockedMlflow, "the server refused the credentials in MLFLOW_TRACKING_USERNAME"),
+])
+def test_a_foreign_or_locked_server_is_refused(handler, message, tmp_path, monkeypatch, capsys, project_params):
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "student")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wrong")
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -249,7 +261,7 @@ def test_a_web_service_that_is_not_mlflow_is_refused(tmp_path, monkeypatch, caps
     finally:
         server.shutdown()
     error = capsys.readouterr().err
-    assert "answer to MLflow's REST API is not MLflow's" in error and "Traceback" not in error
+    assert message in error and "Traceback" not in error
 
 
 @pytest.fixture

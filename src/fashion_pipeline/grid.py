@@ -2,7 +2,8 @@
 then its evaluation, then the optimizer runs. Each target is one `dvc repro --allow-missing`,
 so a finished stage is skipped, a stage whose outputs only live in another machine's cache is
 not re-run, and with `training.resume: true` an interrupted stage continues from its checkpoint.
-A failed target is tried once more, then reported, and the grid goes on."""
+A failed target is tried once more, then reported, and the grid goes on. The data is prepared
+first, as a fresh clone has no data/prepared."""
 
 import subprocess
 import sys
@@ -19,6 +20,10 @@ def targets(params):
 
 
 def main():
+    # The data first, without --allow-missing: on a machine that has not run it, its outputs are
+    # missing, and the training stages need them (made again, they hash the same).
+    if subprocess.run(["dvc", "repro", "prepare"]).returncode != 0:
+        sys.exit("grid: the data could not be prepared")
     failed = []
     for target in targets(load_params()):
         for attempt in (1, 2):
