@@ -64,7 +64,7 @@ def curves(groups, title, columns=("loss", "accuracy"), splits=("train", "val"),
                 stacked = np.stack([frame[column].to_numpy()[:length] for frame in frames])
                 epochs = frames[0]["epoch"].to_numpy()[:length]
                 mean = stacked.mean(axis=0)
-                axis.plot(epochs, mean, style, color=colour(label), label=f"{label} {split} ({len(frames)} seeds)")
+                axis.plot(epochs, mean, style, color=colour(label), label=f"{label} {split} ({len(frames)} seed{'s' if len(frames) > 1 else ''})")
                 if len(frames) > 1:
                     axis.fill_between(epochs, stacked.min(axis=0), stacked.max(axis=0), color=colour(label), alpha=0.15)
                 drawn.append(mean)
