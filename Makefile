@@ -43,6 +43,7 @@ test: setup
 	$(RUN) python -m pytest
 
 ui: setup
+	@$(RUN) python -c "from fashion_pipeline import params, tracking; print('Training runs:', tracking.runs_view(params.load_params()['mlflow'], 'http://$(UI_HOST):$(UI_PORT)'))"
 	$(RUN) mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" --host $(UI_HOST) --port $(UI_PORT)
 
 # Training speed on this machine (not a test): prints a table, writes reports/benchmark.json.

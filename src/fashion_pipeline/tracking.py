@@ -37,6 +37,9 @@ def tracking_uri():
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
 
 
+# The experiment tag the MLflow UI reads to open an experiment on its runs (model training)
+# rather than on traces (GenAI development).
+EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 # The stores the pipeline records into: the project's SQLite file, or a tracking server.
 SCHEMES = ("sqlite:///", "http://", "https://")
 USE_DEFAULT = "or unset MLFLOW_TRACKING_URI to use the project's mlflow.db"
@@ -155,13 +158,23 @@ def experiment_id(mlflow_params, uri):
     name = mlflow_params["experiment_name"]
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
+        if EXPERIMENT_KIND not in experiment.tags:
+            # A store made before the tag was set: mark it now.
+            MlflowClient(uri).set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
         return experiment.experiment_id
     artifacts = (project_root() / "mlartifacts").as_uri() if uri.startswith("sqlite:///") else None
     try:
-        return mlflow.create_experiment(name, artifact_location=artifacts)
+        # Marked as model training, so the UI opens it on its runs, not on a GenAI overview.
+        return mlflow.create_experiment(name, artifact_location=artifacts, tags={EXPERIMENT_KIND: MODEL_TRAINING})
     except MlflowException:
         # A stage running beside this one (dvc queue start -j 2) created it first.
         return mlflow.get_experiment_by_name(name).experiment_id
+
+
+def runs_view(mlflow_params, address):
+    """The UI's address of the experiment's runs (the experiment itself when it has none yet)."""
+    experiment = MlflowClient(tracking_uri()).get_experiment_by_name(mlflow_params["experiment_name"])
+    return f"{address}/#/experiments/{experiment.experiment_id}/runs" if experiment else address
 
 
 def start_training_run(params, uri, job):
