@@ -7,7 +7,7 @@ RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 UI_PORT ?= 5000
 UI_HOST ?= 127.0.0.1
 
-.PHONY: setup data repro grid test ui bench clean
+.PHONY: setup data postgresql repro grid test ui server server-stop bench clean
 
 $(INSTALLED): requirements.txt constraints.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -39,12 +39,27 @@ repro: setup
 grid: setup
 	$(RUN) python -m fashion_pipeline.grid
 
-test: setup
+test: setup postgresql
 	$(RUN) python -m pytest
 
 ui: setup
 	@$(RUN) python -c "from fashion_pipeline import params, tracking; print('Training runs:', tracking.runs_view(params.load_params()['mlflow'], 'http://$(UI_HOST):$(UI_PORT)'))"
 	$(RUN) mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" --host $(UI_HOST) --port $(UI_PORT)
+
+# A shared MLflow server on PostgreSQL with basic authentication (server.py). PostgreSQL comes
+# from Debian's package, installed here when missing and run as root.
+SERVER_HOST ?= 127.0.0.1
+SERVER_PORT ?= 5001
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq postgresql; \
+	fi
+
+server: setup postgresql
+	$(RUN) python -m fashion_pipeline.server start --host $(SERVER_HOST) --port $(SERVER_PORT)
+
+server-stop: setup
+	$(RUN) python -m fashion_pipeline.server stop
 
 # Training speed on this machine (not a test): prints a table, writes reports/benchmark.json.
 bench: setup

@@ -243,6 +243,12 @@ def add_to_run(mlflow_params, run_id, metrics, artifacts):
     so the run's duration stays its training's."""
     uri = connect(mlflow_params)
     client = MlflowClient(uri)
+    try:
+        client.get_run(run_id)
+    except MlflowException:
+        raise TrackingError(f"tracking store {uri}: has no run {run_id}, the run its training recorded (run.json); "
+                            "the training recorded into another store: train it again with this one "
+                            "(dvc repro --force <its train stage>)") from None
     timestamp = int(mlflow.utils.time.get_current_time_millis())
     client.log_batch(run_id, metrics=[Metric(key, float(value), timestamp, 0) for key, value in metrics.items()],
                      synchronous=True)

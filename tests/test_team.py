@@ -1,0 +1,145 @@
+"""Team mode on real services: the MLflow server on PostgreSQL with basic authentication, and a
+DVC folder remote that gives a teammate every model and data file."""
+
+import base64
+import copy
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import pytest
+from conftest import ROOT, copy_project, pipeline_env, run, shrink
+
+from fashion_pipeline import server
+
+pytestmark = pytest.mark.slow
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def team_server():
+    # Under /tmp itself: pytest's own folders are closed to the postgres user.
+    home = Path(tempfile.mkdtemp(prefix="fashion-team-server-"))
+    home.chmod(0o755)
+    ports = {"port": free_port(), "database_port": free_port()}
+    try:
+        address = server.start(home, "127.0.0.1", **ports)
+        yield home, address, ports
+    finally:
+        server.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, project_params, real_data):
+    params = shrink(copy.deepcopy(project_params), ["keras_softmax"], epochs=2, limit_train=300, limit_test=100)
+    return copy_project(tmp_path_factory.mktemp("team"), params)
+
+
+def member_env(project, address, user="admin", password=None):
+    env = pipeline_env(project)
+    env.update(MLFLOW_TRACKING_URI=address, MLFLOW_TRACKING_USERNAME=user)
+    if password is not None:
+        env["MLFLOW_TRACKING_PASSWORD"] = password
+    return env
+
+
+def test_secrets_are_made_once_and_readable_by_their_owner_only(team_server):
+    home, _, _ = team_server
+    for name in ("admin_password", "database_password", "basic_auth.ini", "flask_secret"):
+        assert (home / name).stat().st_mode & 0o777 == 0o600, name
+    assert len((home / "admin_password").read_text()) >= 24
+    assert not (home / "postgres_pwfile").exists()
+
+
+def test_stages_record_into_the_server_and_runs_read_back(team_server, project):
+    home, address, _ = team_server
+    password = (home / "admin_password").read_text()
+    result = subprocess.run(["dvc", "repro"], cwd=project, env=member_env(project, address, password=password),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((project / "results" / "seed_42" / "keras_softmax" / "run.json").read_text())
+    assert record["tracking_uri"] == address
+    os.environ.update(MLFLOW_TRACKING_USERNAME="admin", MLFLOW_TRACKING_PASSWORD=password)
+    try:
+        client = mlflow.MlflowClient(address)
+        run_data = client.get_run(record["mlflow_run_id"])
+        assert run_data.data.params["experiments.keras.keras_softmax.epochs"] == "2"
+        assert [point.step for point in client.get_metric_history(run_data.info.run_id, "val_loss")] == [1, 2]
+        assert 0 < run_data.data.metrics["test_accuracy"] <= 1
+        artifacts = {artifact.path for artifact in client.list_artifacts(run_data.info.run_id)}
+        assert {"history.csv", "per_class.csv"} <= artifacts
+        downloaded = client.download_artifacts(run_data.info.run_id, "history.csv", str(project / "download"))
+        assert open(downloaded).read() == (project / "results" / "seed_42" / "keras_softmax" / "history.csv").read_text()
+        # The artifacts live in the server's own folder, not the member's.
+        assert list((home / "artifacts").rglob("history.csv"))
+    finally:
+        for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            os.environ.pop(key, None)
+
+
+@pytest.mark.parametrize("credentials", [None, ("admin", "wrong"), ("nobody", "x")])
+def test_writes_without_the_right_password_are_refused(team_server, credentials):
+    _, address, _ = team_server
+    request = urllib.request.Request(f"{address}/api/2.0/mlflow/experiments/create", method="POST",
+                                     data=json.dumps({"name": "intruder"}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    if credentials:
+        token = base64.b64encode(":".join(credentials).encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code in (401, 403)
+
+
+def test_a_wrong_password_stops_a_stage_in_one_line_before_training(team_server, project):
+    _, address, _ = team_server
+    result = subprocess.run([sys.executable, "-m", "fashion_pipeline.stages.train", "--stage", "train_keras@keras_softmax-42"],
+                            cwd=project, env=member_env(project, address, password="wrong"), capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: MLFLOW_TRACKING_URI {address}: the server refused the credentials in MLFLOW_TRACKING_USERNAME and "
+        "MLFLOW_TRACKING_PASSWORD (HTTP 401)"]
+
+
+def test_runs_survive_a_restart(team_server, project):
+    home, address, ports = team_server
+    server.stop(home)
+    assert server.start(home, "127.0.0.1", **ports) == address
+    os.environ.update(MLFLOW_TRACKING_USERNAME="admin", MLFLOW_TRACKING_PASSWORD=(home / "admin_password").read_text())
+    try:
+        client = mlflow.MlflowClient(address)
+        runs = client.search_runs([client.get_experiment_by_name("fashion-mnist-mlp").experiment_id])
+        assert "keras_softmax-seed42" in {run.info.run_name for run in runs}
+    finally:
+        for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            os.environ.pop(key, None)
+
+
+def test_a_teammate_pulls_every_model_and_has_nothing_to_run(team_server, project, tmp_path):
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "-d", "shared", str(remote)], project)
+    run(["dvc", "push"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", "commit", "-qm", "results"], project)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(project), str(clone)], tmp_path)
+    run(["dvc", "pull"], clone)
+    assert (clone / "models" / "seed_42" / "keras_softmax.keras").is_file()
+    assert (clone / "data" / "prepared" / "train.npz").is_file()
+    assert json.loads(run(["dvc", "status", "--json"], clone).stdout) == {}
+    again = run(["dvc", "repro"], clone)
+    assert "Running stage" not in again.stdout
