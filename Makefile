@@ -7,7 +7,7 @@ RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 UI_PORT ?= 5000
 UI_HOST ?= 127.0.0.1
 
-.PHONY: setup data postgresql repro grid test ui server server-stop bench clean
+.PHONY: setup data postgresql chromium repro grid test ui server server-stop bench clean
 
 $(INSTALLED): requirements.txt constraints.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,7 +28,13 @@ data:
 		echo "Without internet, run as root: apt-get install dataset-fashion-mnist"; \
 	fi
 
-setup: $(INSTALLED) data
+# `dvc plots show` offline: DVC's page template with Vega inlined from the npm registry (plots_page.py).
+PLOTS_TEMPLATE := $(VENV)/plots_template.html
+$(PLOTS_TEMPLATE): $(INSTALLED)
+	@if command -v npm >/dev/null; then $(RUN) python -m fashion_pipeline.plots_page $@; \
+	else echo "npm not found: dvc plots show will load Vega from its CDN (needs internet)"; fi
+
+setup: $(INSTALLED) data $(PLOTS_TEMPLATE)
 
 repro: setup
 	$(RUN) dvc repro
@@ -39,7 +45,7 @@ repro: setup
 grid: setup
 	$(RUN) python -m fashion_pipeline.grid
 
-test: setup postgresql
+test: setup postgresql chromium
 	$(RUN) python -m pytest
 
 ui: setup
@@ -53,6 +59,12 @@ SERVER_PORT ?= 5001
 postgresql:
 	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && apt-get install -y -qq postgresql; \
+	fi
+
+# Headless Chromium, for the tests that open the plots page as a person would.
+chromium:
+	@if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq chromium; \
 	fi
 
 server: setup postgresql

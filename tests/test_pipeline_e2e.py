@@ -12,7 +12,7 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_project, pipeline_env, run, shrink
+from conftest import ROOT, copy_project, pipeline_env, run, shrink
 
 pytestmark = pytest.mark.slow
 
@@ -163,6 +163,23 @@ def test_dvc_shows_compact_metrics(pipeline):
     for name in EXPERIMENTS:
         assert f"results/seed_42/{name}/metrics.json" in text
     assert "stage_seconds" not in text and "train_seconds" not in text
+
+
+def test_dvc_plots_page_draws_every_chart_offline(pipeline):
+    """`dvc plots show` with the template `make setup` writes: Vega is inlined, so the page
+    draws in headless Chromium without the internet; one canvas per chart."""
+    project, _ = pipeline
+    template = ROOT / ".venv" / "plots_template.html"
+    assert template.is_file(), "run make setup: it writes the offline plots template"
+    run(["dvc", "config", "--local", "plots.html_template", str(template)], project)
+    run(["dvc", "plots", "show"], project, check=False)
+    page = project / "dvc_plots" / "index.html"
+    html = page.read_text()
+    charts = html.count("vegaEmbed('#")
+    assert charts >= 3 and "cdn.jsdelivr" not in html
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert dom.count("<canvas") == charts
 
 
 @pytest.mark.reliability
