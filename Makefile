@@ -7,7 +7,7 @@ RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 UI_PORT ?= 5000
 UI_HOST ?= 127.0.0.1
 
-.PHONY: setup data postgresql chromium repro grid test ui server server-stop bench clean
+.PHONY: setup data postgresql chromium screenshots repro grid test ui server server-stop bench clean
 
 $(INSTALLED): requirements.txt constraints.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -72,6 +72,10 @@ server: setup postgresql
 
 server-stop: setup
 	$(RUN) python -m fashion_pipeline.server stop
+
+# The README's screenshots: the MLflow runs and compare views and the DVC plots page, in headless Chromium.
+screenshots: setup chromium
+	$(RUN) python -m fashion_pipeline.screenshots
 
 # Training speed on this machine (not a test): prints a table, writes reports/benchmark.json.
 bench: setup

@@ -1,0 +1,63 @@
+"""Screenshots for the README, taken as a person would see the pages (`make screenshots`): the
+MLflow runs view, MLflow's compare view of the 4-layer dropout study, and DVC's plots page, each
+in headless Chromium. Writes reports/screenshots/*.png."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from fashion_pipeline import cli, params, tracking
+
+OUT = Path("reports/screenshots")
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def shoot(url, path, width=1400, height=900):
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={width},{height}",
+                    "--virtual-time-budget=20000", "--hide-scrollbars", f"--screenshot={path}", url],
+                   check=True, capture_output=True, timeout=180)
+    print(f"screenshots: {path}")
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    settings = params.load_params()["mlflow"]
+    uri = tracking.tracking_uri()
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(90):
+            try:
+                urllib.request.urlopen(f"{address}/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(1)
+        shoot(tracking.runs_view(settings, address), OUT / "mlflow_runs.png")
+        client = MlflowClient(uri)
+        experiment = client.get_experiment_by_name(settings["experiment_name"])
+        study = client.search_runs([experiment.experiment_id], "tags.studies LIKE '%dropout_4l%' AND tags.seed = '42'")
+        ids = json.dumps([run.info.run_id for run in study])
+        compare = f"{address}/#/compare-runs?runs={urllib.parse.quote(ids)}&experiments={urllib.parse.quote(json.dumps([experiment.experiment_id]))}"
+        shoot(compare, OUT / "mlflow_compare_dropout_4l.png", height=1300)
+    finally:
+        server.terminate()
+    subprocess.run(["dvc", "plots", "show", "--out", "dvc_plots"], check=False, capture_output=True)
+    shoot((Path("dvc_plots") / "index.html").resolve().as_uri(), OUT / "dvc_plots.png", height=1300)
+
+
+if __name__ == "__main__":
+    cli.run(main)
