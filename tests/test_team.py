@@ -105,14 +105,20 @@ def test_writes_without_the_right_password_are_refused(team_server, credentials)
     assert refused.value.code in (401, 403)
 
 
-def test_a_wrong_password_stops_a_stage_in_one_line_before_training(team_server, project):
+@pytest.mark.parametrize(("user", "password", "said"), [
+    ("admin", "wrong", "the server refused the credentials in"),
+    (None, None, "the server needs credentials: set"),
+])
+def test_a_wrong_or_missing_password_stops_a_stage_in_one_line_before_training(team_server, project, user, password, said):
     _, address, _ = team_server
+    env = member_env(project, address, password=password)
+    if user is None:
+        env.pop("MLFLOW_TRACKING_USERNAME")
     result = subprocess.run([sys.executable, "-m", "fashion_pipeline.stages.train", "--stage", "train_keras@keras_softmax-42"],
-                            cwd=project, env=member_env(project, address, password="wrong"), capture_output=True, text=True)
+                            cwd=project, env=env, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: MLFLOW_TRACKING_URI {address}: the server refused the credentials in MLFLOW_TRACKING_USERNAME and "
-        "MLFLOW_TRACKING_PASSWORD (HTTP 401)"]
+        f"error: MLFLOW_TRACKING_URI {address}: {said} MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (HTTP 401)"]
 
 
 def test_runs_survive_a_restart(team_server, project):
