@@ -4,6 +4,7 @@ from fabricated result files (no model, no DVC cache)."""
 import copy
 import json
 import math
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -175,3 +176,35 @@ def test_tables_render_links_and_small_numbers():
     assert "<a href=\"#a-1-1\">A 1-1</a>" in html and "id='a-1-1'" in html and "1e-07" in html
     assert document.anchor("A 1-2-1, 1-2-2: Network A and Network B") == "a-1-2-1-1-2-2-network-a-and-network-b"
     assert json.loads(json.dumps(document.format_number(0.5))) == "0.5000"
+
+
+BROWSER_CHECK = """<script>
+window.addEventListener('load', () => {
+  const wide = [...document.body.querySelectorAll('*')].filter(element => element.getBoundingClientRect().right > window.innerWidth + 1)
+    .map(element => element.tagName);
+  const broken = [...document.images].filter(image => !image.complete || image.naturalWidth === 0).length;
+  const dangling = [...document.querySelectorAll('a[href^="#"]')].filter(link => !document.getElementById(link.getAttribute('href').slice(1)))
+    .map(link => link.getAttribute('href'));
+  const result = document.createElement('pre');
+  result.id = 'browser-check';
+  result.textContent = JSON.stringify({wide, broken, images: document.images.length, dangling});
+  document.body.appendChild(result);
+});
+</script>"""
+
+
+def test_the_report_reads_well_in_a_browser_at_1400_px(tmp_path, project_params):
+    """Headless Chromium at 1400 px: no element wider than the window, every image loads, every
+    internal link has its target. The page is one file that opens offline."""
+    results = fabricated_results(tmp_path)
+    build_report(copy.deepcopy(project_params), results, tmp_path / "reports", files.read_json(results / "data.json"))
+    html = (tmp_path / "reports" / "report.html").read_text()
+    assert "src='http" not in html and 'src="http' not in html
+    page = tmp_path / "checked.html"
+    page.write_text(html.replace("</body>", BROWSER_CHECK + "</body>"))
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
+                          "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    found = json.loads(dom.split("<pre id=\"browser-check\">", 1)[1].split("</pre>", 1)[0].replace("&quot;", '"'))
+    assert found["wide"] == [] and found["broken"] == 0 and found["dangling"] == []
+    assert found["images"] == len(list((tmp_path / "reports" / "figures").glob("*.png"))) >= 3
