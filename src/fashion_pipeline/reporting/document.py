@@ -102,6 +102,20 @@ def to_markdown(blocks, base_dir):
     return "\n\n".join(parts) + "\n"
 
 
+# Verdict words in tables, coloured (Okabe and Ito's colour-blind-safe hues) beside the word itself.
+VERDICT_COLOURS = {"holds": "#009E73", "reversed": "#D55E00", "alike": "#0072B2", "inconclusive": "#666666",
+                   "not run": "#999999"}
+
+
+def _verdict_cell(text):
+    """A cell made of verdict words (and counts), such as "holds" or "2 holds, 1 not run", in
+    their colours, bold; any other cell as it is."""
+    if not re.fullmatch(r"(?:[0-9 ,]*(?:holds|reversed|alike|inconclusive|not run))+", text):
+        return text
+    return re.sub(r"\b(holds|reversed|alike|inconclusive|not run)\b",
+                  lambda match: f"<b style='color:{VERDICT_COLOURS[match[1]]}'>{match[1]}</b>", text)
+
+
 def _inline_html(text):
     escaped = html.escape(text)
     escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
@@ -139,7 +153,8 @@ def to_html(blocks, title):
             parts.append(_text_html(block[1]))
         elif kind == "table":
             # Cells are escaped here, so that a cell's [link](#target) becomes a link.
-            frame = block[1].convert_dtypes().map(lambda value: _inline_html(value) if isinstance(value, str) else value)
+            frame = block[1].convert_dtypes().map(
+                lambda value: _verdict_cell(_inline_html(value)) if isinstance(value, str) else value)
             parts.append(frame.to_html(index=False, float_format=format_number, na_rep="", escape=False))
         elif kind == "figure":
             # Embedded, so the HTML file opens offline on its own.
