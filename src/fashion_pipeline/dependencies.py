@@ -20,6 +20,7 @@ RECORDING_ONLY = {
     "errors.py": "the error classes and their messages",
     "tracking.py": "sends params, metrics and artifacts to MLflow",
     "studies.py": "the study tags of MLflow runs",
+    "store.py": "checks that the tracking store can be used",
     "progress.py": "keeps each epoch's row as training hands it over, prints progress, forwards rows to MLflow",
     "files.py": "writes files atomically; the bytes written are the caller's",
     "params.py": "reads and validates params.yaml, returning its values unchanged",
