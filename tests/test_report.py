@@ -15,6 +15,7 @@ from fashion_pipeline.reporting import analysis, document, statistics
 from fashion_pipeline.reporting.claims import Claim
 from fashion_pipeline.reporting.results import load_experiments
 from fashion_pipeline.reporting.statistics import ALIKE, HOLDS, INCONCLUSIVE, NOT_RUN, REVERSED
+from fashion_pipeline.stages.evaluate import TRAINING_METRICS
 from fashion_pipeline.stages.report import build_report
 
 SETTINGS = {"confidence": 0.95, "bootstrap_rounds": 500, "margins": {"accuracy": 0.005, "loss": 0.02}}
@@ -94,9 +95,8 @@ def write_run(results, seed, name, test_loss, test_accuracy, train_loss=0.2, cor
              "best_val_loss": test_loss - 0.05, "best_val_epoch": 2, "epochs": epochs, "parameter_count": 100}
     files.write_json(folder / "train.json", train)
     files.write_json(folder / "run.json", {"mlflow_run_id": f"run-{name}-{seed}", "train_seconds": 1.0, "stage_seconds": 2.0})
-    files.write_json(folder / "metrics.json", {**{key: train[key] for key in (
-        "train_loss", "train_accuracy", "val_loss", "val_accuracy", "best_val_loss", "best_val_epoch")},
-        "test_loss": test_loss, "test_accuracy": test_accuracy})
+    files.write_json(folder / "metrics.json", {**{key: train[key] for key in TRAINING_METRICS},
+                                               "test_loss": test_loss, "test_accuracy": test_accuracy})
     files.write_json(folder / "evaluation.json", {
         "test_count": 100, "test_loss_standard_error": 0.01, "evaluate_seconds": 0.5,
         "weights": [{"layer": 1, "shape": "784x10", "mean_abs": 0.05, "sum_abs": 392.0, "sum_squares": 3.0,
