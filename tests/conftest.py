@@ -51,6 +51,9 @@ def shrink(params, experiments, epochs=2, limit_train=600, limit_test=300, optim
         kind: {name: {**spec, "epochs": epochs} for name, spec in group.items()
                if name in experiments or (kind == "lowlevel" and name == study["network"])}
         for kind, group in params["experiments"].items()}
+    # The held-out comparison: the kept candidates, else the first Keras experiment kept.
+    keras = list(params["experiments"]["keras"])
+    params["holdout"]["experiments"] = [name for name in keras if name in params["holdout"]["experiments"]] or keras[:1]
     return params
 
 

@@ -10,17 +10,20 @@ from fashion_pipeline import dependencies
 PACKAGE = "src/fashion_pipeline/"
 # Stage groups that train, and the groups each feeds (through its outputs).
 DOWNSTREAM = {
-    "train_lowlevel": {"evaluate_lowlevel", "report"},
-    "train_keras": {"evaluate_keras", "report"},
-    "evaluate_lowlevel": {"report"},
-    "evaluate_keras": {"report"},
-    "compare_optimizers": {"report"},
+    "train_lowlevel": {"evaluate_lowlevel", "mistakes", "report"},
+    "train_keras": {"evaluate_keras", "mistakes", "report"},
+    "evaluate_lowlevel": {"mistakes", "report"},
+    "evaluate_keras": {"mistakes", "report"},
+    "compare_optimizers": {"mistakes", "report"},
+    "holdout_keras": {"mistakes", "report"},
+    "mistakes": {"report"},
     "download": {"prepare", "train_lowlevel", "train_keras", "evaluate_lowlevel", "evaluate_keras",
-                 "compare_optimizers", "report"},
-    "prepare": {"train_lowlevel", "train_keras", "evaluate_lowlevel", "evaluate_keras", "compare_optimizers", "report"},
+                 "compare_optimizers", "holdout_keras", "mistakes", "report"},
+    "prepare": {"train_lowlevel", "train_keras", "evaluate_lowlevel", "evaluate_keras", "compare_optimizers",
+                "holdout_keras", "mistakes", "report"},
     "report": set(),
 }
-TRAINING = {"train_lowlevel", "train_keras", "compare_optimizers"}
+TRAINING = {"train_lowlevel", "train_keras", "compare_optimizers", "holdout_keras"}
 
 
 def stages():
@@ -71,9 +74,9 @@ def test_edits_re_run_only_the_results_they_can_change():
     for file, groups in table.items():
         print(f"  {file:40s} {', '.join(sorted(groups)) or '(nothing)'}")
     for file in ("lowlevel/network.py", "lowlevel/trainer.py"):
-        assert table[file] == {"train_lowlevel", "evaluate_lowlevel", "compare_optimizers", "report"}, file
-    assert table["lowlevel/optimizers.py"] == {"compare_optimizers", "report"}
-    assert table["keras/training.py"] == {"train_keras", "evaluate_keras", "report"}
+        assert table[file] == {"train_lowlevel", "evaluate_lowlevel", "compare_optimizers", "mistakes", "report"}, file
+    assert table["lowlevel/optimizers.py"] == {"compare_optimizers", "mistakes", "report"}
+    assert table["keras/training.py"] == {"train_keras", "evaluate_keras", "holdout_keras", "mistakes", "report"}
     for file in ("tracking.py", "cli.py", "errors.py", "progress.py", "checkpoints.py", "params.py", "files.py",
                  "reporting/figures.py", "reporting/document.py", "reporting/analysis.py", "stages/report.py"):
         assert not table[file] & TRAINING, file

@@ -157,6 +157,30 @@ def test_the_report_rebuilds_from_committed_files_alone(pipeline, tmp_path):
                                       pd.read_csv(project / "reports" / "tables" / f"{table}.csv"))
 
 
+def test_holdout_runs_validate_on_a_held_out_part_of_the_training_set(pipeline):
+    """The protocol check: each candidate trained again per seed, validated on a held-out part of
+    the training set (not the test set), scored once on the test set; the report picks on it."""
+    project, first = pipeline
+    candidate = "keras_4l_drop_taper"
+    for seed in SEEDS:
+        assert f"Running stage 'holdout_keras@{candidate}-{seed}'" in first.stdout
+        folder = project / "results" / f"seed_{seed}" / "holdout" / candidate
+        metrics = json.loads((folder / "metrics.json").read_text())
+        history = pd.read_csv(folder / "history.csv")
+        assert metrics["held_out_loss"] == pytest.approx(history["val_loss"].iloc[-1])
+        # Validation and test are different images here, unlike the main run's.
+        assert abs(metrics["held_out_loss"] - metrics["test_loss"]) > 1e-4
+        assert 0.1 < metrics["test_accuracy"] <= 1.0
+    table = pd.read_csv(project / "reports" / "tables" / "holdout.csv").set_index("experiment")
+    assert table.loc[candidate, "seeds"] == len(SEEDS)
+    choice = pd.read_csv(project / "reports" / "tables" / "holdout_choice.csv")
+    assert choice["on the held-out split"].str.startswith(candidate).all()
+    # The mistakes stage drew the best model's confident mistakes from the test images.
+    mistakes = pd.read_csv(project / "reports" / "mistakes" / "confident_mistakes.csv")
+    assert 0 < len(mistakes) <= 16 and (mistakes["actual"] != mistakes["predicted"]).all()
+    assert "mistakes/confident_mistakes.png" in (project / "reports" / "report.md").read_text()
+
+
 def test_dvc_shows_compact_metrics(pipeline):
     project, _ = pipeline
     metrics = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)

@@ -2,8 +2,10 @@
 from fabricated result files (no model, no DVC cache)."""
 
 import copy
+import html
 import json
 import math
+import re
 import subprocess
 
 import numpy as np
@@ -11,11 +13,13 @@ import pandas as pd
 import pytest
 
 from fashion_pipeline import files
-from fashion_pipeline.reporting import analysis, document, statistics
+from fashion_pipeline.reporting import analysis, document, holdout_report, statistics
 from fashion_pipeline.reporting.claims import Claim
-from fashion_pipeline.reporting.results import load_experiments
+from fashion_pipeline.reporting.results import load_experiments, load_holdout_runs
 from fashion_pipeline.reporting.statistics import ALIKE, HOLDS, INCONCLUSIVE, NOT_RUN, REVERSED
+from fashion_pipeline.data import save_split
 from fashion_pipeline.stages.evaluate import TRAINING_METRICS
+from fashion_pipeline.stages.mistakes import confident_mistakes, draw_mistakes
 from fashion_pipeline.stages.report import build_report
 
 SETTINGS = {"confidence": 0.95, "bootstrap_rounds": 500, "margins": {"accuracy": 0.005, "loss": 0.02}}
@@ -108,6 +112,29 @@ def write_run(results, seed, name, test_loss, test_accuracy, train_loss=0.2, cor
     files.write_csv(folder / "per_class.csv", pd.DataFrame({"class": CLASSES, "precision": [0.9, 0.8], "recall": [0.9, 0.8]}))
 
 
+def write_holdout_run(results, seed, name, held_out_loss, test_loss, test_accuracy):
+    folder = results / f"seed_{seed}" / "holdout" / name
+    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [0.5, 0.3], "val_loss": [held_out_loss + 0.1, held_out_loss],
+                            "train_accuracy": [0.8, 0.9], "val_accuracy": [0.8, 0.85]})
+    files.write_csv(folder / "history.csv", history)
+    train = {"train_loss": 0.3, "train_accuracy": 0.9, "val_loss": held_out_loss, "val_accuracy": 0.85,
+             "best_val_loss": held_out_loss, "best_val_epoch": 2, "epochs": 2}
+    files.write_json(folder / "train.json", train)
+    files.write_json(folder / "run.json", {"mlflow_run_id": f"holdout-{name}-{seed}", "train_seconds": 1.0,
+                                           "stage_seconds": 2.0})
+    files.write_json(folder / "metrics.json", {**{key: train[key] for key in TRAINING_METRICS},
+                                               "held_out_loss": held_out_loss, "held_out_accuracy": 0.85,
+                                               "test_loss": test_loss, "test_accuracy": test_accuracy})
+
+
+def fabricated_test_images(tmp_path, count=100):
+    """A prepared folder whose test split has `count` images, as many as the fabricated predictions."""
+    prepared = tmp_path / "prepared"
+    save_split(prepared, "test", np.random.default_rng(0).random((count, 784), dtype=np.float32),
+               np.zeros(count, dtype=np.uint8))
+    return prepared
+
+
 def fabricated_results(tmp_path, seeds=(42, 43, 44)):
     """keras_4l_drop20 clearly below keras_4l in test loss; keras_4l and keras_5l alike in
     accuracy; nothing else run."""
@@ -116,6 +143,9 @@ def fabricated_results(tmp_path, seeds=(42, 43, 44)):
         write_run(results, seed, "keras_4l", 0.50 + 0.01 * offset, 0.880)
         write_run(results, seed, "keras_5l", 0.48 + 0.01 * offset, 0.880)
         write_run(results, seed, "keras_4l_drop20", 0.38 + 0.012 * offset, 0.885)
+        # Held out, keras_4l_drop_taper looks best, but keras_5l scores best on the test set.
+        write_holdout_run(results, seed, "keras_4l_drop_taper", 0.30, 0.36 + 0.01 * offset, 0.880)
+        write_holdout_run(results, seed, "keras_5l", 0.34, 0.33 + 0.01 * offset, 0.890)
     files.write_json(results / "data.json", {"validation": "the test set (as in the seed)", "scale": True,
                                              "train_count": 1000, "val_count": 100, "test_count": 100,
                                              "raw_files": {"t10k-labels-idx1-ubyte": {"sha256": "ab" * 32}}})
@@ -151,7 +181,7 @@ def test_seed_comparison_says_whether_the_seed_value_lies_in_our_interval(tmp_pa
 def test_report_built_from_result_files_alone(tmp_path, project_params):
     results = fabricated_results(tmp_path)
     params = copy.deepcopy(project_params)
-    _, verdicts, experiments, _ = build_report(params, results, tmp_path / "reports",
+    _, verdicts, experiments, _, _ = build_report(params, results, tmp_path / "reports",
                                                files.read_json(results / "data.json"))
     rows = verdicts.set_index("claim")
     assert rows.loc["Dropout 0.2 lowers the 4-layer validation loss (final epoch)", "verdict"] == HOLDS
@@ -159,8 +189,16 @@ def test_report_built_from_result_files_alone(tmp_path, project_params):
     assert rows.loc["Network B reaches a lower training loss than Network A (training set)", "verdict"] == NOT_RUN
     markdown = (tmp_path / "reports" / "report.md").read_text()
     html = (tmp_path / "reports" / "report.html").read_text()
-    scorecard = pd.read_csv(tmp_path / "reports" / "tables" / "scorecard.csv")
-    assert len(scorecard) == 6 and scorecard["claims checked"].sum() == len(verdicts)
+    scorecard = pd.read_csv(tmp_path / "reports" / "tables" / "scorecard.csv").fillna("")
+    # One row per question: its headline claim with our measurement and verdict, the rest counted.
+    others = scorecard["other claims"].map(lambda text: sum(int(part.split()[0]) for part in text.split(", ") if part))
+    assert len(scorecard) == 6 and (others + 1).sum() == len(verdicts)
+    dropout = scorecard[scorecard["question"].str.startswith("[B ii]")].iloc[0]
+    assert dropout["the seed's claim"] == "Dropout 0.2 lowers the 4-layer validation loss (final epoch)"
+    assert dropout["verdict"] == HOLDS and dropout["measured (mean [95% interval] over seeds)"].startswith("test_loss: -0.1180 [")
+    # The contents link every section, the held-out protocol check among them.
+    assert "- [Protocol check: the best model on a held-out split](#protocol-check-the-best-model-on-a-held-out-split)" \
+        in markdown
     # Every question's link in the scorecard has its heading in the HTML.
     for link in scorecard["question"]:
         target = link.split("(#", 1)[1].rstrip(")")
@@ -172,7 +210,7 @@ def test_report_built_from_result_files_alone(tmp_path, project_params):
 
 def test_tables_render_links_and_small_numbers():
     frame = pd.DataFrame({"question": ["[A 1-1](#a-1-1)"], "value": [1e-7]})
-    html = document.to_html([("heading", 2, "A 1-1"), ("table", frame)], "title")
+    html = document.to_html([("heading", 2, "A 1-1"), ("table", frame, "t")], "title")
     assert "<a href=\"#a-1-1\">A 1-1</a>" in html and "id='a-1-1'" in html and "1e-07" in html
     assert document.anchor("A 1-2-1, 1-2-2: Network A and Network B") == "a-1-2-1-1-2-2-network-a-and-network-b"
     assert json.loads(json.dumps(document.format_number(0.5))) == "0.5000"
@@ -197,7 +235,9 @@ def test_the_report_reads_well_in_a_browser_at_1400_px(tmp_path, project_params)
     """Headless Chromium at 1400 px: no element wider than the window, every image loads, every
     internal link has its target. The page is one file that opens offline."""
     results = fabricated_results(tmp_path)
-    build_report(copy.deepcopy(project_params), results, tmp_path / "reports", files.read_json(results / "data.json"))
+    params = copy.deepcopy(project_params)
+    draw_mistakes(params, results, fabricated_test_images(tmp_path), tmp_path / "reports" / "mistakes")
+    build_report(params, results, tmp_path / "reports", files.read_json(results / "data.json"))
     html = (tmp_path / "reports" / "report.html").read_text()
     assert "src='http" not in html and 'src="http' not in html
     page = tmp_path / "checked.html"
@@ -207,4 +247,44 @@ def test_the_report_reads_well_in_a_browser_at_1400_px(tmp_path, project_params)
                          capture_output=True, text=True, timeout=120).stdout
     found = json.loads(dom.split("<pre id=\"browser-check\">", 1)[1].split("</pre>", 1)[0].replace("&quot;", '"'))
     assert found["wide"] == [] and found["broken"] == 0 and found["dangling"] == []
-    assert found["images"] == len(list((tmp_path / "reports" / "figures").glob("*.png"))) >= 3
+    # Every figure the report drew, and the sample of mistakes the mistakes stage drew.
+    assert found["images"] == len(list((tmp_path / "reports" / "figures").glob("*.png"))) + 1 >= 4
+
+
+def test_holdout_picks_on_the_held_out_split_and_reads_the_test_score(tmp_path):
+    results = fabricated_results(tmp_path)
+    experiments = load_experiments(results, ["keras_4l_drop_taper", "keras_5l"], [42, 43, 44])
+    held_out = load_holdout_runs(results, ["keras_4l_drop_taper", "keras_5l"], [42, 43, 44])
+    table = holdout_report.choices(held_out, experiments, 0.95).set_index("picked by")
+    # The held-out loss picks keras_4l_drop_taper; its test loss is 0.36, 0.37, 0.38.
+    assert table.loc["lowest loss", "on the held-out split"] == "keras_4l_drop_taper: test_loss 0.3700 [0.3452, 0.3948]"
+    # Of the candidates only keras_5l ran in the main grid, so the test set picks it.
+    assert table.loc["lowest loss", "on the test set (the seed's protocol)"].startswith("keras_5l: test_loss 0.4900")
+    assert table.loc["highest accuracy", "on the held-out split"].startswith("keras_4l_drop_taper")
+
+
+def test_confident_mistakes_are_the_wrong_answers_given_most_surely():
+    predictions = pd.DataFrame({"actual": ["Bag", "Bag", "Coat", "Coat", "Shirt"],
+                                "predicted": ["Bag", "Coat", "Shirt", "Coat", "Coat"],
+                                "confidence": [0.99, 0.6, 0.95, 0.97, 0.95], "loss": [0.01, 1.0, 9.0, 0.03, 12.0]})
+    chosen = confident_mistakes(predictions, 2)
+    # Rows 2 and 4 tie at 0.95: the larger loss first.
+    assert list(chosen["index"]) == [4, 2] and list(chosen["predicted"]) == ["Coat", "Shirt"]
+    assert len(confident_mistakes(predictions, 10)) == 3
+
+
+def test_markdown_and_html_twins_hold_the_same_sections_and_numbers(tmp_path, project_params):
+    """Both renderings come from the same blocks: the same headings in the same order, and every
+    number of the Markdown in the HTML's text (so a diff of report.md shows what changed)."""
+    results = fabricated_results(tmp_path)
+    build_report(copy.deepcopy(project_params), results, tmp_path / "reports", files.read_json(results / "data.json"))
+    markdown = (tmp_path / "reports" / "report.md").read_text()
+    page = (tmp_path / "reports" / "report.html").read_text()
+    md_headings = re.findall(r"^#{1,3} (.+)$", markdown, flags=re.MULTILINE)
+    html_headings = [html.unescape(text) for text in re.findall(r"<h[1-3] id='[^']*'>(.*?)</h[1-3]>", page)]
+    assert md_headings == html_headings and len(md_headings) > 8
+    body = page.split("<body>", 1)[1]  # the text a reader sees, not the style sheet
+    visible = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"src='data:[^']+'", "", body)))
+    number = r"-?\d+\.\d+(?:e-?\d+)?"
+    assert set(re.findall(number, markdown)) == set(re.findall(number, visible))
+    assert len(re.findall(number, markdown)) > 50

@@ -1,5 +1,5 @@
 """Run the whole grid seed by seed (`make grid`): for each seed, every experiment's training
-then its evaluation, then the optimizer runs. Each target is one `dvc repro --allow-missing`,
+then its evaluation, then the optimizer runs, then the held-out runs of the best candidates. Each target is one `dvc repro --allow-missing`,
 so a finished stage is skipped, a stage whose outputs only live in another machine's cache is
 not re-run, and with `training.resume: true` an interrupted stage continues from its checkpoint.
 A failed target is tried once more, then reported, and the grid goes on. The data is prepared
@@ -17,6 +17,7 @@ def targets(params):
         for kind, experiments in params["experiments"].items():
             yield from (f"evaluate_{kind}@{name}-{seed}" for name in experiments)
         yield from (f"compare_optimizers@{run}-{seed}" for run in params["optimizers"]["runs"])
+        yield from (f"holdout_keras@{name}-{seed}" for name in params["holdout"]["experiments"])
 
 
 def main():

@@ -127,6 +127,8 @@ SCHEMA = {
         "confidence": _number(0.5, 1.0, include_low=True),
         "bootstrap_rounds": _integer(100),
         "margins": {"accuracy": _number(0.0, 1.0, include_low=False), "loss": _number(0.0, 10.0, include_low=False)},
+        "mistakes_shown": _integer(1),
+        "mlflow_ui": _text,
     },
     "training": {
         "progress_every_epochs": _integer(1),
@@ -136,6 +138,10 @@ SCHEMA = {
         "resume": _boolean,
     },
     "experiments": None,  # checked by validate_experiment, one spec at a time, per kind
+    "holdout": {
+        "val_fraction": _number(0.0, 0.5, include_low=False, include_high=True),
+        "experiments": None,  # Keras experiment names, checked in validate_params
+    },
     "optimizers": {
         "network": _text,  # an experiment name, checked in validate_params
         "epochs": _integer(1),
@@ -207,8 +213,8 @@ def _check_name(key, name, reserved=()):
 def validate_experiment(kind, name, spec):
     """Check one experiment spec of the group `experiments.<kind>`; its keys depend on the kind."""
     prefix = f"experiments.{kind}.{name}."
-    # results/seed_<n>/optimizers holds the optimizer comparison.
-    _check_name(f"experiments.{kind}.{name}", name, reserved=("optimizers",))
+    # results/seed_<n>/optimizers and .../holdout hold the optimizer comparison and the held-out runs.
+    _check_name(f"experiments.{kind}.{name}", name, reserved=("optimizers", "holdout"))
     schema = {**EXPERIMENT_SCHEMA["common"], **EXPERIMENT_SCHEMA[kind]}
     _validate_section(prefix, spec, schema, OPTIONAL_EXPERIMENT_KEYS)
     if kind == "keras" and isinstance(spec["dropout"], list):
@@ -252,6 +258,11 @@ def validate_params(params):
             if name in seen:
                 raise ParamsError(f"experiments.{kind}.{name}", name, f"a name not already used in experiments.{seen[name]}")
             seen[name] = kind
+    candidates, keras = params["holdout"]["experiments"], groups.get("keras") or {}
+    if (not isinstance(candidates, list) or not candidates or len(set(map(repr, candidates))) != len(candidates)
+            or any(name not in keras for name in candidates)):
+        raise ParamsError("holdout.experiments", candidates, "a non-empty list of distinct keras experiments: "
+                          + ", ".join(keras))
     study = params["optimizers"]
     lowlevel = groups.get("lowlevel") or {}
     if study["network"] not in lowlevel:

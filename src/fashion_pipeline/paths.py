@@ -44,6 +44,14 @@ def results_dir(seed, name):
     return Path("results") / seed_folder(seed) / name
 
 
+def holdout_model_path(seed, name):
+    return Path("models") / seed_folder(seed) / "holdout" / f"{name}.keras"
+
+
+def holdout_results_dir(seed, name):
+    return Path("results") / seed_folder(seed) / "holdout" / name
+
+
 def optimizer_results_dir(seed, run):
     return Path("results") / seed_folder(seed) / "optimizers" / run
 

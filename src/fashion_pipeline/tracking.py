@@ -108,8 +108,9 @@ def start_training_run(params, uri, job):
     returned), tagged, with every param DVC tracks for the stage (`job.logged`)."""
     kind = "optimizer" if job.stage.startswith("compare_optimizers@") else job.tags["kind"]
     name = job.tags["experiment"].removeprefix("optimizer_")
-    tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed), **job.tags,
-            **studies.tags(name, kind)}
+    # The job's own tags win over the study's (a held-out run of keras_3l is not in B i's study).
+    tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed), **studies.tags(name, kind),
+            **job.tags}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
     # System metrics (CPU, memory) sampled while the run trains.

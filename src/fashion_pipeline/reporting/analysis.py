@@ -85,6 +85,15 @@ def metric_table(runs_by_name, measures, confidence):
     return pd.DataFrame(rows)
 
 
+def best(runs_by_name, measure, confidence, highest=True):
+    """The run name with the best mean of `measure` over its seeds (None when none has run)."""
+    means = {name: statistics.interval(values_by_seed(runs, measure).values(), confidence).mean
+             for name, runs in runs_by_name.items() if runs}
+    if not means:
+        return None
+    return (max if highest else min)(means, key=means.get)
+
+
 def seed_comparison(experiments, confidence, seed_values=SEED_VALUES):
     """The seed's number beside our mean and interval over seeds, and whether it falls inside."""
     rows = []

@@ -1,8 +1,9 @@
 """A tiny document model rendered twice: Markdown for git diffs, self-contained HTML for reading.
 
 A document is a list of blocks: ("heading", level, text), ("text", markdown_text),
-("table", DataFrame), ("figure", path, caption). `Report` collects them and writes each table
-(CSV) and figure (PNG) as it goes.
+("table", DataFrame, name), ("figure", path, caption), ("contents",) (the section headings,
+linked). `Report` collects them and writes each table (CSV) and figure (PNG) as it goes. Both
+renderings come from the same blocks, so they hold the same sections and numbers.
 """
 
 import base64
@@ -19,8 +20,8 @@ from fashion_pipeline.reporting import figures
 
 def anchor(text):
     """The link target of a heading, as GitHub makes it for Markdown: lowercase, punctuation
-    and spaces to single hyphens."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    other than hyphens and underscores dropped, each space a hyphen."""
+    return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
 
 
 class Report:
@@ -39,24 +40,32 @@ class Report:
     def text(self, text):
         self.blocks.append(("text", text))
 
+    def contents(self):
+        self.blocks.append(("contents",))
+
     def table(self, frame, name):
         files.write_csv(self.out_dir / "tables" / f"{name}.csv", frame)
-        self.blocks.append(("table", frame))
+        self.blocks.append(("table", frame, name))
 
-    def curves(self, groups, name, caption, columns=("loss", "accuracy"), marks=None):
-        """groups: label -> {seed: history}; labels with no seed done are left out."""
+    def curves(self, groups, name, caption, columns=("loss", "accuracy"), marks=None, table=None):
+        """groups: label -> {seed: history}; labels with no seed done are left out. `table`: the
+        name of the table that holds the figure's numbers, linked from its caption."""
         groups = {label: seeds for label, seeds in groups.items() if seeds}
         if not groups:
             self.text(f"*{caption}: not run yet.*")
             return
         self.figure(figures.curves(groups, caption, columns, marks=marks), name,
                     caption + " (mean over seeds, band from the lowest to the highest seed; dashed: train, "
-                    "solid: validation" + ("; crosses: the seed's final values)" if marks else ")"))
+                    "solid: validation" + ("; crosses: the seed's final values)" if marks else ")"), table)
 
-    def figure(self, figure, name, caption):
+    def figure(self, figure, name, caption, table=None):
         path = self.out_dir / "figures" / f"{name}.png"
         figures.save(figure, path)
-        self.blocks.append(("figure", path, caption))
+        self.image(path, caption, table)
+
+    def image(self, path, caption, table=None):
+        """A PNG already on disk (under the report's folder), captioned, linked to its table."""
+        self.blocks.append(("figure", Path(path), caption + (f" ([its table](#table-{table}))" if table else "")))
 
     def write(self, title):
         files.write_text(self.out_dir / "report.md", to_markdown(self.blocks, self.out_dir))
@@ -86,6 +95,18 @@ def _cell(value):
     return str(value).replace("|", "\\|")
 
 
+def _contents(blocks):
+    """The contents as Markdown bullets: every section heading after the contents block, linked."""
+    start = blocks.index(("contents",))
+    return "\n".join(f"- [{block[2]}](#{anchor(block[2])})" for block in blocks[start:]
+                     if block[0] == "heading" and block[1] == 2)
+
+
+def _caption_text(caption):
+    """A caption without its Markdown links, for alt text."""
+    return re.sub(r"\[(.+?)\]\(.+?\)", r"\1", caption)
+
+
 def to_markdown(blocks, base_dir):
     parts = []
     for block in blocks:
@@ -94,11 +115,13 @@ def to_markdown(blocks, base_dir):
             parts.append("#" * block[1] + " " + block[2])
         elif kind == "text":
             parts.append(block[1])
+        elif kind == "contents":
+            parts.append(_contents(blocks))
         elif kind == "table":
-            parts.append(_markdown_table(block[1].convert_dtypes()))
+            parts.append(f'<a id="table-{block[2]}"></a>\n\n' + _markdown_table(block[1].convert_dtypes()))
         elif kind == "figure":
             relative = Path(block[1]).resolve().relative_to(Path(base_dir).resolve())
-            parts.append(f"![{block[2]}]({relative.as_posix()})\n\n*{block[2]}*")
+            parts.append(f"![{_caption_text(block[2])}]({relative.as_posix()})\n\n*{block[2]}*")
     return "\n\n".join(parts) + "\n"
 
 
@@ -151,15 +174,19 @@ def to_html(blocks, title):
             parts.append(f"<h{block[1]} id='{anchor(block[2])}'>{html.escape(block[2])}</h{block[1]}>")
         elif kind == "text":
             parts.append(_text_html(block[1]))
+        elif kind == "contents":
+            parts.append(_text_html(_contents(blocks)))
         elif kind == "table":
             # Cells are escaped here, so that a cell's [link](#target) becomes a link.
             frame = block[1].convert_dtypes().map(
                 lambda value: _verdict_cell(_inline_html(value)) if isinstance(value, str) else value)
-            parts.append(frame.to_html(index=False, float_format=format_number, na_rep="", escape=False))
+            parts.append(frame.to_html(index=False, float_format=format_number, na_rep="", escape=False,
+                                       table_id=f"table-{block[2]}"))
         elif kind == "figure":
             # Embedded, so the HTML file opens offline on its own.
             encoded = base64.b64encode(Path(block[1]).read_bytes()).decode()
-            parts.append(f"<figure><img src='data:image/png;base64,{encoded}' alt='{html.escape(block[2])}'>"
-                         f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
+            parts.append(f"<figure><img src='data:image/png;base64,{encoded}' "
+                         f"alt='{html.escape(_caption_text(block[2]))}'>"
+                         f"<figcaption>{_inline_html(block[2])}</figcaption></figure>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -111,3 +111,17 @@ def confusion(actual, predicted, class_names, title):
     )
     axis.set_title(title)
     return figure
+
+
+def image_grid(images, titles, title, columns=8):
+    """28x28 images in a grid, each with its title (up to three short lines), grey on white."""
+    rows = max(1, -(-len(images) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(WIDTH_INCHES, 2.0 * rows + 0.4), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, image, text in zip(axes.flat, images, titles):
+        axis.imshow(np.asarray(image).reshape(28, 28), cmap="gray_r")
+        axis.set_title(text, fontsize=7.5)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

@@ -31,30 +31,36 @@ class Run:
         return self.metrics[key] if key in self.metrics else self.train[key]
 
 
-def _read(folder, name, seed, evaluated):
-    needed = ["train.json", "run.json", "history.csv"] + (["metrics.json", "evaluation.json"] if evaluated else [])
+def _read(folder, name, seed, extras):
+    """The Run in `folder` when its stage has written every file, `extras` too; else None."""
+    needed = ["train.json", "run.json", "history.csv", *extras]
     if not all((folder / part).is_file() for part in needed):
         return None
     return Run(name=name, seed=seed, folder=folder, train=files.read_json(folder / "train.json"),
                record=files.read_json(folder / "run.json"), history=pd.read_csv(folder / "history.csv"),
-               metrics=files.read_json(folder / "metrics.json") if evaluated else {},
-               evaluation=files.read_json(folder / "evaluation.json") if evaluated else {})
+               metrics=files.read_json(folder / "metrics.json") if "metrics.json" in extras else {},
+               evaluation=files.read_json(folder / "evaluation.json") if "evaluation.json" in extras else {})
+
+
+def _load(results_dir, names, seeds, subfolder, extras):
+    runs = {}
+    for name in names:
+        found = {seed: _read(Path(results_dir) / paths.seed_folder(seed) / subfolder / name, name, seed, extras)
+                 for seed in seeds}
+        runs[name] = {seed: run for seed, run in found.items() if run is not None}
+    return runs
 
 
 def load_experiments(results_dir, names, seeds):
     """name -> {seed: Run} for every experiment and seed that has trained and been evaluated."""
-    runs = {}
-    for name in names:
-        found = {seed: _read(Path(results_dir) / paths.seed_folder(seed) / name, name, seed, True) for seed in seeds}
-        runs[name] = {seed: run for seed, run in found.items() if run is not None}
-    return runs
+    return _load(results_dir, names, seeds, "", ("metrics.json", "evaluation.json"))
 
 
 def load_optimizer_runs(results_dir, names, seeds):
     """run name -> {seed: Run} for every optimizer run and seed that has finished."""
-    runs = {}
-    for name in names:
-        found = {seed: _read(Path(results_dir) / paths.seed_folder(seed) / "optimizers" / name, name, seed, False)
-                 for seed in seeds}
-        runs[name] = {seed: run for seed, run in found.items() if run is not None}
-    return runs
+    return _load(results_dir, names, seeds, "optimizers", ())
+
+
+def load_holdout_runs(results_dir, names, seeds):
+    """name -> {seed: Run} for every held-out run that has finished (metrics: held-out and test)."""
+    return _load(results_dir, names, seeds, "holdout", ("metrics.json",))

@@ -14,7 +14,7 @@ import pandas as pd
 from fashion_pipeline import cli, files, tracking
 from fashion_pipeline.data import CLASS_NAMES
 from fashion_pipeline.params import all_experiments, load_params
-from fashion_pipeline.reporting import analysis, figures, optimizer_report, results, statistics
+from fashion_pipeline.reporting import analysis, figures, holdout_report, optimizer_report, results, statistics
 from fashion_pipeline.reporting.claims import CLAIMS
 from fashion_pipeline.reporting.document import Report, anchor
 from fashion_pipeline.reporting.seed_reference import SEED_STARTING_TOTAL_LOSS, SEED_VALUES
@@ -34,13 +34,21 @@ ARCHITECTURES = ["keras_softmax", "keras_2l", "keras_3l", "keras_4l", "keras_5l"
 SUMMARY_MEASURES = ("train_loss", "test_loss", "best_val_loss", "gap_loss", "test_accuracy")
 
 
-def scorecard(verdicts):
+def scorecard(verdicts, claims):
+    """One row per question: its headline claim (the seed's words and numbers, ours, the verdict),
+    the verdicts of its other claims, and a link to its section."""
     rows = []
     for question, title in QUESTIONS.items():
-        mine = verdicts[verdicts["question"] == question]
-        counts = mine["verdict"].value_counts()
-        rows.append({"question": f"[{question}](#{anchor(title)})", "claims checked": len(mine),
-                     "verdicts": ", ".join(f"{count} {word}" for word, count in counts.items())})
+        indices = [index for index, claim in enumerate(claims) if claim.question == question]
+        if not indices:
+            continue
+        head = next((index for index in indices if claims[index].headline), indices[0])
+        row = verdicts.loc[head]
+        others = verdicts.loc[[index for index in indices if index != head], "verdict"].value_counts()
+        rows.append({"question": f"[{question}](#{anchor(title)})", "the seed's claim": row["claim"],
+                     "seed": row["seed"], "measured (mean [95% interval] over seeds)": f"{row['measure']}: {row['measured']}",
+                     "verdict": row["verdict"],
+                     "other claims": ", ".join(f"{count} {word}" for word, count in others.items())})
     return pd.DataFrame(rows)
 
 
@@ -56,8 +64,9 @@ def protocol(params, data_summary, verdicts, seeds_done):
         f"Versions: {versions}. Git commit `{tracking.git_commit()}`; machine: {platform.machine()}, Python "
         f"{platform.python_version()}.",
         "- **The validation set is the test set**, as in the seed. Every choice made on it (the best epoch, the best "
-        "model) is optimistic: the same images pick and score it. `data.val_fraction` holds out part of the training set "
-        "instead.",
+        "model) is optimistic: the same images pick and score it. The [protocol check]"
+        f"(#{anchor(holdout_report.TITLE)}) makes the best-model choice on a held-out split instead; "
+        "`data.val_fraction` does so for every run.",
         f"- A measure is its mean over seeds with a {settings['confidence']:.0%} t-interval. A comparison is paired: the "
         "difference of the two runs of each seed, then its mean and interval over seeds. Beside it, a test on the "
         "images pooled over seeds: McNemar's exact test for accuracy, a paired bootstrap of the mean per-image loss "
@@ -162,60 +171,71 @@ def part_b(report, params, experiments, verdicts, confidence):
     verdict_block(report, verdicts, "B ii")
 
 
-def best_model_section(report, experiments, confidence):
-    done = {name: runs for name, runs in experiments.items() if runs}
-    if not done:
+def best_model_section(report, experiments, mistakes_dir, confidence):
+    best = analysis.best(experiments, "test_accuracy", confidence)
+    if best is None:
         return
-    best = max(done, key=lambda name: statistics.interval(
-        analysis.values_by_seed(done[name], "test_accuracy").values(), confidence).mean)
-    seed = min(done[best])
+    seed = min(experiments[best])
     report.heading(f"The best model: {best}")
     report.text(f"Chosen by mean accuracy over seeds on the seed's validation set, which is the test set: the figure is "
-                f"optimistic. Per-class precision and recall, seed {seed}:")
-    report.table(pd.read_csv(done[best][seed].folder / "per_class.csv"), "best_model_per_class")
-    predictions = done[best][seed].predictions
+                f"optimistic (the protocol check below picks on a held-out split). Per-class precision and recall, "
+                f"seed {seed}:")
+    report.table(pd.read_csv(experiments[best][seed].folder / "per_class.csv"), "best_model_per_class")
+    predictions = experiments[best][seed].predictions
     report.figure(figures.confusion(predictions["actual"], predictions["predicted"], CLASS_NAMES,
                                     f"{best}, seed {seed}: test confusion matrix"),
-                  "best_model_confusion", f"{best}, seed {seed}: test confusion matrix")
+                  "best_model_confusion", f"{best}, seed {seed}: test confusion matrix", table="best_model_per_class")
+    mistakes = Path(mistakes_dir) / "confident_mistakes.png"
+    if mistakes.is_file():
+        shown = pd.read_csv(mistakes.with_suffix(".csv"))
+        report.image(mistakes, f"{shown['experiment'].iloc[0]}, seed {shown['seed'].iloc[0]}: its {len(shown)} most "
+                               "confident mistakes on the test set, with true and predicted labels and the confidence")
 
 
-def appendix(report, params, experiments, optimizer_runs, data_summary, confidence):
+def appendix(report, params, experiments, optimizer_runs, holdout_runs, data_summary, confidence):
     report.heading("Appendix: every experiment, the seed's numbers, times")
     report.table(analysis.metric_table(experiments, SUMMARY_MEASURES, confidence), "summary")
     report.text("The seed's numbers beside ours (mean [interval] over seeds; `seed_inside`: the seed's value lies in "
                 "our interval). The seed's Part A accuracies are its rounded metric, its L1/L2 losses include the penalty.")
     report.table(analysis.seed_comparison(experiments, confidence), "seed_comparison")
-    runs = [{"run": name, "seed": seed, "mlflow_run_id": run.record["mlflow_run_id"]}
-            for pool in (experiments, optimizer_runs) for name, seeds in pool.items() for seed, run in sorted(seeds.items())]
-    report.text("MLflow runs (open them with `make ui`):")
-    report.table(pd.DataFrame(runs, columns=["run", "seed", "mlflow_run_id"]), "mlflow_runs")
+    address = params["report"]["mlflow_ui"]
+    runs = [{"run": name, "seed": seed, "mlflow_run": f"[{run.record['mlflow_run_id'][:8]}]"
+                                                     f"({address}/#/runs/{run.record['mlflow_run_id']})"}
+            for pool in (experiments, optimizer_runs, holdout_runs) for name, seeds in pool.items()
+            for seed, run in sorted(seeds.items())]
+    report.text(f"MLflow runs: each link opens the run in the UI that `make ui` serves at {address}:")
+    report.table(pd.DataFrame(runs, columns=["run", "seed", "mlflow_run"]), "mlflow_runs")
     report.text("\n".join(f"- `{name}`: SHA-256 `{entry['sha256']}`" for name, entry in sorted(data_summary["raw_files"].items())))
     times = analysis.stage_times(experiments, optimizer_runs)
     report.text(f"Stage times on this machine, {times['seconds'].sum() / 60:.1f} min in all:")
     report.table(times, "stage_times")
 
 
-def build_report(params, results_dir, out_dir, data_summary):
+def build_report(params, results_dir, out_dir, data_summary, mistakes_dir=None):
     settings, seeds = params["report"], params["seeds"]
     experiments = results.load_experiments(results_dir, all_experiments(params), seeds)
     optimizer_runs = results.load_optimizer_runs(results_dir, params["optimizers"]["runs"], seeds)
+    holdout_runs = results.load_holdout_runs(results_dir, params["holdout"]["experiments"], seeds)
     verdicts = analysis.verdict_table(experiments, optimizer_runs, settings, params["optimizers"]["target_val_loss"], CLAIMS)
     done = sum(len(runs) for runs in experiments.values())
     expected = len(seeds) * len(experiments)
     seeds_done = f"{done} of {expected} experiment runs, {sum(len(runs) for runs in optimizer_runs.values())} of " \
                  f"{len(seeds) * len(optimizer_runs)} optimizer runs"
     figures.assign_colours(*params["experiments"].values(), params["optimizers"]["runs"])
+    mistakes_dir = Path(out_dir) / "mistakes" if mistakes_dir is None else mistakes_dir
     report = Report(out_dir)
     report.heading(TITLE, level=1)
     report.text(f"Each conclusion of the coursework, tested over seeds ({seeds_done}). Runs not yet done show as "
                 f"'{NOT_RUN}'.")
     report.heading("Scorecard")
-    report.table(scorecard(verdicts), "scorecard")
+    report.table(scorecard(verdicts, CLAIMS), "scorecard")
+    report.contents()
     report.heading("How to read this report")
     report.text(protocol(params, data_summary, verdicts, seeds_done))
     part_a(report, experiments, verdicts, settings["confidence"])
     part_b(report, params, experiments, verdicts, settings["confidence"])
-    best_model_section(report, experiments, settings["confidence"])
+    best_model_section(report, experiments, mistakes_dir, settings["confidence"])
+    holdout_report.section(report, params, holdout_runs, experiments, settings["confidence"])
     report.heading(QUESTIONS["Essay"])
     optimizer_report.section(report, params, optimizer_runs, experiments.get(params["optimizers"]["network"], {}),
                              settings["confidence"])
@@ -223,12 +243,12 @@ def build_report(params, results_dir, out_dir, data_summary):
     report.heading("Limitations")
     report.text("- One machine and one set of library versions; other machines may differ in the last digits.\n"
                 "- The validation set is the test set (the seed's protocol), so best-epoch and best-model figures are "
-                "optimistic.\n"
+                "optimistic; only the protocol check's candidates are also picked on a held-out split.\n"
                 f"- {len(seeds)} seeds give wide intervals: 'inconclusive' often means 'not enough seeds', not 'no effect'.\n"
                 "- Each optimizer ran at one learning rate: the essay's 'little to tune' is not tested.")
-    appendix(report, params, experiments, optimizer_runs, data_summary, settings["confidence"])
+    appendix(report, params, experiments, optimizer_runs, holdout_runs, data_summary, settings["confidence"])
     report.write(TITLE)
-    return report, verdicts, experiments, optimizer_runs
+    return report, verdicts, experiments, optimizer_runs, holdout_runs
 
 
 def main():
@@ -239,9 +259,11 @@ def main():
     arguments = parser.parse_args()
     params = load_params(arguments.params)
     data_summary = files.read_json(Path(arguments.results) / "data.json")
-    _, verdicts, experiments, optimizer_runs = build_report(params, arguments.results, arguments.out, data_summary)
-    used = {f"{name}-seed{seed}": run.record["mlflow_run_id"]
-            for pool in (experiments, optimizer_runs) for name, seeds in pool.items() for seed, run in seeds.items()}
+    _, verdicts, experiments, optimizer_runs, holdout_runs = build_report(params, arguments.results, arguments.out,
+                                                                          data_summary)
+    used = {f"{name}-{label}seed{seed}": run.record["mlflow_run_id"]
+            for label, pool in (("", experiments), ("", optimizer_runs), ("holdout-", holdout_runs))
+            for name, seeds in pool.items() for seed, run in seeds.items()}
     tracking.log_report(params["mlflow"], arguments.out, used, verdicts)
     print(f"report: {Path(arguments.out) / 'report.html'}")
 
