@@ -65,6 +65,8 @@ def copy_project(destination, params):
     (destination / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
         run(command, destination)
+    # The project's plot templates (dvc.yaml's top-level plots name them).
+    shutil.copytree(ROOT / ".dvc" / "plots", destination / ".dvc" / "plots")
     return destination
 
 

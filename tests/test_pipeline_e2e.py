@@ -117,8 +117,14 @@ def test_mlflow_store_holds_each_run_with_its_curves_params_and_tags(pipeline):
             "GROUP BY run_uuid, key, step HAVING n > 1)"
         ).fetchone()[0]
     assert duplicates == 0
+    # The held-out runs: their own study, so no coursework study's search string finds them.
+    holdout = runs[runs["tags.dvc_stage"].str.startswith("holdout_keras@")]
+    assert len(holdout) == len(SEEDS) and set(holdout["tags.studies"]) == {"holdout"}
+    assert set(holdout["params.holdout.val_fraction"]) == {"0.1"} and (holdout["metrics.test_accuracy"] > 0).all()
     models = mlflow.search_logged_models(experiment_ids=[runs["experiment_id"].iloc[0]], output_format="list")
-    assert sorted(model.name for model in models) == sorted(f"{name}-seed{seed}" for name in EXPERIMENTS for seed in SEEDS)
+    assert sorted(model.name for model in models) == sorted(
+        [f"{name}-seed{seed}" for name in EXPERIMENTS for seed in SEEDS]
+        + [f"keras_4l_drop_taper-holdout-seed{seed}" for seed in SEEDS])
 
 
 def test_second_repro_does_nothing(pipeline):
@@ -138,8 +144,10 @@ def test_adding_a_seed_trains_only_the_new_replicates(pipeline):
         status = json.loads(run(["dvc", "status", "--json"], project).stdout)
     finally:
         (project / "params.yaml").write_text(original)
-    stale = {stage for stage in status if stage != "report"}
+    # The report and the sample of mistakes read every seed's results; nothing else old re-runs.
+    stale = {stage for stage in status if stage not in ("report", "mistakes")}
     assert stale and all(stage.endswith("-7") for stage in stale), sorted(stale)
+    assert {"holdout_keras@keras_4l_drop_taper-7", "train_keras@keras_softmax-7"} <= stale
 
 
 def test_the_report_rebuilds_from_committed_files_alone(pipeline, tmp_path):
@@ -192,7 +200,7 @@ def test_dvc_shows_compact_metrics(pipeline):
 
 def test_dvc_plots_page_draws_every_chart_offline(pipeline):
     """`dvc plots show` with the template `make setup` writes: Vega is inlined, so the page
-    draws in headless Chromium without the internet; one canvas per chart."""
+    draws in headless Chromium without the internet; one canvas per chart, each run its colour."""
     project, _ = pipeline
     template = ROOT / ".venv" / "plots_template.html"
     assert template.is_file(), "run make setup: it writes the offline plots template"
@@ -202,6 +210,11 @@ def test_dvc_plots_page_draws_every_chart_offline(pipeline):
     html = page.read_text()
     charts = html.count("vegaEmbed('#")
     assert charts >= 3 and "cdn.jsdelivr" not in html
+    # Every study with a run here is drawn with the project's template: one colour per run.
+    studies = [next(iter(plot.values())) for plot in yaml.safe_load((project / "dvc.yaml").read_text())["plots"]
+               if isinstance(plot, dict)]
+    drawn = [study for study in studies if any((project / path).is_file() for path in study["y"])]
+    assert len(drawn) >= 3 and html.count('"color": {"field": "run"') == len(drawn)
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
                           "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert dom.count("<canvas") == charts

@@ -47,16 +47,31 @@ class Report:
         files.write_csv(self.out_dir / "tables" / f"{name}.csv", frame)
         self.blocks.append(("table", frame, name))
 
-    def curves(self, groups, name, caption, columns=("loss", "accuracy"), marks=None, table=None):
+    def curves(self, groups, name, caption, columns=("loss", "accuracy"), marks=None, table=None,
+               splits=("train", "val")):
         """groups: label -> {seed: history}; labels with no seed done are left out. `table`: the
         name of the table that holds the figure's numbers, linked from its caption."""
         groups = {label: seeds for label, seeds in groups.items() if seeds}
         if not groups:
             self.text(f"*{caption}: not run yet.*")
             return
-        self.figure(figures.curves(groups, caption, columns, marks=marks), name,
-                    caption + " (mean over seeds, band from the lowest to the highest seed; dashed: train, "
-                    "solid: validation" + ("; crosses: the seed's final values)" if marks else ")"), table)
+        styles = ("--", "-") if len(splits) == 2 else ("-",)
+        lines = ("dashed: train, solid: validation" if len(splits) == 2
+                 else " and ".join({"train": "training", "val": "validation"}.get(split, split) for split in splits) + " only")
+        self.figure(figures.curves(groups, caption, columns, splits=splits, marks=marks, styles=styles), name,
+                    f"{caption} (mean over seeds, band from the lowest to the highest seed; {lines}"
+                    + ("; crosses: the seed's final values)" if marks else ")"), table)
+
+    def gap(self, groups, name, caption, table=None):
+        """The generalisation gap over epochs (validation minus training loss), one line per label."""
+        groups = {label: {seed: history.assign(gap_loss=history["val_loss"] - history["train_loss"])
+                          for seed, history in seeds.items()} for label, seeds in groups.items() if seeds}
+        if not groups:
+            self.text(f"*{caption}: not run yet.*")
+            return
+        self.figure(figures.curves(groups, caption, columns=("loss",), splits=("gap",), styles=("-",)), name,
+                    caption + " (validation minus training loss; mean over seeds, band from the lowest to the "
+                    "highest seed)", table)
 
     def figure(self, figure, name, caption, table=None):
         path = self.out_dir / "figures" / f"{name}.png"

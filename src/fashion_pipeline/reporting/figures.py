@@ -36,18 +36,18 @@ def save(figure, path):
 
 
 def _limits(axis, arrays):
-    """Lower limit at the data's minimum, upper at the 95th percentile of the points after the
-    first tenth of the epochs, so one early spike does not squash the rest."""
-    tails = [array[len(array) // 10:] for array in arrays if len(array)]
-    if not tails:
+    """Lower limit at the data's minimum, upper at the highest point after the first tenth of the
+    epochs, so one early spike (raw pixels, a large first step) does not squash the rest."""
+    arrays = [array for array in arrays if len(array)]
+    if not arrays:
         return
-    values = np.concatenate(tails)
-    low, high = float(np.nanmin(values)), float(np.nanpercentile(values, 95))
-    pad = (high - low) * 0.08 or 0.01
+    low = float(min(np.nanmin(array) for array in arrays))
+    high = float(max(np.nanmax(array[len(array) // 10:]) for array in arrays))
+    pad = (high - low) * 0.05 or 0.01
     axis.set_ylim(low - pad, high + pad)
 
 
-def curves(groups, title, columns=("loss", "accuracy"), splits=("train", "val"), marks=None):
+def curves(groups, title, columns=("loss", "accuracy"), splits=("train", "val"), marks=None, styles=("--", "-")):
     """One panel per measure. groups: label -> {seed: history DataFrame}. Each label is drawn
     as its mean over seeds (train dashed, validation solid) with a band from the lowest to the
     highest seed; `marks` (label -> {column: value}) puts the seed's final values as crosses."""
@@ -55,7 +55,7 @@ def curves(groups, title, columns=("loss", "accuracy"), splits=("train", "val"),
     for axis, measure in zip(axes[:, 0], columns):
         drawn = []
         for label, histories in groups.items():
-            for split, style in zip(splits, ("--", "-")):
+            for split, style in zip(splits, styles):
                 column = f"{split}_{measure}"
                 frames = [history for history in histories.values() if column in history]
                 if not frames:
@@ -71,6 +71,7 @@ def curves(groups, title, columns=("loss", "accuracy"), splits=("train", "val"),
                 seed_value = (marks or {}).get(label, {}).get(column)
                 if seed_value is not None:
                     axis.plot([epochs[-1]], [seed_value], "x", color=colour(label), markersize=9, mew=2)
+                    drawn.append(np.array([seed_value]))  # the seed's value stays in view
         _limits(axis, drawn)
         axis.set_xlabel("epoch")
         axis.set_ylabel(measure.replace("_", " "))

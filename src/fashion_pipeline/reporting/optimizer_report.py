@@ -85,7 +85,9 @@ def section(report, params, runs, part_a_network, confidence):
         "is judged.")
     report.table(comparison_table(study, runs, confidence), "optimizers")
     done = {name: {seed: run.history for seed, run in seeds.items()} for name, seeds in runs.items()}
-    report.curves(done, "optimizers", "Optimizers on Network B (full batch)", columns=("loss",))
+    # Validation only: nine optimizers with train and validation each would be eighteen lines.
+    report.curves(done, "optimizers", "Optimizers on Network B (full batch), validation loss", columns=("loss",),
+                  table="optimizers", splits=("val",))
     check = cross_check(runs, part_a_network)
     if check:
         report.text(check)
@@ -96,7 +98,8 @@ def section(report, params, runs, part_a_network, confidence):
         pair = {name: runs[name][first_seed] for name in (ADAM, NO_BIAS_CORRECTION)}
         table = step_size_table(pair[ADAM], pair[NO_BIAS_CORRECTION], study["ablation_epochs"], spec["beta_1"], spec["beta_2"])
         report.figure(figures.ablation(table, {name: run.history for name, run in pair.items()}, study["ablation_epochs"]),
-                      "bias_correction", f"Adam with and without bias correction (seed {first_seed}): step length and loss")
+                      "bias_correction", f"Adam with and without bias correction (seed {first_seed}): step length and loss",
+                      table="bias_correction")
         report.table(table.head(EARLY_STEPS), "bias_correction")
     else:
         report.text(f"*Bias-correction ablation: {NOT_RUN}.*")

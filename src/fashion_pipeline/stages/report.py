@@ -99,7 +99,7 @@ def histories(experiments, names):
 def part_a(report, experiments, verdicts, confidence):
     report.heading(QUESTIONS["A 1-1"])
     report.curves(histories(experiments, ["lowlevel_softmax"]), "lowlevel_softmax", "Softmax classifier, 500 full-batch epochs",
-                  marks=marks_for(["lowlevel_softmax"]))
+                  marks=marks_for(["lowlevel_softmax"]), table="verdicts_a-1-1")
     report.text(
         "The seed's note 2: it rounded each of the 10 softmax outputs to 0 or 1 and compared them element-wise with the "
         "one-hot label. At most one probability can exceed 0.5, so at most two of an image's ten entries disagree: the "
@@ -113,13 +113,13 @@ def part_a(report, experiments, verdicts, confidence):
     report.table(analysis.metric_table({name: experiments.get(name, {}) for name in names}, SUMMARY_MEASURES, confidence),
                  "network_a_vs_b")
     report.curves(histories(experiments, names), "network_a_vs_b", "Network A (300) and Network B (300-100)",
-                  marks=marks_for(names))
+                  marks=marks_for(names), table="network_a_vs_b")
     verdict_block(report, verdicts, "A 1-2-1, 1-2-2")
 
     report.heading(QUESTIONS["A 3"])
     names = ["lowlevel_net_b", "lowlevel_net_b_l1", "lowlevel_net_b_l2"]
     report.curves(histories(experiments, names[1:]), "l1_vs_l2", "Network B with L1 and L2: data loss and loss with penalty",
-                  columns=("loss", "total_loss"))
+                  columns=("loss", "total_loss"), table="regularization_starting_loss")
     starts = [{"experiment": name, "seed_starting_total_loss": seed_value,
                "our_starting_total_loss": statistics.interval(
                    [run.history["train_total_loss"].iloc[0] for run in experiments[name].values()], confidence).text()
@@ -149,9 +149,11 @@ def part_b(report, params, experiments, verdicts, confidence):
     report.table(analysis.metric_table({name: experiments.get(name, {}) for name in ARCHITECTURES}, SUMMARY_MEASURES,
                                        confidence), "overfitting")
     report.curves(histories(experiments, ARCHITECTURES[:3]), "architectures_shallow", "Softmax, 2 and 3 layers",
-                  marks=marks_for(ARCHITECTURES[:3]))
+                  marks=marks_for(ARCHITECTURES[:3]), table="overfitting")
     report.curves(histories(experiments, ARCHITECTURES[3:]), "architectures_deep", "4 and 5 layers",
-                  marks=marks_for(ARCHITECTURES[3:]))
+                  marks=marks_for(ARCHITECTURES[3:]), table="overfitting")
+    report.gap(histories(experiments, ARCHITECTURES), "architectures_gap", "How much each depth overfits",
+               table="overfitting")
     raw = [name for name, spec in all_experiments(params).items() if spec.get("scale") is False]
     report.text("A hypothesis for the seed's high validation losses (0.58-0.74 for 3-5 layers): unscaled 0-255 pixels. "
                 "The same architectures on raw pixels:")
@@ -167,7 +169,9 @@ def part_b(report, params, experiments, verdicts, confidence):
         report.table(analysis.metric_table({name: experiments.get(name, {}) for name in names},
                                            SUMMARY_MEASURES + ("best_val_accuracy",), confidence), f"dropout_{depth}")
         report.curves(histories(experiments, names), f"dropout_{depth}", f"{depth.upper()} with and without dropout",
-                      marks=marks_for(names))
+                      marks=marks_for(names), table=f"dropout_{depth}")
+        report.gap(histories(experiments, names), f"dropout_{depth}_gap", f"{depth.upper()}: how much dropout closes "
+                   "the gap", table=f"dropout_{depth}")
     verdict_block(report, verdicts, "B ii")
 
 
