@@ -23,7 +23,7 @@ import yaml
 from conftest import ROOT, copy_project, data_params, fake_dataset, image_bytes, label_bytes, pipeline_env, run, shrink, write_source
 
 from fashion_pipeline import cli, files
-from fashion_pipeline.stages import compare_optimizers, download, evaluate, prepare, train
+from fashion_pipeline.stages import compare_optimizers, download, evaluate, holdout, prepare, train
 
 pytestmark = pytest.mark.reliability
 KERAS_STAGE = "train_keras@keras_2l-42"
@@ -146,6 +146,8 @@ CATALOGUE = {
     "params: seeds not a list": (params_case("seeds", 42), "'seeds' is 42; allowed: a non-empty list"),
     "params: a seed the stage is not for": (params_case("seeds", [7]), "a list that holds the stage's seed 42"),
     "params: experiment of another kind": (params_case("seeds", [42], address="train_keras@lowlevel_net_b-42"), "'lowlevel_net_b'; allowed: one of keras_softmax"),
+    "params: held-out candidate not a Keras experiment": (params_case("holdout.experiments", ["lowlevel_net_b"], holdout.main, "holdout_keras@keras_2l-42"), "'holdout.experiments' is ['lowlevel_net_b']; allowed: a non-empty list of distinct keras"),
+    "params: held-out stage for a name not listed": (params_case("holdout.experiments", ["keras_4l"], holdout.main, "holdout_keras@keras_2l-42"), "a list that holds the stage's name 'keras_2l'"),
     "params: YAML syntax error": (params_text_case("seeds: [42, 43\n"), "params.yaml: not valid YAML at line 2"),
     "params: python tag": (params_text_case("seeds: !!python/object/apply:os.system [touch owned]\n"), "no tags such as !!python"),
     "params: duplicate key": (params_text_case("seeds: [42]\ndata: {}\nseeds: [43]\n"), "key 'seeds' is given twice, on lines 1 and 3"),
