@@ -176,7 +176,7 @@ def _text_html(text):
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}
 table{border-collapse:collapse;margin:1em 0;font-size:0.85em;display:block;overflow-x:auto;max-width:100%}
-td,th{border:1px solid #bbb;padding:3px 7px}
+td,th{border:1px solid #bbb;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#eee}img{max-width:100%}figcaption{font-style:italic;color:#555}code{background:#f4f4f4}"""
 
 

@@ -233,6 +233,7 @@ def build_report(params, results_dir, out_dir, data_summary, mistakes_dir=None):
                 f"'{NOT_RUN}'.")
     report.heading("Scorecard")
     report.table(scorecard(verdicts, CLAIMS), "scorecard")
+    report.text("**Contents**")
     report.contents()
     report.heading("How to read this report")
     report.text(protocol(params, data_summary, verdicts, seeds_done))
