@@ -24,6 +24,7 @@ RECORDING_ONLY = {
     "progress.py": "keeps each epoch's row as training hands it over, prints progress, forwards rows to MLflow",
     "files.py": "writes files atomically; the bytes written are the caller's",
     "params.py": "reads and validates params.yaml, returning its values unchanged",
+    "value_checks.py": "the checkers params.py applies to each value",
     "paths.py": "where outputs go, and which stage is running",
     "checkpoints.py": "saves and restores training state exactly (a resumed run equals an uninterrupted one)",
     "dependencies.py": "this list, and the import closure that dvc.yaml and checkpoints follow",

@@ -10,6 +10,7 @@ import yaml
 
 from fashion_pipeline.errors import ParamsError, ParamsFileError
 from fashion_pipeline.paths import NAME
+from fashion_pipeline.value_checks import boolean, choice, integer, number, text, validate_section
 
 # Part A's hand-written networks and Part B's Keras models: the groups of `experiments`, each
 # with a package of its own (src/fashion_pipeline/<kind>/).
@@ -26,45 +27,6 @@ IDX_FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
-
-
-def _integer(minimum):
-    def check(key, value):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ParamsError(key, value, f"an integer >= {minimum}")
-
-    return check
-
-
-def _number(low, high, *, include_low=True, include_high=False):
-    left, right = ("[" if include_low else "("), ("]" if include_high else ")")
-
-    def check(key, value):
-        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        above = numeric and (value >= low if include_low else value > low)
-        below = numeric and (value <= high if include_high else value < high)
-        if not (above and below):
-            raise ParamsError(key, value, f"a number in {left}{low}, {high}{right}")
-
-    return check
-
-
-def _choice(options):
-    def check(key, value):
-        if value not in options:
-            raise ParamsError(key, value, "one of " + ", ".join(options))
-
-    return check
-
-
-def _boolean(key, value):
-    if not isinstance(value, bool):
-        raise ParamsError(key, value, "true or false")
-
-
-def _text(key, value):
-    if not isinstance(value, str) or not value.strip():
-        raise ParamsError(key, value, "a non-empty string")
 
 
 def _sources(key, value):
@@ -88,65 +50,65 @@ def _hidden_units(key, value):
     if not isinstance(value, list):
         raise ParamsError(key, value, "a list of positive integers (empty for softmax only)")
     for index, units in enumerate(value):
-        _integer(1)(f"{key}[{index}]", units)
+        integer(1)(f"{key}[{index}]", units)
 
 
 def _seeds(key, value):
     if not isinstance(value, list) or not value or len(set(map(repr, value))) != len(value):
         raise ParamsError(key, value, "a non-empty list of distinct integers >= 0")
     for index, seed in enumerate(value):
-        _integer(0)(f"{key}[{index}]", seed)
+        integer(0)(f"{key}[{index}]", seed)
 
 
 def _dropout(key, value):
     rates = value if isinstance(value, list) else [value]
     for index, rate in enumerate(rates):
         where = f"{key}[{index}]" if isinstance(value, list) else key
-        _number(0.0, 1.0)(where, rate)
+        number(0.0, 1.0)(where, rate)
 
 
 SCHEMA = {
     "seeds": _seeds,
     "data": {
         "sources": _sources,
-        "download_timeout_seconds": _number(0, 600, include_low=False, include_high=True),
+        "download_timeout_seconds": number(0, 600, include_low=False, include_high=True),
         "sha256": _hashes,
-        "scale": _boolean,
-        "val_fraction": _number(0.0, 1.0),
-        "limit_train": _integer(0),
-        "limit_test": _integer(0),
-        "split_seed": _integer(0),
+        "scale": boolean,
+        "val_fraction": number(0.0, 1.0),
+        "limit_train": integer(0),
+        "limit_test": integer(0),
+        "split_seed": integer(0),
     },
     "mlflow": {
-        "experiment_name": _text,
-        "log_every_epochs": _integer(1),
-        "connect_timeout_seconds": _number(0, 120, include_low=False, include_high=True),
+        "experiment_name": text,
+        "log_every_epochs": integer(1),
+        "connect_timeout_seconds": number(0, 120, include_low=False, include_high=True),
     },
-    "evaluate": {"near_zero_weight": _number(0.0, 1.0, include_low=False)},
+    "evaluate": {"near_zero_weight": number(0.0, 1.0, include_low=False)},
     "report": {
-        "confidence": _number(0.5, 1.0, include_low=True),
-        "bootstrap_rounds": _integer(100),
-        "margins": {"accuracy": _number(0.0, 1.0, include_low=False), "loss": _number(0.0, 10.0, include_low=False)},
-        "mistakes_shown": _integer(1),
-        "mlflow_ui": _text,
+        "confidence": number(0.5, 1.0, include_low=True),
+        "bootstrap_rounds": integer(100),
+        "margins": {"accuracy": number(0.0, 1.0, include_low=False), "loss": number(0.0, 10.0, include_low=False)},
+        "mistakes_shown": integer(1),
+        "mlflow_ui": text,
     },
     "training": {
-        "progress_every_epochs": _integer(1),
-        "keras_progress_every_epochs": _integer(1),
-        "jit_compile": _boolean,
-        "steps_per_execution": _integer(1),
-        "resume": _boolean,
+        "progress_every_epochs": integer(1),
+        "keras_progress_every_epochs": integer(1),
+        "jit_compile": boolean,
+        "steps_per_execution": integer(1),
+        "resume": boolean,
     },
     "experiments": None,  # checked by validate_experiment, one spec at a time, per kind
     "holdout": {
-        "val_fraction": _number(0.0, 0.5, include_low=False, include_high=True),
+        "val_fraction": number(0.0, 0.5, include_low=False, include_high=True),
         "experiments": None,  # Keras experiment names, checked in validate_params
     },
     "optimizers": {
-        "network": _text,  # an experiment name, checked in validate_params
-        "epochs": _integer(1),
-        "target_val_loss": _number(0.0, 10.0, include_low=False),
-        "ablation_epochs": _integer(1),
+        "network": text,  # an experiment name, checked in validate_params
+        "epochs": integer(1),
+        "target_val_loss": number(0.0, 10.0, include_low=False),
+        "ablation_epochs": integer(1),
         "runs": None,  # checked by validate_optimizer_run
     },
 }
@@ -154,53 +116,31 @@ SCHEMA = {
 EXPERIMENT_SCHEMA = {
     "common": {
         "hidden_units": _hidden_units,
-        "activation": _choice(ACTIVATIONS),
-        "optimizer": _choice(OPTIMIZERS),
-        "learning_rate": _number(0.0, 10.0, include_low=False),
-        "epochs": _integer(1),
+        "activation": choice(ACTIVATIONS),
+        "optimizer": choice(OPTIMIZERS),
+        "learning_rate": number(0.0, 10.0, include_low=False),
+        "epochs": integer(1),
     },
-    "keras": {"dropout": _dropout, "batch_size": _integer(1)},
+    "keras": {"dropout": _dropout, "batch_size": integer(1)},
     "lowlevel": {
-        "initializer": _choice(INITIALIZERS),
-        "regularizer": _choice(REGULARIZERS),
-        "regularization_rate": _number(0.0, 10.0),
+        "initializer": choice(INITIALIZERS),
+        "regularizer": choice(REGULARIZERS),
+        "regularization_rate": number(0.0, 10.0),
     },
 }
-_rate = _number(0.0, 1.0)
-_epsilon = _number(0.0, 1.0, include_low=False)
+_rate = number(0.0, 1.0)
+_epsilon = number(0.0, 1.0, include_low=False)
 # The hyperparameters each optimizer rule of the optimizer comparison needs (optimizers.py).
 OPTIMIZER_RULES = {
     "sgd": {},
     "sgd_momentum": {"momentum": _rate},
     "rmsprop": {"rho": _rate, "epsilon": _epsilon},
-    "adagrad": {"initial_accumulator_value": _number(0.0, 10.0), "epsilon": _epsilon},
+    "adagrad": {"initial_accumulator_value": number(0.0, 10.0), "epsilon": _epsilon},
     "adamax": {"beta_1": _rate, "beta_2": _rate, "epsilon": _epsilon},
-    "adam": {"beta_1": _rate, "beta_2": _rate, "epsilon": _epsilon, "bias_correction": _boolean},
+    "adam": {"beta_1": _rate, "beta_2": _rate, "epsilon": _epsilon, "bias_correction": boolean},
 }
 # Keys an experiment may set to depart from the data section: `scale` overrides data.scale.
-OPTIONAL_EXPERIMENT_KEYS = {"scale": _boolean}
-
-
-def _check_keys(prefix, mapping, required, optional=()):
-    known = [*required, *optional]
-    if not isinstance(mapping, dict):
-        raise ParamsError(prefix, mapping, "a mapping with keys " + ", ".join(known))
-    for key in mapping:
-        if key not in known:
-            raise ParamsError(f"{prefix}{key}", mapping[key], "known keys: " + ", ".join(known))
-    for key in required:
-        if key not in mapping:
-            raise ParamsError(f"{prefix}{key}", "<missing>", "a value must be set")
-
-
-def _validate_section(prefix, mapping, schema, optional=None):
-    optional = optional or {}
-    _check_keys(prefix, mapping, list(schema), list(optional))
-    for key, check in {**schema, **optional}.items():
-        if isinstance(check, dict):
-            _validate_section(f"{prefix}{key}.", mapping[key], check)
-        elif check is not None and key in mapping:
-            check(f"{prefix}{key}", mapping[key])
+OPTIONAL_EXPERIMENT_KEYS = {"scale": boolean}
 
 
 def _check_name(key, name, reserved=()):
@@ -216,7 +156,7 @@ def validate_experiment(kind, name, spec):
     # results/seed_<n>/optimizers and .../holdout hold the optimizer comparison and the held-out runs.
     _check_name(f"experiments.{kind}.{name}", name, reserved=("optimizers", "holdout"))
     schema = {**EXPERIMENT_SCHEMA["common"], **EXPERIMENT_SCHEMA[kind]}
-    _validate_section(prefix, spec, schema, OPTIONAL_EXPERIMENT_KEYS)
+    validate_section(prefix, spec, schema, OPTIONAL_EXPERIMENT_KEYS)
     if kind == "keras" and isinstance(spec["dropout"], list):
         if len(spec["dropout"]) != len(spec["hidden_units"]):
             raise ParamsError(
@@ -231,21 +171,21 @@ def validate_optimizer_run(name, spec):
     prefix = f"optimizers.runs.{name}."
     _check_name(f"optimizers.runs.{name}", name)
     rule = spec.get("rule") if isinstance(spec, dict) else None
-    _choice(tuple(OPTIMIZER_RULES))(prefix + "rule", rule)
+    choice(tuple(OPTIMIZER_RULES))(prefix + "rule", rule)
     schema = {
         "rule": None,
-        "learning_rate": _number(0.0, 10.0, include_low=False),
-        "decay_rate": _number(0.0, 10.0),
+        "learning_rate": number(0.0, 10.0, include_low=False),
+        "decay_rate": number(0.0, 10.0),
         **OPTIMIZER_RULES[rule],
     }
-    _validate_section(prefix, spec, schema)
+    validate_section(prefix, spec, schema)
 
 
 def validate_params(params):
     """Raise ParamsError on the first bad value; return params unchanged otherwise."""
     if not isinstance(params, dict):
         raise ParamsError("(top level)", type(params).__name__, "a mapping of sections")
-    _validate_section("", params, SCHEMA)
+    validate_section("", params, SCHEMA)
     groups = params["experiments"]
     if not isinstance(groups, dict) or set(groups) - set(KINDS) or not any(groups.values()):
         raise ParamsError("experiments", groups, "a mapping with the groups " + ", ".join(KINDS) + ", each name -> spec")
