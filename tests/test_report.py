@@ -199,6 +199,10 @@ def test_report_built_from_result_files_alone(tmp_path, project_params):
     # The contents link every section, the held-out protocol check among them.
     assert "- [Protocol check: the best model on a held-out split](#protocol-check-the-best-model-on-a-held-out-split)" \
         in markdown
+    # The appendix links every run read, a held-out run apart from the experiment of its name.
+    linked = pd.read_csv(tmp_path / "reports" / "tables" / "mlflow_runs.csv")
+    assert {"keras_5l", "keras_5l-holdout", "keras_4l_drop_taper-holdout"} <= set(linked["run"])
+    assert linked["mlflow_run"].str.contains("/#/runs/holdout-keras_5l-42").sum() == 1
     # Every question's link in the scorecard has its heading in the HTML.
     for link in scorecard["question"]:
         target = link.split("(#", 1)[1].rstrip(")")

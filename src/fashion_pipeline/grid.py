@@ -1,7 +1,8 @@
 """Run the whole grid seed by seed (`make grid`): for each seed, every experiment's training
-then its evaluation, then the optimizer runs, then the held-out runs of the best candidates. Each target is one `dvc repro --allow-missing`,
-so a finished stage is skipped, a stage whose outputs only live in another machine's cache is
-not re-run, and with `training.resume: true` an interrupted stage continues from its checkpoint.
+then its evaluation, then the optimizer runs, then the held-out runs of the best candidates.
+Each target is one `dvc repro --allow-missing`, so a finished stage is skipped, a stage whose
+outputs only live in another machine's cache is not re-run, and with `training.resume: true` an
+interrupted stage continues from its checkpoint.
 A failed target is tried once more, then reported, and the grid goes on. The data is prepared
 first, as a fresh clone has no data/prepared."""
 

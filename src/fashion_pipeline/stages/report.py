@@ -196,6 +196,15 @@ def best_model_section(report, experiments, mistakes_dir, confidence):
                                "confident mistakes on the test set, with true and predicted labels and the confidence")
 
 
+def used_runs(experiments, optimizer_runs, holdout_runs):
+    """(label, seed, Run) for every run the report reads, labelled as MLflow names it less the seed:
+    a held-out run is `<name>-holdout`, apart from the experiment of the same name."""
+    for suffix, pool in (("", experiments), ("", optimizer_runs), ("-holdout", holdout_runs)):
+        for name, seeds in pool.items():
+            for seed, run in sorted(seeds.items()):
+                yield f"{name}{suffix}", seed, run
+
+
 def appendix(report, params, experiments, optimizer_runs, holdout_runs, data_summary, confidence):
     report.heading("Appendix: every experiment, the seed's numbers, times")
     report.table(analysis.metric_table(experiments, SUMMARY_MEASURES, confidence), "summary")
@@ -203,10 +212,9 @@ def appendix(report, params, experiments, optimizer_runs, holdout_runs, data_sum
                 "our interval). The seed's Part A accuracies are its rounded metric, its L1/L2 losses include the penalty.")
     report.table(analysis.seed_comparison(experiments, confidence), "seed_comparison")
     address = params["report"]["mlflow_ui"]
-    runs = [{"run": name, "seed": seed, "mlflow_run": f"[{run.record['mlflow_run_id'][:8]}]"
-                                                     f"({address}/#/runs/{run.record['mlflow_run_id']})"}
-            for pool in (experiments, optimizer_runs, holdout_runs) for name, seeds in pool.items()
-            for seed, run in sorted(seeds.items())]
+    runs = [{"run": label, "seed": seed, "mlflow_run": f"[{run.record['mlflow_run_id'][:8]}]"
+                                                      f"({address}/#/runs/{run.record['mlflow_run_id']})"}
+            for label, seed, run in used_runs(experiments, optimizer_runs, holdout_runs)]
     report.text(f"MLflow runs: each link opens the run in the UI that `make ui` serves at {address}:")
     report.table(pd.DataFrame(runs, columns=["run", "seed", "mlflow_run"]), "mlflow_runs")
     report.text("\n".join(f"- `{name}`: SHA-256 `{entry['sha256']}`" for name, entry in sorted(data_summary["raw_files"].items())))
@@ -266,9 +274,8 @@ def main():
     data_summary = files.read_json(Path(arguments.results) / "data.json")
     _, verdicts, experiments, optimizer_runs, holdout_runs = build_report(params, arguments.results, arguments.out,
                                                                           data_summary)
-    used = {f"{name}-{label}seed{seed}": run.record["mlflow_run_id"]
-            for label, pool in (("", experiments), ("", optimizer_runs), ("holdout-", holdout_runs))
-            for name, seeds in pool.items() for seed, run in seeds.items()}
+    used = {f"{label}-seed{seed}": run.record["mlflow_run_id"]
+            for label, seed, run in used_runs(experiments, optimizer_runs, holdout_runs)}
     tracking.log_report(params["mlflow"], arguments.out, used, verdicts)
     print(f"report: {Path(arguments.out) / 'report.html'}")
 
