@@ -31,19 +31,25 @@ data:
 # `dvc plots show` offline: DVC's page template with Vega inlined from the npm registry (plots_page.py).
 PLOTS_TEMPLATE := $(VENV)/plots_template.html
 $(PLOTS_TEMPLATE): $(INSTALLED)
-	@if command -v npm >/dev/null; then $(RUN) python -m fashion_pipeline.plots_page $@; \
+	@if command -v npm >/dev/null; then $(RUN) python -m fashion_pipeline.tools.plots_page $@; \
 	else echo "npm not found: dvc plots show will load Vega from its CDN (needs internet)"; fi
 
 setup: $(INSTALLED) data $(PLOTS_TEMPLATE)
 
+# The whole DAG on the grid runner (tools/grid.py): the stale stages, several at a time on Dask
+# workers, recorded in dvc.lock as `dvc repro` records them. SCHEDULER=tcp://host:8786 sends
+# them to a running Dask scheduler's workers instead.
+SCHEDULER ?=
 repro: setup
-	$(RUN) dvc repro
+	$(RUN) python -m fashion_pipeline.tools.grid $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 	@echo "Report:       $(CURDIR)/reports/report.html"
 	@echo "MLflow store: $(CURDIR)/mlflow.db   (browse it with: make ui)"
 
-# The whole grid seed by seed, each evaluation right after its training; resumable (grid.py).
+# The training grid and what it feeds, resumable: stages already done are skipped, and an
+# interrupted one continues from its checkpoint. TARGETS narrows it to stages and what they need.
+TARGETS ?=
 grid: setup
-	$(RUN) python -m fashion_pipeline.grid
+	$(RUN) python -m fashion_pipeline.tools.grid $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(TARGETS)
 
 test: setup postgresql chromium
 	$(RUN) python -m pytest
@@ -68,18 +74,18 @@ chromium:
 	fi
 
 server: setup postgresql
-	$(RUN) python -m fashion_pipeline.server start --host $(SERVER_HOST) --port $(SERVER_PORT)
+	$(RUN) python -m fashion_pipeline.tools.server start --host $(SERVER_HOST) --port $(SERVER_PORT)
 
 server-stop: setup
-	$(RUN) python -m fashion_pipeline.server stop
+	$(RUN) python -m fashion_pipeline.tools.server stop
 
 # The README's screenshots: the MLflow runs and compare views and the DVC plots page, in headless Chromium.
 screenshots: setup chromium
-	$(RUN) python -m fashion_pipeline.screenshots
+	$(RUN) python -m fashion_pipeline.tools.screenshots
 
 # Training speed on this machine (not a test): prints a table, writes reports/benchmark.json.
 bench: setup
-	$(RUN) python -m fashion_pipeline.benchmark
+	$(RUN) python -m fashion_pipeline.tools.benchmark
 
 clean:
 	rm -rf $(VENV)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fashion_pipeline import idx
+from fashion_pipeline import data
 
 ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
@@ -97,11 +97,11 @@ def real_data():
 # Small hand-made IDX files, for the data-file checks.
 
 
-def image_bytes(count, rows=28, columns=28, magic=idx.IMAGE_MAGIC, fill=7):
+def image_bytes(count, rows=28, columns=28, magic=data.IMAGE_MAGIC, fill=7):
     return struct.pack(">IIII", magic, count, rows, columns) + bytes([fill]) * (count * rows * columns)
 
 
-def label_bytes(labels, magic=idx.LABEL_MAGIC):
+def label_bytes(labels, magic=data.LABEL_MAGIC):
     return struct.pack(">II", magic, len(labels)) + bytes(labels)
 
 

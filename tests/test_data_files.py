@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from fashion_pipeline import idx
+from fashion_pipeline import data
 from fashion_pipeline.data import load_split
 from fashion_pipeline.stages.download import download_all, obtain
 from fashion_pipeline.errors import DownloadError
@@ -16,25 +16,25 @@ from conftest import data_params, fake_dataset, image_bytes, label_bytes, write_
 
 
 def test_parse_valid_images_and_labels():
-    images = idx.parse_images(image_bytes(3), "x")
+    images = data.parse_images(image_bytes(3), "x")
     assert images.shape == (3, 28, 28) and images.dtype == np.uint8 and images.max() == 7
-    assert list(idx.parse_labels(label_bytes([0, 9, 4]), "y")) == [0, 9, 4]
+    assert list(data.parse_labels(label_bytes([0, 9, 4]), "y")) == [0, 9, 4]
 
 
 @pytest.mark.parametrize(
     ("parse", "data", "message"),
     [
-        (idx.parse_images, image_bytes(3)[:-5], "2363 bytes, expected 2368 for 3 images"),
-        (idx.parse_images, image_bytes(3)[:10], "truncated: 10 bytes, the header alone needs 16"),
-        (idx.parse_images, image_bytes(3, magic=0x00000801), "wrong magic number 0x00000801; expected 0x00000803"),
-        (idx.parse_images, image_bytes(2, rows=32, columns=32), "images are 32x32; expected 28x28"),
-        (idx.parse_labels, label_bytes([1, 2, 12]), "label 12 out of range; allowed 0..9"),
-        (idx.parse_labels, label_bytes([1, 2]) + b"\x00", "11 bytes, expected 10 for 2 labels"),
-        (idx.parse_labels, image_bytes(1), "wrong magic number 0x00000803; expected 0x00000801"),
+        (data.parse_images, image_bytes(3)[:-5], "2363 bytes, expected 2368 for 3 images"),
+        (data.parse_images, image_bytes(3)[:10], "truncated: 10 bytes, the header alone needs 16"),
+        (data.parse_images, image_bytes(3, magic=0x00000801), "wrong magic number 0x00000801; expected 0x00000803"),
+        (data.parse_images, image_bytes(2, rows=32, columns=32), "images are 32x32; expected 28x28"),
+        (data.parse_labels, label_bytes([1, 2, 12]), "label 12 out of range; allowed 0..9"),
+        (data.parse_labels, label_bytes([1, 2]) + b"\x00", "11 bytes, expected 10 for 2 labels"),
+        (data.parse_labels, image_bytes(1), "wrong magic number 0x00000803; expected 0x00000801"),
     ],
 )
 def test_bad_idx_bytes_are_rejected_naming_the_file(parse, data, message):
-    with pytest.raises(idx.DataFileError) as error:
+    with pytest.raises(data.DataFileError) as error:
         parse(data, "some/file-idx")
     assert str(error.value) == f"some/file-idx: {message}"
 
@@ -42,8 +42,8 @@ def test_bad_idx_bytes_are_rejected_naming_the_file(parse, data, message):
 def test_count_mismatch_between_images_and_labels(tmp_path):
     (tmp_path / "images").write_bytes(image_bytes(5))
     (tmp_path / "labels").write_bytes(label_bytes([1, 2, 3]))
-    with pytest.raises(idx.DataFileError, match="3 labels for 5 images in images"):
-        idx.load_pair(tmp_path / "images", tmp_path / "labels")
+    with pytest.raises(data.DataFileError, match="3 labels for 5 images in images"):
+        data.load_pair(tmp_path / "images", tmp_path / "labels")
 
 
 def test_download_verifies_and_writes_every_file(tmp_path):

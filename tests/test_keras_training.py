@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fashion_pipeline import checkpoints, idx
+from fashion_pipeline import checkpoints, data
 from fashion_pipeline.data import one_hot
 from fashion_pipeline.keras.training import EpochProgram, epoch_batches, epoch_order, fit_plain, train_experiment
 from fashion_pipeline.models import build_model
@@ -20,10 +20,10 @@ def real_subset(real_data):
     def read(name, parse):
         return parse(gzip.decompress((real_data / f"{name}.gz").read_bytes()), real_data / name)
 
-    images = read("train-images-idx3-ubyte", idx.parse_images)[:5000]
-    labels = read("train-labels-idx1-ubyte", idx.parse_labels)[:5000]
-    test_images = read("t10k-images-idx3-ubyte", idx.parse_images)[:1000]
-    test_labels = read("t10k-labels-idx1-ubyte", idx.parse_labels)[:1000]
+    images = read("train-images-idx3-ubyte", data.parse_images)[:5000]
+    labels = read("train-labels-idx1-ubyte", data.parse_labels)[:5000]
+    test_images = read("t10k-images-idx3-ubyte", data.parse_images)[:1000]
+    test_labels = read("t10k-labels-idx1-ubyte", data.parse_labels)[:1000]
 
     def features(array):
         return (array.reshape(len(array), -1) / 255.0).astype(np.float32)
@@ -70,20 +70,24 @@ def test_compiled_epochs_equal_plain_fit_over_the_same_batches(real_subset, tmp_
     """Both paths train on `epoch_order`'s batches, so without dropout every batch, loss and
     Adam step is the same: after 3 epochs the weights and the metrics agree to float rounding.
     The 2,000 images end in a short batch of 16, which both paths must weight alike."""
-    train, validation = (real_subset[0][0][:2000], real_subset[0][1][:2000]), real_subset[1]
+    train = (real_subset[0][0][:2000], real_subset[0][1][:2000])
+    sets = {"train": (train[0][:500], train[1][:500]), "val": real_subset[1]}
     compiled, plain = twin_models([64, 32], 0.0)
-    program = EpochProgram(compiled, 0.001, train, validation, 32, seed=5)
+    program = EpochProgram(compiled, 0.001, train, sets, 32, seed=5)
     rows = [program.run_epoch(epoch) for epoch in range(1, 4)]
     recorder = Rows()
-    fit_plain(plain, {**SPEC, "dropout": 0.0}, train, validation, 5, 1, recorder,
+    fit_plain(plain, {**SPEC, "dropout": 0.0}, train, sets, 5, 1, recorder,
               checkpoints.Checkpoint(tmp_path, "digest", resume=False))
     for compiled_array, plain_array in zip(compiled.get_weights(), plain.get_weights(), strict=True):
         np.testing.assert_allclose(compiled_array, plain_array, rtol=1e-3, atol=1e-5)
+    # XLA fuses and orders the float32 sums unlike plain TensorFlow: losses agree to 1e-4
+    # relative; an accuracy may flip one borderline image (1/500 of the measured training
+    # subset, 1/1,000 of the validation set, 1/2,000 of the running count).
     for row, plain_row in zip(rows, recorder.rows, strict=True):
-        for key in ("train_loss", "val_loss"):
+        for key in ("train_loss", "val_loss", "train_loss_running"):
             assert row[key] == pytest.approx(plain_row[key], rel=1e-4), key
-        for key in ("train_accuracy", "val_accuracy"):
-            assert row[key] == pytest.approx(plain_row[key], abs=1e-6), key
+        for key, images in (("train_accuracy", 500), ("val_accuracy", 1000), ("train_accuracy_running", 2000)):
+            assert row[key] == pytest.approx(plain_row[key], abs=1 / images + 1e-9), key
 
 
 def test_plain_fit_shuffles_every_epoch_anew():
@@ -104,23 +108,45 @@ def test_compiled_and_plain_fit_with_dropout_reach_the_same_losses(real_subset, 
     shuffling seeds (measured on this subset: 0.446-0.466 over six seeds). A single epoch's
     validation loss swings more (0.49-0.68 over the same seeds), so it is only required to show
     learning (well below ln 10 = 2.3)."""
-    validation = real_subset[1]
+    sets = {"val": real_subset[1]}
     compiled, plain = twin_models([128, 64], 0.3)
-    program = EpochProgram(compiled, 0.001, real_subset[0], validation, 32, seed=5)
+    program = EpochProgram(compiled, 0.001, real_subset[0], sets, 32, seed=5)
     rows = [program.run_epoch(epoch) for epoch in range(1, 4)]
     recorder = Rows()
-    fit_plain(plain, {**SPEC, "dropout": 0.3}, real_subset[0], validation, 5, 1, recorder,
+    fit_plain(plain, {**SPEC, "dropout": 0.3}, real_subset[0], sets, 5, 1, recorder,
               checkpoints.Checkpoint(tmp_path, "digest", resume=False))
-    assert rows[-1]["train_loss"] == pytest.approx(recorder.rows[-1]["train_loss"], abs=0.03)
-    assert rows[-1]["train_accuracy"] == pytest.approx(recorder.rows[-1]["train_accuracy"], abs=0.015)
+    assert rows[-1]["train_loss_running"] == pytest.approx(recorder.rows[-1]["train_loss_running"], abs=0.03)
+    assert rows[-1]["train_accuracy_running"] == pytest.approx(recorder.rows[-1]["train_accuracy_running"], abs=0.015)
     assert rows[-1]["val_loss"] < 0.8 and recorder.rows[-1]["val_loss"] < 0.8
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_training_metrics_are_measured_in_inference_mode_after_the_epoch(real_subset, tmp_path, jit_compile):
+    """The row's train_loss is the final weights' loss on the measured subset with dropout off,
+    as `evaluate` would score them; the running loss, with dropout on and weights that moved
+    during the epoch, is another number."""
+    train = (real_subset[0][0][:2000], real_subset[0][1][:2000])
+    subset = (train[0][:500], train[1][:500])
+    recorder = Rows()
+    keras.utils.set_random_seed(0)
+    model = train_experiment({**SPEC, "dropout": 0.5, "epochs": 2}, {"jit_compile": jit_compile, "steps_per_execution": 1},
+                             train, {"train": subset, "val": real_subset[1]}, 0, recorder,
+                             checkpoints.Checkpoint(tmp_path, "digest", resume=False), "model")
+    probabilities = model(subset[0], training=False).numpy()
+    loss = -np.mean(np.log(np.sum(probabilities * subset[1], axis=1)))
+    hits = np.mean(probabilities.argmax(axis=1) == subset[1].argmax(axis=1))
+    last = recorder.rows[-1]
+    # One float32 forward pass, XLA-fused or not: 1e-4 relative covers the summation order.
+    assert last["train_loss"] == pytest.approx(loss, rel=1e-4)
+    assert last["train_accuracy"] == pytest.approx(hits, abs=1 / 500 + 1e-9)
+    assert abs(last["train_loss"] - last["train_loss_running"]) > 0.01
 
 
 def test_plain_fit_resumed_from_a_checkpoint_equals_an_uninterrupted_run(real_subset, tmp_path):
     """The checkpoint holds the weights, Adam's slots and the dropout seed state, and the
     batches go on in epoch order: a run stopped after epoch 2 and resumed ends where one that
     never stopped ends."""
-    train, validation = (real_subset[0][0][:1000], real_subset[0][1][:1000]), real_subset[1]
+    train, validation = (real_subset[0][0][:1000], real_subset[0][1][:1000]), {"val": real_subset[1]}
     whole, first_half = twin_models([32], 0.2)
     spec = {**SPEC, "dropout": 0.2, "epochs": 3}
     fit_plain(whole, spec, train, validation, 5, 1, Rows(), checkpoints.Checkpoint(tmp_path / "a", "d", resume=False))
@@ -141,7 +167,7 @@ def test_compiled_dropout_is_on_in_training_and_scaled_like_keras():
     generator = np.random.default_rng(0)
     features = generator.random((32, 784), dtype=np.float32)
     targets = one_hot(generator.integers(0, 10, 32))
-    program = EpochProgram(model, 0.001, (features, targets), (features, targets), 32, seed=5)
+    program = EpochProgram(model, 0.001, (features, targets), {"val": (features, targets)}, 32, seed=5)
     hidden = model.layers[0](features).numpy()
     # Threefry has a kernel under XLA only, where training runs it.
     dropout = tf.function(program._dropout, jit_compile=True)
@@ -154,7 +180,6 @@ def test_compiled_dropout_is_on_in_training_and_scaled_like_keras():
     np.testing.assert_array_equal(program._forward(features, training=False), model(features, training=False))
 
 
-
 @pytest.mark.parametrize("jit_compile", [True, False])
 def test_train_keras_records_every_epoch_on_either_path(real_subset, tmp_path, jit_compile):
     """`training.jit_compile` picks the path; both hand the recorder one row per epoch with the
@@ -163,10 +188,12 @@ def test_train_keras_records_every_epoch_on_either_path(real_subset, tmp_path, j
     recorder = Rows()
     checkpoint = checkpoints.Checkpoint(tmp_path / "checkpoint", "digest", resume=False)
     keras.utils.set_random_seed(0)
-    model = train_experiment(SPEC, {"jit_compile": jit_compile, "steps_per_execution": 1}, (features[:1000], targets[:1000]),
-                             validation, 0, recorder, checkpoint, "model")
+    train = (features[:1000], targets[:1000])
+    model = train_experiment(SPEC, {"jit_compile": jit_compile, "steps_per_execution": 1}, train,
+                             {"train": train, "val": validation}, 0, recorder, checkpoint, "model")
     assert [row["epoch"] for row in recorder.rows] == [1, 2, 3]
-    assert set(recorder.rows[0]) == {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"}
+    assert set(recorder.rows[0]) == {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                                     "train_loss_running", "train_accuracy_running"}
     assert recorder.rows[-1]["train_loss"] < recorder.rows[0]["train_loss"]
     assert [row["epoch"] for row in checkpoint.rows()] == [1, 2, 3]
     assert checkpoint.arrays() is not None

@@ -90,12 +90,20 @@ def test_short_real_run_lowers_loss_and_exports_identical_keras_model(tmp_path, 
     train, val = [load_split(tmp_path / "prepared", split) for split in ("train", "val")]
     train, val = [(features, one_hot(labels)) for features, labels in (train, val)]
     spec = {**params["experiments"]["lowlevel"]["lowlevel_net_b_l2"], "epochs": 20}
-    layers, run_epochs, _ = lowlevel.build_trainer(spec, train, val, 7, keras_adam(spec["learning_rate"]))
+    # The training set itself measured after every update: then epoch e's measured loss and the
+    # next epoch's running loss (its update's forward pass) see the same weights and images.
+    sets = {"train": train, "val": val}
+    layers, run_epochs, _ = lowlevel.build_trainer(spec, train, sets, 7, keras_adam(spec["learning_rate"]))
     rows = run_epochs(20)
-    column = lowlevel.HISTORY_COLUMNS.index
-    assert rows.shape == (20, len(lowlevel.HISTORY_COLUMNS))
+    columns = lowlevel.history_columns(sets)
+    column = columns.index
+    assert rows.shape == (20, len(columns))
     assert rows[-1, column("train_total_loss")] < rows[0, column("train_total_loss")]
     assert rows[-1, column("val_loss")] < rows[0, column("val_loss")]
+    # Measured after the update: one epoch ahead of the running loss. The two are the same sum
+    # over the same weights in one compiled program, so only reduction order can part them.
+    np.testing.assert_allclose(rows[:-1, column("train_loss")], rows[1:, column("train_loss_running")], rtol=1e-5)
+    assert rows[0, column("train_loss")] < rows[0, column("train_loss_running")]
     # With a penalty the total loss is the data loss plus a positive amount.
     assert np.all(rows[:, column("train_total_loss")] > rows[:, column("train_loss")])
     assert np.all(rows[:, column("learning_rate")] == np.float32(spec["learning_rate"]))

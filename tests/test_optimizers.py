@@ -149,15 +149,23 @@ def test_full_batch_trainer_with_our_adam_follows_keras_adam():
     comparison), from the same weights: the same curves to float32 rounding."""
     generator = np.random.default_rng(1)
     train = (generator.random((256, 784), dtype=np.float32), np.eye(10, dtype=np.float32)[generator.integers(0, 10, 256)])
-    val = (train[0][:64], train[1][:64])
+    sets = {"train": train, "val": (train[0][:64], train[1][:64])}
     spec = {"hidden_units": [30, 20], "activation": "relu", "initializer": "glorot_uniform",
             "regularizer": "none", "regularization_rate": 0.0}
     ours = {"rule": "adam", "learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7,
             "bias_correction": True, "decay_rate": 0.0}
-    _, keras_epochs, _ = lowlevel.build_trainer(spec, train, val, 5, keras_adam(0.001))
-    _, our_epochs, _ = lowlevel.build_trainer(spec, train, val, 5, optimizers.make_update(ours))
+    _, keras_epochs, _ = lowlevel.build_trainer(spec, train, sets, 5, keras_adam(0.001))
+    _, our_epochs, _ = lowlevel.build_trainer(spec, train, sets, 5, optimizers.make_update(ours))
     # Two calls, so the step counter must carry over between compiled chunks.
-    reference = np.concatenate([keras_epochs(10), keras_epochs(10)])
-    mine = np.concatenate([our_epochs(10), our_epochs(10)])
-    np.testing.assert_allclose(mine, reference, rtol=1e-4, atol=1e-6)
-    assert reference[-1, lowlevel.HISTORY_COLUMNS.index("train_loss")] < reference[0, 0]
+    reference = np.concatenate([keras_epochs(3), keras_epochs(3)])
+    mine = np.concatenate([our_epochs(3), our_epochs(3)])
+    columns = lowlevel.history_columns(sets)
+    losses = [index for index, name in enumerate(columns) if "loss" in name or name == "update_norm"]
+    accuracies = [index for index, name in enumerate(columns) if "accuracy" in name]
+    # The two Adams order their float32 operations differently, and the matmul kernels differ by
+    # CPU (oneDNN or Eigen, AVX2 or AVX-512): about 1e-7 relative a step. Six steps keep that far
+    # from chaotic growth, so losses agree to 1e-4 relative on any CPU; an accuracy may flip one
+    # borderline image (1/64 of the validation set, 1/256 of the training set).
+    np.testing.assert_allclose(mine[:, losses], reference[:, losses], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(mine[:, accuracies], reference[:, accuracies], atol=1 / 64 + 1e-6)
+    assert reference[-1, columns.index("train_loss")] < reference[0, columns.index("train_loss")]

@@ -18,7 +18,7 @@ import mlflow
 import pytest
 from conftest import ROOT, copy_project, pipeline_env, run, shrink
 
-from fashion_pipeline import server
+from fashion_pipeline.tools import server
 
 pytestmark = pytest.mark.slow
 

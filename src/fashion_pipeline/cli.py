@@ -1,12 +1,18 @@
 """Entry point for every stage: a user's mistake (bad params, a missing or damaged data file,
 an unusable tracking store, a full disk) ends the stage with one line naming it, not a
-traceback; SIGTERM interrupts like Ctrl-C, so temporary files are removed on the way out."""
+traceback; SIGTERM interrupts like Ctrl-C, so temporary files are removed on the way out, and so
+does the death of the process that started the stage."""
 
+import argparse
+import ctypes
 import errno
+import os
 import signal
 import sys
 
 from fashion_pipeline.errors import USER_ERRORS
+from fashion_pipeline.params import load_params
+from fashion_pipeline.paths import stage_address
 
 # Failures of the machine rather than of the code, with what to do about each.
 DISK_ERRORS = {
@@ -26,10 +32,25 @@ def _fail(message, status):
     sys.exit(status)
 
 
+def _interrupted_with_parent():
+    """Ask Linux to send SIGTERM when the parent process dies: a stage whose `dvc repro`, grid
+    worker or supervisor was killed stops as if interrupted, instead of training on and writing
+    outputs nobody waits for. Elsewhere nothing changes."""
+    try:
+        set_parent_death_signal = 1  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(set_parent_death_signal, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:
+        # The parent died before the request was made.
+        raise KeyboardInterrupt("parent process gone")
+
+
 def run(main):
     """Call main(); on a user error print `error: <message>` to stderr and exit with status 2."""
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        _interrupted_with_parent()
         main()
     except USER_ERRORS as error:
         missing_file = isinstance(error, FileNotFoundError) and error.filename
@@ -40,3 +61,19 @@ def run(main):
         _fail(f"{error.filename or 'writing an output'}: {DISK_ERRORS[error.errno]}", 2)
     except KeyboardInterrupt:
         _fail("interrupted; outputs in progress were removed, and the stage runs again at the next `dvc repro`", 130)
+
+
+def stage_main(stage_function, description, example):
+    """The command line of a stage that DVC runs once per name and seed: it learns which from
+    DVC_STAGE (or --stage, run by hand), reads the prepared data and the params, and calls
+    `stage_function(params, (group, name, seed), prepared_dir)` inside `run`."""
+    def main():
+        parser = argparse.ArgumentParser(description=description)
+        parser.add_argument("--stage", help=f"GROUP@NAME-SEED outside `dvc repro`, for example {example} "
+                                            "(default: $DVC_STAGE)")
+        parser.add_argument("--prepared", default="data/prepared")
+        parser.add_argument("--params", default="params.yaml")
+        arguments = parser.parse_args()
+        stage_function(load_params(arguments.params), stage_address(arguments.stage), arguments.prepared)
+
+    run(main)

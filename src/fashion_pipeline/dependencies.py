@@ -16,12 +16,9 @@ PACKAGE = PACKAGE_ROOT.name
 RECORDING_ONLY = {
     "__init__.py": "the package's docstring; quietens TensorFlow's and MLflow's log lines",
     "stages/__init__.py": "the folder's docstring",
+    "tracking/": "MLflow at the edges: params, metrics, artifacts, the store's checks, progress lines, study tags",
     "cli.py": "prints a user's error as one line",
     "errors.py": "the error classes and their messages",
-    "tracking.py": "sends params, metrics and artifacts to MLflow",
-    "studies.py": "the study tags of MLflow runs",
-    "store.py": "checks that the tracking store can be used",
-    "progress.py": "keeps each epoch's row as training hands it over, prints progress, forwards rows to MLflow",
     "files.py": "writes files atomically; the bytes written are the caller's",
     "params.py": "reads and validates params.yaml, returning its values unchanged",
     "value_checks.py": "the checkers params.py applies to each value",
@@ -29,6 +26,12 @@ RECORDING_ONLY = {
     "checkpoints.py": "saves and restores training state exactly (a resumed run equals an uninterrupted one)",
     "dependencies.py": "this list, and the import closure that dvc.yaml and checkpoints follow",
 }
+
+
+def recording_only(path):
+    """Whether a file (relative to the package) is listed, by itself or by its folder."""
+    path = Path(path).as_posix()
+    return any(path == entry or (entry.endswith("/") and path.startswith(entry)) for entry in RECORDING_ONLY)
 
 
 def module_file(module):
@@ -77,7 +80,7 @@ def import_closure(modules):
         if path in seen:
             continue
         seen.add(path)
-        if path.as_posix() in RECORDING_ONLY:
+        if recording_only(path):
             continue
         for imported in _imported_modules(path):
             pending.update(_with_parents(imported))
@@ -86,7 +89,7 @@ def import_closure(modules):
 
 def numbers_files(modules):
     """The files that can change the numbers of a stage running `modules`."""
-    return sorted(path for path in import_closure(modules) if path.as_posix() not in RECORDING_ONLY)
+    return sorted(path for path in import_closure(modules) if not recording_only(path))
 
 
 def code_digest(modules):

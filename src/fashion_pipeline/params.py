@@ -75,6 +75,7 @@ SCHEMA = {
         "sha256": _hashes,
         "scale": boolean,
         "val_fraction": number(0.0, 1.0),
+        "held_out_fraction": number(0.0, 0.5, include_low=False, include_high=True),
         "limit_train": integer(0),
         "limit_test": integer(0),
         "split_seed": integer(0),
@@ -93,22 +94,23 @@ SCHEMA = {
         "mlflow_ui": text,
     },
     "training": {
+        "threads": integer(1),
+        "train_eval_images": integer(0),
         "progress_every_epochs": integer(1),
+        "checkpoint_every_epochs": integer(1),
         "keras_progress_every_epochs": integer(1),
         "jit_compile": boolean,
         "steps_per_execution": integer(1),
         "resume": boolean,
     },
     "experiments": None,  # checked by validate_experiment, one spec at a time, per kind
-    "holdout": {
-        "val_fraction": number(0.0, 0.5, include_low=False, include_high=True),
-        "experiments": None,  # Keras experiment names, checked in validate_params
-    },
+    "holdout": {"experiments": None},  # Keras experiment names, checked in validate_params
     "optimizers": {
         "network": text,  # an experiment name, checked in validate_params
         "epochs": integer(1),
         "target_val_loss": number(0.0, 10.0, include_low=False),
         "ablation_epochs": integer(1),
+        "rate_grids": None,  # checked by validate_rate_grids
         "runs": None,  # checked by validate_optimizer_run
     },
 }
@@ -181,6 +183,21 @@ def validate_optimizer_run(name, spec):
     validate_section(prefix, spec, schema)
 
 
+def validate_rate_grids(grids, runs):
+    """rule -> the names of at least three runs of that rule, alike but for their learning rates."""
+    if not isinstance(grids, dict) or not grids:
+        raise ParamsError("optimizers.rate_grids", grids, "a mapping of rule -> a list of optimizer run names")
+    for rule, names in grids.items():
+        key = f"optimizers.rate_grids.{rule}"
+        if not isinstance(names, list) or len(names) < 3 or any(name not in runs for name in names):
+            raise ParamsError(key, names, "a list of at least three names of optimizers.runs")
+        settings = [{setting: value for setting, value in runs[name].items() if setting != "learning_rate"}
+                    for name in names]
+        rates = [runs[name]["learning_rate"] for name in names]
+        if any(setting != {**settings[0], "rule": rule} for setting in settings) or len(set(rates)) != len(rates):
+            raise ParamsError(key, names, f"runs of rule {rule!r} that differ in their learning rate alone")
+
+
 def validate_params(params):
     """Raise ParamsError on the first bad value; return params unchanged otherwise."""
     if not isinstance(params, dict):
@@ -211,6 +228,7 @@ def validate_params(params):
         raise ParamsError("optimizers.runs", study["runs"], "a mapping of name -> optimizer spec")
     for name, spec in study["runs"].items():
         validate_optimizer_run(name, spec)
+    validate_rate_grids(study["rate_grids"], study["runs"])
     return params
 
 

@@ -1,4 +1,4 @@
-"""Part B's training: the seed's settings (Adam, batch 32, shuffled every epoch), run either as
+"""Part B's training: the coursework's settings (Adam, batch 32, shuffled every epoch), run either as
 one compiled program per epoch (`training.jit_compile: true`) or as plain `model.fit`. Both
 paths see the same batches: epoch e's order is `epoch_order(seed, e, n)`.
 
@@ -20,16 +20,25 @@ from keras import layers
 from fashion_pipeline.models import build_model
 
 
-def seed_loss():
-    """Categorical cross-entropy on softmax probabilities, as the seed used; both training
+def coursework_loss():
+    """Categorical cross-entropy on softmax probabilities, as the coursework used; both training
     paths take their loss from here. Keras computes it from the softmax layer's logits."""
     return keras.losses.CategoricalCrossentropy()
 
 
+def history_row(measured, running):
+    """An epoch's row: each measured set's loss and accuracy in inference mode after the epoch
+    (`measured`: name -> (loss, accuracy)), then the running mean of the epoch's batch losses
+    and accuracies as training saw them, with dropout on (`running`), as fit reports them."""
+    row = {f"{name}_{measure}": value for name, pair in measured.items()
+           for measure, value in zip(("loss", "accuracy"), pair)}
+    return {**row, "train_loss_running": running[0], "train_accuracy_running": running[1]}
+
+
 def compile_model(model, learning_rate, steps_per_execution):
-    """Adam and the seed's loss for the plain `model.fit` path; every other setting is Keras's
+    """Adam and the coursework's loss for the plain `model.fit` path; every other setting is Keras's
     default."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=seed_loss(),
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=coursework_loss(),
                   metrics=["accuracy"], steps_per_execution=steps_per_execution)
     return model
 
@@ -43,15 +52,14 @@ def epoch_order(seed, epoch, sample_count):
 class EpochProgram:
     """One Keras model's training, one XLA-compiled call per epoch."""
 
-    def __init__(self, model, learning_rate, train, val, batch_size, seed):
+    def __init__(self, model, learning_rate, train, sets, batch_size, seed):
         self.model, self.batch_size, self.seed = model, batch_size, seed
         self.optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
         self.optimizer.build(model.trainable_variables)
-        self.loss = seed_loss()
-        (train_x, train_y), (val_x, val_y) = train, val
+        self.loss = coursework_loss()
         # Converted once per stage; every epoch reads these tensors.
-        self.train_x, self.train_y = tf.constant(train_x), tf.constant(train_y)
-        self.val_x, self.val_y = tf.constant(val_x), tf.constant(val_y)
+        self.train_x, self.train_y = (tf.constant(array) for array in train)
+        self.sets = {name: tuple(tf.constant(array) for array in pair) for name, pair in sets.items()}
         # Batches done so far: with the seed it names every dropout mask.
         self.batches_done = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._epoch = tf.function(self._run_epoch, jit_compile=True)
@@ -114,17 +122,21 @@ class EpochProgram:
             loss_sum, hits = loss_sum + loss, hits + batch_hits
         return loss_sum / sample_count, hits
 
+    def measure(self, features, targets):
+        """Loss and accuracy of the current weights in inference mode (dropout off)."""
+        loss, hits = self._evaluate(features, targets)
+        return float(loss), float(hits) / features.shape[0]
+
     def run_epoch(self, epoch):
         """Train epoch `epoch` (1-based) and return its row of the history."""
-        train_loss, train_hits = self._epoch(tf.constant(epoch_order(self.seed, epoch, self.train_x.shape[0])))
-        val_loss, val_hits = self._evaluate(self.val_x, self.val_y)
-        return {"train_loss": float(train_loss), "train_accuracy": float(train_hits) / self.train_x.shape[0],
-                "val_loss": float(val_loss), "val_accuracy": float(val_hits) / self.val_x.shape[0]}
+        running_loss, running_hits = self._epoch(tf.constant(epoch_order(self.seed, epoch, self.train_x.shape[0])))
+        running = (float(running_loss), float(running_hits) / self.train_x.shape[0])
+        return history_row({name: self.measure(*pair) for name, pair in self.sets.items()}, running)
 
 
-def fit_compiled(model, spec, train, val, seed, recorder, checkpoint):
+def fit_compiled(model, spec, train, sets, seed, recorder, checkpoint):
     """The compiled path; checkpoints the state after every epoch and resumes from it."""
-    program = EpochProgram(model, spec["learning_rate"], train, val, spec["batch_size"], seed)
+    program = EpochProgram(model, spec["learning_rate"], train, sets, spec["batch_size"], seed)
     done = checkpoint.restore(program.state, recorder)
     for epoch in range(done + 1, spec["epochs"] + 1):
         recorder(epoch, program.run_epoch(epoch))
@@ -145,23 +157,26 @@ def epoch_batches(train, batch_size, seed, epochs):
 
 
 class EpochCallback(keras.callbacks.Callback):
-    """Hands each epoch's metrics, renamed to the history's columns, to `recorder`, then
-    checkpoints the rows and the state."""
+    """Measures each set after the epoch in inference mode, hands the row to `recorder` with
+    fit's running means, then checkpoints the rows and the state."""
 
-    def __init__(self, recorder, checkpoint, state):
+    def __init__(self, sets, recorder, checkpoint, state):
         super().__init__()
-        self.recorder, self.checkpoint, self.state = recorder, checkpoint, state
+        self.sets, self.recorder, self.checkpoint, self.state = sets, recorder, checkpoint, state
+        self.loss = coursework_loss()
+
+    def measure(self, features, targets):
+        probabilities = self.model(features, training=False)
+        hits = np.mean(np.argmax(probabilities, axis=1) == np.argmax(targets, axis=1))
+        return float(self.loss(targets, probabilities)), float(hits)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        self.recorder(epoch + 1, {
-            "train_loss": logs["loss"], "train_accuracy": logs["accuracy"],
-            "val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
-        })
+        measured = {name: self.measure(*pair) for name, pair in self.sets.items()}
+        self.recorder(epoch + 1, history_row(measured, (logs["loss"], logs["accuracy"])))
         self.checkpoint.save_state(self.recorder, self.state)
 
 
-def fit_plain(model, spec, train, val, seed, steps_per_execution, recorder, checkpoint):
+def fit_plain(model, spec, train, sets, seed, steps_per_execution, recorder, checkpoint):
     """Plain `model.fit` over `epoch_batches`; checkpoints after every epoch and resumes."""
     compile_model(model, spec["learning_rate"], steps_per_execution)
     model.optimizer.build(model.trainable_variables)
@@ -174,15 +189,16 @@ def fit_plain(model, spec, train, val, seed, steps_per_execution, recorder, chec
     model.fit(
         epoch_batches(train, spec["batch_size"], seed, range(done + 1, spec["epochs"] + 1)),
         steps_per_epoch=math.ceil(len(train[0]) / spec["batch_size"]), initial_epoch=done, epochs=spec["epochs"],
-        shuffle=False, validation_data=val, verbose=0, callbacks=[EpochCallback(recorder, checkpoint, state)],
+        shuffle=False, verbose=0, callbacks=[EpochCallback(sets, recorder, checkpoint, state)],
     )
 
 
-def train_experiment(spec, training, train, val, seed, recorder, checkpoint, name):
-    """Build the experiment's model and train it on the path `training.jit_compile` picks."""
+def train_experiment(spec, training, train, sets, seed, recorder, checkpoint, name):
+    """Build the experiment's model and train it on the path `training.jit_compile` picks,
+    measuring `sets` (name -> pair) after every epoch."""
     model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"], name)
     if training["jit_compile"]:
-        fit_compiled(model, spec, train, val, seed, recorder, checkpoint)
+        fit_compiled(model, spec, train, sets, seed, recorder, checkpoint)
     else:
-        fit_plain(model, spec, train, val, seed, training["steps_per_execution"], recorder, checkpoint)
+        fit_plain(model, spec, train, sets, seed, training["steps_per_execution"], recorder, checkpoint)
     return model

@@ -1,8 +1,8 @@
 """Part A: MLPs written out by hand: tf.Variable weights, explicit matrix products,
-GradientTape and Adam, trained full batch as in the seed.
+GradientTape and Adam, trained full batch as in the coursework.
 
 Shapes: features x (n, 784), a layer's weights W (fan_in, fan_out) and bias b (fan_out,),
-so a layer is x @ W + b. Every layer has its own bias (the seed reused one `b` for all).
+so a layer is x @ W + b. Every layer has its own bias (the coursework reused one `b` for all).
 """
 
 import math
@@ -10,11 +10,15 @@ import math
 import numpy as np
 import tensorflow as tf
 
-HISTORY_COLUMNS = (
-    "train_loss", "train_total_loss", "train_accuracy", "train_rounded_accuracy",
-    "val_loss", "val_total_loss", "val_accuracy", "val_rounded_accuracy",
-    "learning_rate", "update_norm",
-)
+# What is measured of each set after an epoch's update, and of the training set during it.
+MEASURES = ("loss", "total_loss", "accuracy", "rounded_accuracy")
+RUNNING_COLUMNS = ("train_loss_running", "train_accuracy_running")
+STEP_COLUMNS = ("learning_rate", "update_norm")
+
+
+def history_columns(set_names):
+    """The columns of a row, in the order run_epochs returns them."""
+    return (*(f"{name}_{measure}" for name in set_names for measure in MEASURES), *RUNNING_COLUMNS, *STEP_COLUMNS)
 
 
 def initial_weights(fan_in, fan_out, initializer, seed):
@@ -64,7 +68,7 @@ def cross_entropy(one_hot_labels, logits):
 
 
 def penalty(layers, regularizer, rate):
-    """The seed's form: rate/2 * sum|W| (l1) or rate/2 * sum W^2 (l2) over weight matrices only."""
+    """The coursework's form: rate/2 * sum|W| (l1) or rate/2 * sum W^2 (l2) over weight matrices only."""
     if regularizer == "none":
         return tf.constant(0.0)
     measure = tf.abs if regularizer == "l1" else tf.square
@@ -78,25 +82,25 @@ def accuracy(one_hot_labels, logits):
 
 
 def rounded_accuracy(one_hot_labels, probabilities):
-    """The seed's metric: round every probability to 0/1 and compare element-wise with the
+    """The coursework's metric: round every probability to 0/1 and compare element-wise with the
     one-hot labels. Of an image's 10 entries at least 8 always match (at most one probability
     can exceed 0.5), so it never falls below 0.8; near-uniform output scores 0.9."""
     matches = tf.equal(tf.round(probabilities), one_hot_labels)
     return tf.reduce_mean(tf.cast(matches, tf.float32))
 
 
-def build_trainer(spec, train, val, seed, bind_update):
+def build_trainer(spec, train, sets, seed, bind_update):
     """Return (layers, run_epochs, state). run_epochs(count) trains `count` full-batch epochs in
-    one compiled call and returns their metrics as a (count, len(HISTORY_COLUMNS)) array; state
-    is every variable training changes (weights, optimizer slots, step), for checkpoints.
+    one compiled call and returns their metrics as a (count, len(history_columns(sets))) array;
+    state is every variable training changes (weights, optimizer slots, step), for checkpoints.
 
     `bind_update(variables)` gives the optimizer step, update(gradients, step) -> learning rate,
     and the optimizer's variables.
-    As in Keras's fit, an epoch's train metrics come from the forward pass of its update step
-    and its validation metrics from the weights after the update."""
-    (train_x, train_y), (val_x, val_y) = [
-        (tf.constant(features), tf.constant(labels)) for features, labels in (train, val)
-    ]
+    Every set of `sets` (name -> (features, one-hot labels)) is measured after the epoch's
+    update, so the training and validation metrics of a row come from the same weights; the
+    loss and accuracy of the update's own forward pass, before it, are kept as the running ones."""
+    train_x, train_y = (tf.constant(array) for array in train)
+    measured = [(tf.constant(features), tf.constant(labels)) for features, labels in sets.values()]
     sizes = [train_x.shape[1], *spec["hidden_units"], train_y.shape[1]]
     layers = initialize(sizes, spec["initializer"], seed)
     variables = [variable for layer in layers for variable in layer]
@@ -105,9 +109,11 @@ def build_trainer(spec, train, val, seed, bind_update):
     step = tf.Variable(0.0, trainable=False)
     activation, regularizer, rate = spec["activation"], spec["regularizer"], spec["regularization_rate"]
 
-    def measures(labels, logits, data_loss):
-        total = data_loss + penalty(layers, regularizer, rate)
+    def measures(features, labels):
+        logits = forward_logits(features, layers, activation)
+        data_loss = cross_entropy(labels, logits)
         probabilities = tf.exp(log_softmax(logits))
+        total = data_loss + penalty(layers, regularizer, rate)
         return [data_loss, total, accuracy(labels, logits), rounded_accuracy(labels, probabilities)]
 
     @tf.function
@@ -121,13 +127,11 @@ def build_trainer(spec, train, val, seed, bind_update):
                 loss = data_loss + penalty(layers, regularizer, rate)
             before = [tf.identity(variable) for variable in variables]
             learning_rate = update(tape.gradient(loss, variables), step)
-            # The length of the step actually taken in weight space (the seed's "step size").
+            # The length of the step actually taken in weight space (the coursework's "step size").
             update_norm = tf.linalg.global_norm([after - old for after, old in zip(variables, before)])
-            train_row = measures(train_y, logits, data_loss)
-            val_logits = forward_logits(val_x, layers, activation)
-            val_row = measures(val_y, val_logits, cross_entropy(val_y, val_logits))
-            extra = [tf.cast(learning_rate, tf.float32), update_norm]
-            rows = rows.write(epoch, tf.stack(train_row + val_row + extra))
+            after_update = [value for features, labels in measured for value in measures(features, labels)]
+            running = [data_loss, accuracy(train_y, logits)]
+            rows = rows.write(epoch, tf.stack(after_update + running + [tf.cast(learning_rate, tf.float32), update_norm]))
         return rows.stack()
 
     state = [*variables, *optimizer_variables, step]

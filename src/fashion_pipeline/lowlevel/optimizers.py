@@ -1,4 +1,4 @@
-"""Optimizers written out from their update rules, as the seed's research section describes them:
+"""Optimizers written out from their update rules, as the coursework's research section describes them:
 SGD, SGD with momentum, RMSprop, Adagrad, Adamax and Adam, plus inverse-time learning-rate decay.
 
 Every rule is a pure function
@@ -21,7 +21,7 @@ def sgd(weights, gradient, slots, step, learning_rate):
 
 def sgd_momentum(weights, gradient, slots, step, learning_rate, momentum):
     """Keras's form of momentum: v <- momentum v - lr g; w <- w + v.
-    (The seed's m <- beta m + lr g is the same with the sign folded into the update.)"""
+    (The coursework's m <- beta m + lr g is the same with the sign folded into the update.)"""
     (velocity,) = slots
     velocity = momentum * velocity - learning_rate * gradient
     return weights + velocity, (velocity,)

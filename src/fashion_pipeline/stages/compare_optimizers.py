@@ -3,17 +3,18 @@ Network B, full batch) with one optimizer written out in lowlevel/optimizers.py,
 MLflow.
 
 Within a seed every run starts from the same initial weights and sees the same data, so the
-curves differ by the optimizer alone. Writes the per-epoch history (with the learning rate and
-the length of each step in weight space), the final metrics and the run's record.
+curves differ by the optimizer alone. The study validates on a held-out part of the training set
+(`data.held_out_fraction`), where learning rates are chosen, and records the test set beside it.
+Writes the per-epoch history (with the learning rate and the length of each step in weight
+space), the final metrics and the run's record.
 """
 
-import argparse
-
-from fashion_pipeline import cli, paths, runs, tracking
-from fashion_pipeline.errors import StageError
+from fashion_pipeline import cli, frame, paths
+from fashion_pipeline.errors import ParamsError, StageError
 from fashion_pipeline.lowlevel import optimizers
 from fashion_pipeline.lowlevel.trainer import run_full_batch
-from fashion_pipeline.params import ParamsError, check_seed, load_params
+from fashion_pipeline.params import check_seed
+from fashion_pipeline.tracking import mlflow_runs
 
 GROUP = "compare_optimizers"
 # The keys of the network experiment that shape the network; its own optimizer, learning rate
@@ -32,16 +33,17 @@ def optimizer_job(params, run_name, seed):
     logged = {
         "optimizers.network": network_name,
         "optimizers.epochs": study["epochs"],
-        **tracking.flatten({key: network[key] for key in NETWORK_KEYS}, f"experiments.lowlevel.{network_name}."),
-        **tracking.flatten(study["runs"][run_name], f"optimizers.runs.{run_name}."),
-        "data.scale": params["data"]["scale"],
+        **mlflow_runs.flatten({key: network[key] for key in NETWORK_KEYS}, f"experiments.lowlevel.{network_name}."),
+        **mlflow_runs.flatten(study["runs"][run_name], f"optimizers.runs.{run_name}."),
+        **frame.shared_logged(params, params["data"]["held_out_fraction"]),
     }
-    return runs.TrainingRun(
-        stage=f"{GROUP}@{run_name}-{seed}", run_name=f"optimizer_{run_name}-seed{seed}", seed=seed, spec=spec,
-        logged=logged, tags={"experiment": f"optimizer_{run_name}", "kind": "lowlevel"},
+    return frame.TrainingJob(
+        stage=f"{GROUP}@{run_name}-{seed}", kind="optimizer", run_name=f"optimizer_{run_name}-seed{seed}", seed=seed,
+        spec=spec, logged=logged, tags={"experiment": f"optimizer_{run_name}", "kind": "lowlevel"},
         modules=("fashion_pipeline.stages.compare_optimizers",), results_dir=paths.optimizer_results_dir(seed, run_name),
         checkpoint_dir=paths.checkpoint_dir(GROUP, seed, run_name),
         progress_every=params["training"]["progress_every_epochs"],
+        held_out_fraction=params["data"]["held_out_fraction"],
     )
 
 
@@ -52,21 +54,13 @@ def compare_stage(params, address, prepared_dir="data/prepared"):
     check_seed(params, seed)
     job = optimizer_job(params, run_name, seed)
 
-    def train_function(train, val, recorder, checkpoint):
+    def train_function(train, sets, recorder, checkpoint):
         bind_update = optimizers.make_update(job.spec["optimizer"])
-        run_full_batch(job.spec, train, val, seed, bind_update, recorder, job.progress_every, checkpoint)
+        run_full_batch(job.spec, train, sets, seed, bind_update, recorder, params["training"]["checkpoint_every_epochs"],
+                       checkpoint)
 
-    return runs.run(params, job, prepared_dir, train_function)
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--stage", help="compare_optimizers@RUN-SEED outside `dvc repro` (default: $DVC_STAGE)")
-    parser.add_argument("--prepared", default="data/prepared")
-    parser.add_argument("--params", default="params.yaml")
-    arguments = parser.parse_args()
-    compare_stage(load_params(arguments.params), paths.stage_address(arguments.stage), arguments.prepared)
+    return frame.train(params, job, prepared_dir, train_function)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.stage_main(compare_stage, __doc__, "compare_optimizers@adam-42")

@@ -8,22 +8,22 @@ The test loss is computed exactly as training computes the validation loss: cros
 the softmax layer's logits, unclipped.
 """
 
-import argparse
 import time
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_fscore_support
 
-from fashion_pipeline import cli, files, paths, tracking
+from fashion_pipeline import cli, files, frame, paths
 from fashion_pipeline.data import CLASS_NAMES, load_split, rescale
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.models import load_model, log_softmax, logits, per_image_loss
-from fashion_pipeline.params import KINDS, check_seed, experiment_spec, load_params
+from fashion_pipeline.params import KINDS, check_seed, experiment_spec
+from fashion_pipeline.tracking import mlflow_runs
 
 # The training metrics that, with the test ones, make an experiment's compact metrics: one row of
 # `dvc metrics show` that fits 160 columns. The final validation metrics stay in train.json: with
-# the seed's protocol (validation = test) they repeat the test ones.
+# the coursework's protocol (validation = test) they repeat the test ones.
 TRAINING_METRICS = ("train_loss", "train_accuracy", "best_val_loss", "best_val_epoch")
 
 
@@ -63,6 +63,7 @@ def evaluate_stage(params, address, prepared_dir="data/prepared"):
         raise StageError(f"stage group {group!r}: expected one of " + ", ".join(f"evaluate_{kind}" for kind in KINDS))
     check_seed(params, seed)
     spec = experiment_spec(params, name, kind)
+    frame.use_threads(params["training"]["threads"])
     results_dir = paths.results_dir(seed, name)
     training = files.read_json(results_dir / "train.json")
     record = files.read_json(results_dir / "run.json")
@@ -84,7 +85,7 @@ def evaluate_stage(params, address, prepared_dir="data/prepared"):
         "confidence": np.round(np.exp(log_probabilities.max(axis=1)), 7),
     }))
     files.write_csv(results_dir / "per_class.csv", per_class)
-    tracking.add_to_run(params["mlflow"], record["mlflow_run_id"], test_metrics, [results_dir / "per_class.csv"])
+    mlflow_runs.add_to_run(params["mlflow"], record["mlflow_run_id"], test_metrics, [results_dir / "per_class.csv"])
     files.write_json(results_dir / "evaluation.json", {
         "test_count": int(len(labels)),
         "test_loss_standard_error": float(image_losses.std(ddof=1) / np.sqrt(len(labels))),
@@ -97,14 +98,5 @@ def evaluate_stage(params, address, prepared_dir="data/prepared"):
     return metrics
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--stage", help="evaluate_KIND@NAME-SEED outside `dvc repro` (default: $DVC_STAGE)")
-    parser.add_argument("--prepared", default="data/prepared")
-    parser.add_argument("--params", default="params.yaml")
-    arguments = parser.parse_args()
-    evaluate_stage(load_params(arguments.params), paths.stage_address(arguments.stage), arguments.prepared)
-
-
 if __name__ == "__main__":
-    cli.run(main)
+    cli.stage_main(evaluate_stage, __doc__, "evaluate_keras@keras_4l-42")

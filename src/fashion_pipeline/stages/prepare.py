@@ -1,6 +1,6 @@
 """Stage `prepare`: validated IDX -> flat float32 arrays for train, validation and test.
 
-By default the validation set is the 10,000 test images, as in the seed; `data.val_fraction`
+By default the validation set is the 10,000 test images, as in the coursework; `data.val_fraction`
 instead holds out a stratified part of the training set and leaves the test set to `evaluate`.
 """
 
@@ -8,23 +8,17 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
-from fashion_pipeline import cli, data, files, idx
+from fashion_pipeline import cli, data, files
 from fashion_pipeline.errors import ParamsError
 from fashion_pipeline.params import load_params
 
 
-def stratified_subset(images, labels, limit, seed, key):
+def limited(images, labels, limit, seed, key):
     """Keep `limit` items with the class balance of the whole (0 keeps everything)."""
-    if limit == 0 or limit >= len(labels):
-        return images, labels
-    if limit < idx.CLASS_COUNT:
-        raise ParamsError(key, limit, f"0 (everything) or at least {idx.CLASS_COUNT}, one per class")
-    kept, _, kept_labels, _ = train_test_split(
-        images, labels, train_size=limit, stratify=labels, random_state=seed
-    )
-    return kept, kept_labels
+    if 0 < limit < len(data.CLASS_NAMES):
+        raise ParamsError(key, limit, f"0 (everything) or at least {len(data.CLASS_NAMES)}, one per class")
+    return data.stratified_subset(images, labels, limit, seed)
 
 
 def features(images, scale):
@@ -37,27 +31,21 @@ def prepare(data_params, raw_dir, out_dir, summary_path):
     """The prepared arrays in `out_dir`; a summary of the data (counts, where the validation set
     comes from, each raw file's source and SHA-256) in `summary_path`, a small file the report reads."""
     raw_dir, seed = Path(raw_dir), data_params["split_seed"]
-    train_images, train_labels = idx.load_pair(
+    train_images, train_labels = data.load_pair(
         raw_dir / "train-images-idx3-ubyte", raw_dir / "train-labels-idx1-ubyte"
     )
-    test_images, test_labels = idx.load_pair(
+    test_images, test_labels = data.load_pair(
         raw_dir / "t10k-images-idx3-ubyte", raw_dir / "t10k-labels-idx1-ubyte"
     )
-    train_images, train_labels = stratified_subset(
-        train_images, train_labels, data_params["limit_train"], seed, "data.limit_train"
-    )
-    test_images, test_labels = stratified_subset(
-        test_images, test_labels, data_params["limit_test"], seed, "data.limit_test"
-    )
+    train_images, train_labels = limited(train_images, train_labels, data_params["limit_train"], seed, "data.limit_train")
+    test_images, test_labels = limited(test_images, test_labels, data_params["limit_test"], seed, "data.limit_test")
     if data_params["val_fraction"] > 0:
-        train_images, val_images, train_labels, val_labels = train_test_split(
-            train_images, train_labels, test_size=data_params["val_fraction"],
-            stratify=train_labels, random_state=seed,
-        )
+        (train_images, train_labels), (val_images, val_labels) = data.held_out_split(
+            train_images, train_labels, data_params["val_fraction"], seed)
         validation = "stratified hold-out of the training set"
     else:
         val_images, val_labels = test_images, test_labels
-        validation = "the test set (as in the seed)"
+        validation = "the test set (as in the coursework)"
     splits = {
         "train": (train_images, train_labels),
         "val": (val_images, val_labels),

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from fashion_pipeline import cli, files, tracking
+from fashion_pipeline import cli, files
+from fashion_pipeline.tracking import mlflow_runs
 from fashion_pipeline.data import CLASS_NAMES
 from fashion_pipeline.params import all_experiments, load_params
 from fashion_pipeline.reporting import analysis, figures, holdout_report, optimizer_report, results, statistics
@@ -61,7 +62,7 @@ def protocol(params, data_summary, verdicts, seeds_done):
         "SHA-256 (appendix).",
         f"- Seeds {', '.join(map(str, params['seeds']))}: each experiment and optimizer run is trained once per seed (its "
         f"initial weights, batch order and dropout masks); done so far: {seeds_done}. TensorFlow op determinism on. "
-        f"Versions: {versions}. Git commit `{tracking.git_commit()}`; machine: {platform.machine()}, Python "
+        f"Versions: {versions}. Git commit `{mlflow_runs.git_commit()}`; machine: {platform.machine()}, Python "
         f"{platform.python_version()}.",
         "- **The validation set is the test set**, as in the seed. Every choice made on it (the best epoch, the best "
         "model) is optimistic: the same images pick and score it. The [protocol check]"
@@ -276,7 +277,7 @@ def main():
                                                                           data_summary)
     used = {f"{label}-seed{seed}": run.record["mlflow_run_id"]
             for label, seed, run in used_runs(experiments, optimizer_runs, holdout_runs)}
-    tracking.log_report(params["mlflow"], arguments.out, used, verdicts)
+    mlflow_runs.log_report(params["mlflow"], arguments.out, used, verdicts)
     print(f"report: {Path(arguments.out) / 'report.html'}")
 
 

@@ -7,14 +7,14 @@ run's record (run.json: MLflow run id, timings). The experiment's kind (`lowleve
 no dependency of the other.
 """
 
-import argparse
 import importlib
 
-from fashion_pipeline import cli, paths, runs, tracking
+from fashion_pipeline import cli, frame, paths
 from fashion_pipeline.errors import StageError
-from fashion_pipeline.params import check_seed, experiment_spec, load_params
+from fashion_pipeline.params import check_seed, experiment_spec
+from fashion_pipeline.tracking import mlflow_runs
 
-# The training params each kind reads, besides its experiment's spec and data.scale.
+# The training params each kind reads, besides its experiment's spec and frame.shared_logged.
 TRAINING_KEYS = {"lowlevel": (), "keras": ("jit_compile", "steps_per_execution")}
 # How often each kind prints a progress line.
 PROGRESS_KEYS = {"lowlevel": "progress_every_epochs", "keras": "keras_progress_every_epochs"}
@@ -24,12 +24,11 @@ def training_job(params, kind, name, seed):
     """What the stage trains, what it logs, and where its outputs go."""
     spec = experiment_spec(params, name, kind)
     own_spec = {key: value for key, value in spec.items() if key != "kind"}
-    logged = {**tracking.flatten(own_spec, f"experiments.{kind}.{name}."), "data.scale": params["data"]["scale"]}
+    logged = {**mlflow_runs.flatten(own_spec, f"experiments.{kind}.{name}."), **frame.shared_logged(params)}
     logged.update({f"training.{key}": params["training"][key] for key in TRAINING_KEYS[kind]})
-    stage = f"train_{kind}@{name}-{seed}"
-    return runs.TrainingRun(
-        stage=stage, run_name=f"{name}-seed{seed}", seed=seed, spec=spec, logged=logged,
-        tags={"experiment": name, "kind": kind},
+    return frame.TrainingJob(
+        stage=f"train_{kind}@{name}-{seed}", kind=kind, run_name=f"{name}-seed{seed}", seed=seed, spec=spec,
+        logged=logged, tags={"experiment": name, "kind": kind},
         modules=("fashion_pipeline.stages.train", f"fashion_pipeline.{kind}"),
         results_dir=paths.results_dir(seed, name), checkpoint_dir=paths.checkpoint_dir(f"train_{kind}", seed, name),
         progress_every=params["training"][PROGRESS_KEYS[kind]],
@@ -45,21 +44,11 @@ def train_stage(params, address, prepared_dir="data/prepared"):
     job = training_job(params, kind, name, seed)
     trainer = importlib.import_module(f"fashion_pipeline.{kind}")
 
-    def train_function(train, val, recorder, checkpoint):
-        return trainer.train_experiment(job.spec, params["training"], train, val, seed, recorder, checkpoint, name)
+    def train_function(train, sets, recorder, checkpoint):
+        return trainer.train_experiment(job.spec, params["training"], train, sets, seed, recorder, checkpoint, name)
 
-    return runs.run(params, job, prepared_dir, train_function, model_path=paths.model_path(seed, name))
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--stage", help="GROUP@NAME-SEED when run outside `dvc repro` (default: $DVC_STAGE)")
-    parser.add_argument("--prepared", default="data/prepared")
-    parser.add_argument("--params", default="params.yaml")
-    arguments = parser.parse_args()
-    address = paths.stage_address(arguments.stage)
-    train_stage(load_params(arguments.params), address, arguments.prepared)
+    return frame.train(params, job, prepared_dir, train_function, model_path=paths.model_path(seed, name))
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.stage_main(train_stage, __doc__, "train_keras@keras_4l-42")

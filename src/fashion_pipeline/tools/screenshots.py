@@ -13,7 +13,8 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from fashion_pipeline import cli, params, tracking
+from fashion_pipeline import cli, params
+from fashion_pipeline.tracking import mlflow_runs
 
 OUT = Path("reports/screenshots")
 
@@ -34,7 +35,7 @@ def shoot(url, path, width=1400, height=900):
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     settings = params.load_params()["mlflow"]
-    uri = tracking.tracking_uri()
+    uri = mlflow_runs.tracking_uri()
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
                                "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -46,7 +47,7 @@ def main():
                 break
             except OSError:
                 time.sleep(1)
-        shoot(tracking.runs_view(settings, address), OUT / "mlflow_runs.png")
+        shoot(mlflow_runs.runs_view(settings, address), OUT / "mlflow_runs.png")
         client = MlflowClient(uri)
         experiment = client.get_experiment_by_name(settings["experiment_name"])
         study = client.search_runs([experiment.experiment_id], "tags.studies LIKE '%dropout_4l%' AND tags.seed = '42'")

@@ -16,7 +16,8 @@ import pandas as pd
 import tensorflow as tf
 from mlflow.tracking import MlflowClient
 
-from fashion_pipeline import cli, files, runs, tracking
+from fashion_pipeline import cli, files, frame
+from fashion_pipeline.tracking import mlflow_runs
 from fashion_pipeline.data import load_training_data
 from fashion_pipeline.keras.training import EpochProgram, compile_model
 from fashion_pipeline.lowlevel import network
@@ -89,10 +90,10 @@ def mlflow_seconds(epochs, metrics_per_epoch, every):
         previous = os.environ.get("MLFLOW_TRACKING_URI")
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(folder) / 'bench.db'}"
         try:
-            client = MlflowClient(tracking.tracking_uri())
+            client = MlflowClient(mlflow_runs.tracking_uri())
             run = client.create_run(client.create_experiment("bench", artifact_location=Path(folder).as_uri()))
             started = time.perf_counter()
-            logger = tracking.EpochMetricLogger(run.info.run_id, every)
+            logger = mlflow_runs.EpochMetricLogger(run.info.run_id, every)
             for epoch in range(1, epochs + 1):
                 logger.log(epoch, {f"metric_{index}": 0.5 for index in range(metrics_per_epoch)})
             logger.flush()
@@ -112,7 +113,7 @@ def full_grid_minutes(stage_times_path):
 
 def run_benchmark(params, prepared_dir, stage_times_path):
     # The pipeline's conditions: seeded, TensorFlow op determinism on.
-    runs.seed_everything(params["seeds"][0])
+    frame.seed_everything(params["seeds"][0])
     train, val = load_training_data(prepared_dir, params["data"]["scale"])
     train_x = train[0]
     experiments = {**params["experiments"]["lowlevel"], **params["experiments"]["keras"]}

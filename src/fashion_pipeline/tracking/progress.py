@@ -5,7 +5,7 @@ import time
 
 import pandas as pd
 
-from fashion_pipeline import tracking
+from fashion_pipeline.tracking import mlflow_runs
 
 
 class EpochRecorder:
@@ -14,7 +14,7 @@ class EpochRecorder:
     with the time per epoch and an estimate of the time left."""
 
     def __init__(self, run_id, label, epochs, log_every, progress_every):
-        self.logger = tracking.EpochMetricLogger(run_id, log_every)
+        self.logger = mlflow_runs.EpochMetricLogger(run_id, log_every)
         self.label, self.epochs, self.progress_every = label, epochs, progress_every
         self.rows = []
         self.timed_from = (0, time.perf_counter())

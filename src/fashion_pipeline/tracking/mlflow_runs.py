@@ -16,9 +16,9 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from fashion_pipeline import studies
+from fashion_pipeline.tracking import studies
 from fashion_pipeline.errors import TrackingError
-from fashion_pipeline.store import check_store
+from fashion_pipeline.tracking.store import check_store
 
 
 def project_root(start=None):
@@ -106,8 +106,7 @@ def runs_view(mlflow_params, address):
 def start_training_run(params, uri, job):
     """Open the MLflow run of one training stage in the store at `uri` (which `connect`
     returned), tagged, with every param DVC tracks for the stage (`job.logged`)."""
-    kind = "optimizer" if job.stage.startswith("compare_optimizers@") else job.tags["kind"]
-    name = job.tags["experiment"].removeprefix("optimizer_")
+    kind, name = job.kind, job.tags["experiment"].removeprefix("optimizer_")
     # The job's own tags win over the study's (a held-out run of keras_3l is not in B i's study).
     tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed), **studies.tags(name, kind),
             **job.tags}
@@ -121,15 +120,21 @@ def start_training_run(params, uri, job):
     return run
 
 
-def log_inputs(prepared_dir, train, val):
-    """The training and validation sets as MLflow datasets (name, digest, split)."""
-    for split, (features, targets) in (("train", train), ("validation", val)):
+# The MLflow dataset context of each set a run is measured on (data.load_training_data).
+DATASET_CONTEXTS = {"train": "train_eval", "val": "validation", "test": "test"}
+
+
+def log_inputs(prepared_dir, train, sets):
+    """The training set and the sets measured after every epoch as MLflow datasets (name,
+    digest, context)."""
+    named = [("train", train), *((DATASET_CONTEXTS[name], pair) for name, pair in sets.items())]
+    for context, (features, targets) in named:
         with warnings.catch_warnings():
             # MLflow registers two local-file source classes and warns that a path fits both.
             warnings.simplefilter("ignore", UserWarning)
             dataset = mlflow.data.from_numpy(features, targets=targets, source=str(Path(prepared_dir).resolve()),
-                                             name=f"fashion-mnist-{split}")
-        mlflow.log_input(dataset, context=split)
+                                             name=f"fashion-mnist-{context}")
+        mlflow.log_input(dataset, context=context)
 
 
 def log_training(metrics, history_path):

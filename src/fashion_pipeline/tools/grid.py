@@ -1,0 +1,267 @@
+"""The grid runner (`make grid`, `make repro`): DVC's stages as tasks on Dask's distributed
+scheduler, several at a time.
+
+DVC runs one stage at a time, and two `dvc repro` processes contend for the repository's lock.
+Here this process keeps DVC's graph and its lock to itself: it picks the stale stages in the
+order of DVC's graph, hands each stage's command to a Dask worker as DVC would run it (in the
+project folder, DVC_STAGE and DVC_ROOT set), and records each finished stage in dvc.lock with
+`dvc commit`, as `dvc repro` would have. The workers only run commands, so they may be local
+processes (a LocalCluster, the default) or the workers of a scheduler on other machines that
+share the project folder (`--scheduler tcp://host:8786`).
+
+A stage that fails is tried once more, then reported, and the stages that do not need it go on.
+A stage whose code or params changed while it ran is not recorded. Ctrl-C stops every running
+stage as Ctrl-C stops `dvc repro`: the stages remove what they had half-written, their MLflow
+runs end KILLED, and with `training.resume` they continue from their checkpoints next time.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+
+from fashion_pipeline import cli
+from fashion_pipeline.errors import StageError
+
+LOG_DIR = Path("logs") / "grid"
+
+
+def run_command(address, argv, root, stop_event, log_path):
+    """On a worker: run one stage's command as DVC would, its output to `log_path`; stop it
+    (SIGTERM, as Ctrl-C) when `stop_event` is set. Returns the exit status; a failure raises,
+    so Dask tries the stage once more."""
+    from distributed import Event
+
+    env = {**os.environ, "DVC_STAGE": address, "DVC_ROOT": root}
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(argv, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        stop = Event(stop_event)
+        while process.poll() is None:
+            if stop.wait(timeout=1):
+                process.send_signal(signal.SIGTERM)
+                return process.wait()
+    if process.returncode != 0:
+        raise RuntimeError(f"{address}: exited with {process.returncode}; see {log_path}")
+    return 0
+
+
+def last_line(path):
+    """The last line a stage printed (its one-line error when it failed)."""
+    try:
+        lines = Path(path).read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+def seed_of(address):
+    """The seed a stage runs with (-1 for the stages every seed shares)."""
+    _, _, rest = address.partition("@")
+    seed = rest.rsplit("-", 1)[-1] if rest else ""
+    return int(seed) if seed.isdigit() else -1
+
+
+class Grid:
+    """DVC's graph (its edges run from a stage to the stages it needs), what is stale in it,
+    and the order the grid runs it in: seed by seed, each seed in dvc.yaml's order."""
+
+    def __init__(self, targets):
+        import networkx
+        from dvc.repo import Repo
+
+        self.repo = Repo()
+        graph = self.repo.index.graph
+        stages = {stage.addressing: stage for stage in graph.nodes}
+        wanted = set(stages)
+        if targets:
+            unknown = [target for target in targets if target not in stages]
+            if unknown:
+                raise StageError(f"grid: no stage {unknown[0]!r} in dvc.yaml; stages look like train_keras@keras_4l-42")
+            wanted = set().union(*({target} | {stage.addressing for stage in networkx.descendants(graph, stages[target])}
+                                   for target in targets))
+        listing = list(stages)
+        needed_first = graph.subgraph([stages[address] for address in wanted]).reverse()
+        self.order = [stage.addressing for stage in networkx.lexicographical_topological_sort(
+            needed_first, key=lambda stage: (seed_of(stage.addressing), listing.index(stage.addressing)))]
+        self.stages = {address: stages[address] for address in self.order}
+        self.needs = {address: {stage.addressing for stage in graph.successors(stages[address])} & wanted
+                      for address in self.order}
+
+    def locked(self, action):
+        """`action()` under the repository's lock, as every DVC command runs; wait while
+        another DVC command holds it."""
+        from dvc.lock import LockError
+        from dvc.repo import lock_repo
+
+        for _ in range(60):
+            try:
+                with lock_repo(self.repo):
+                    return action()
+            except LockError:
+                time.sleep(2)
+        raise StageError("grid: another DVC command kept the repository locked for 2 minutes")
+
+    def is_stale(self, address):
+        """What `dvc repro --allow-missing` would run: changed code, params or inputs, or
+        outputs that differ from dvc.lock; outputs only missing here (they live in another
+        machine's cache) are not a change."""
+        return self.locked(lambda: self.stages[address].changed(allow_missing=True))
+
+    def plan(self):
+        """The stages to run: the stale ones and every stage after them."""
+        planned = set()
+        for address in self.order:
+            if self.needs[address] & planned or self.is_stale(address):
+                planned.add(address)
+        return [address for address in self.order if address in planned]
+
+    def argv(self, address):
+        return shlex.split(self.stages[address].cmd)
+
+    def fingerprint(self, address):
+        """The stage's code and params as they are now, to tell whether they changed while it
+        ran (its data inputs are other stages' outputs, which nothing changes meanwhile)."""
+        from dvc.dependency import ParamsDependency
+
+        digest = hashlib.sha256()
+        params = yaml.safe_load(Path("params.yaml").read_text())
+        for dep in self.stages[address].deps:
+            if isinstance(dep, ParamsDependency):
+                for key in dep.params:
+                    value = params
+                    for part in key.split("."):
+                        value = value.get(part) if isinstance(value, dict) else None
+                    digest.update(json.dumps([key, value], sort_keys=True).encode())
+            elif dep.def_path.startswith("src/") and Path(dep.def_path).is_file():
+                digest.update(dep.def_path.encode() + Path(dep.def_path).read_bytes())
+        return digest.hexdigest()
+
+    def record(self, address):
+        """Write the finished stage to dvc.lock and its cached outputs to the cache, as `dvc
+        repro` does after a stage."""
+        self.locked(lambda: self.repo.commit(address, force=True))
+
+
+def estimate_seconds(address):
+    """A stage's time on the machine that ran it last, at any seed (0 when none is known)."""
+    group, _, rest = address.partition("@")
+    name = rest.rsplit("-", 1)[0]
+    folder, key = {"compare_optimizers": (f"optimizers/{name}", "stage_seconds"),
+                   "holdout_keras": (f"holdout/{name}", "stage_seconds"),
+                   "evaluate_lowlevel": (name, "evaluate_seconds"),
+                   "evaluate_keras": (name, "evaluate_seconds")}.get(group, (name, "stage_seconds"))
+    file = "evaluation.json" if key == "evaluate_seconds" else "run.json"
+    for record in sorted(Path("results").glob(f"seed_*/{folder}/{file}")):
+        try:
+            return float(json.loads(record.read_text())[key])
+        except (OSError, ValueError, KeyError):
+            continue
+    return 0.0
+
+
+def hours(addresses, workers):
+    return sum(estimate_seconds(address) for address in addresses) / workers / 3600
+
+
+def start_client(scheduler, workers):
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler), None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def run_grid(targets, scheduler=None, workers=2):
+    """Run every stale stage of `targets` (all of dvc.yaml when empty) and every stage after
+    them; return the ones that failed."""
+    from distributed import Event, as_completed
+
+    grid = Grid(targets)
+    pending = grid.plan()
+    print(f"grid: {len(pending)} of {len(grid.order)} stages to run, {workers} at a time; about "
+          f"{hours(pending, workers):.1f} h by the stage times recorded in results/ (their machine's)", flush=True)
+    client, cluster = start_client(scheduler, workers)
+    stop_name = f"grid-stop-{uuid.uuid4().hex}"
+    stop = Event(stop_name, client=client)
+    # A stage that needs no run counts as done for the stages after it.
+    running, finished, failed, fingerprints = {}, set(grid.order) - set(pending), [], {}
+    started, root = time.perf_counter(), str(Path.cwd())
+    try:
+        while pending or running:
+            for address in [address for address in pending if grid.needs[address] <= finished | set(failed)]:
+                pending.remove(address)
+                if grid.needs[address] & set(failed):
+                    failed.append(address)
+                    print(f"grid: {address} not run: a stage it needs failed", flush=True)
+                elif not grid.is_stale(address):
+                    finished.add(address)
+                else:
+                    fingerprints[address] = grid.fingerprint(address)
+                    log_path = str(Path(root) / LOG_DIR / f"{address}.log")
+                    future = client.submit(run_command, address, grid.argv(address), root, stop_name, log_path,
+                                           key=f"{address}-{uuid.uuid4().hex[:8]}", retries=1, pure=False,
+                                           priority=-grid.order.index(address))
+                    running[future] = (address, log_path)
+            if not running:
+                break
+            future = next(as_completed(list(running)))
+            address, log_path = running.pop(future)
+            if future.status == "error":
+                failed.append(address)
+                print(f"grid: {address} FAILED twice: {last_line(log_path)}", flush=True)
+            elif grid.fingerprint(address) != fingerprints[address]:
+                failed.append(address)
+                print(f"grid: {address} not recorded: its code or params changed while it ran", flush=True)
+            else:
+                grid.record(address)
+                finished.add(address)
+                left = pending + [other for other, _ in running.values()]
+                print(f"grid: {address} done; {len(running)} running, {len(pending)} waiting, about "
+                      f"{hours(left, workers):.1f} h left ({(time.perf_counter() - started) / 60:.0f} min so far)",
+                      flush=True)
+    except KeyboardInterrupt:
+        stop.set()
+        for future in running:
+            try:
+                future.result(timeout=300)
+            except Exception:  # noqa: BLE001 - each stage writes its interruption to its own log
+                pass
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    print("grid: done" + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
+    return failed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("targets", nargs="*", help="stages to run with the stages they need (default: all)")
+    parser.add_argument("--scheduler", default=os.environ.get("SCHEDULER") or None,
+                        help="address of a running Dask scheduler (default: a LocalCluster on this machine)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="local worker processes (default: the cores over training.threads)")
+    arguments = parser.parse_args()
+    from fashion_pipeline.params import load_params
+
+    threads = load_params()["training"]["threads"]
+    workers = arguments.workers or max(1, (os.cpu_count() or 1) // threads)
+    failed = run_grid(arguments.targets, arguments.scheduler, workers)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    cli.run(main)
