@@ -47,6 +47,8 @@ def shrink(params, experiments, epochs=2, limit_train=600, limit_test=300, optim
     if study["network"] not in lowlevel:
         study["network"] = lowlevel[0] if lowlevel else study["network"]
     study.update(epochs=epochs, ablation_epochs=epochs, runs={name: study["runs"][name] for name in optimizer_runs})
+    study["rate_grids"] = {rule: names for rule, names in study["rate_grids"].items()
+                           if all(name in optimizer_runs for name in names)}
     params["experiments"] = {
         kind: {name: {**spec, "epochs": epochs} for name, spec in group.items()
                if name in experiments or (kind == "lowlevel" and name == study["network"])}

@@ -184,8 +184,9 @@ def validate_optimizer_run(name, spec):
 
 
 def validate_rate_grids(grids, runs):
-    """rule -> the names of at least three runs of that rule, alike but for their learning rates."""
-    if not isinstance(grids, dict) or not grids:
+    """rule -> the names of at least three runs of that rule, alike but for their learning rates
+    (none at all in a study that compares no rates)."""
+    if not isinstance(grids, dict):
         raise ParamsError("optimizers.rate_grids", grids, "a mapping of rule -> a list of optimizer run names")
     for rule, names in grids.items():
         key = f"optimizers.rate_grids.{rule}"

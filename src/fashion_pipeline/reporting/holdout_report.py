@@ -35,7 +35,7 @@ def section(report, params, holdout_runs, experiments, confidence):
     report.text(
         "The seed picks its best epoch and best model on the test set, so the score of the pick is optimistic. Here the "
         f"candidates ({', '.join(settings['experiments'])}) are trained once more per seed on the training set less a "
-        f"stratified {settings['val_fraction']:.0%}, validated on that held-out part, and scored once on the test set. "
+        f"stratified {params['data']['held_out_fraction']:.0%}, validated on that held-out part, and scored once on the test set. "
         "`best_val_loss` and `held_out_*` are on the held-out split; `test_*` is the final model on the test set.")
     report.table(analysis.metric_table(holdout_runs, HELD_OUT_MEASURES, confidence), "holdout")
     report.text("The pick of each protocol among the candidates, with the test score of the model picked (mean over "
