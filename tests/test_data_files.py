@@ -9,7 +9,7 @@ import pytest
 from fashion_pipeline import data
 from fashion_pipeline.data import load_split
 from fashion_pipeline.stages.download import download_all, obtain
-from fashion_pipeline.errors import DownloadError
+from fashion_pipeline.errors import DataFileError, DownloadError
 from fashion_pipeline.params import IDX_FILES
 from fashion_pipeline.stages.prepare import prepare
 from conftest import data_params, fake_dataset, image_bytes, label_bytes, write_source
@@ -34,7 +34,7 @@ def test_parse_valid_images_and_labels():
     ],
 )
 def test_bad_idx_bytes_are_rejected_naming_the_file(parse, data, message):
-    with pytest.raises(data.DataFileError) as error:
+    with pytest.raises(DataFileError) as error:
         parse(data, "some/file-idx")
     assert str(error.value) == f"some/file-idx: {message}"
 
@@ -42,7 +42,7 @@ def test_bad_idx_bytes_are_rejected_naming_the_file(parse, data, message):
 def test_count_mismatch_between_images_and_labels(tmp_path):
     (tmp_path / "images").write_bytes(image_bytes(5))
     (tmp_path / "labels").write_bytes(label_bytes([1, 2, 3]))
-    with pytest.raises(data.DataFileError, match="3 labels for 5 images in images"):
+    with pytest.raises(DataFileError, match="3 labels for 5 images in images"):
         data.load_pair(tmp_path / "images", tmp_path / "labels")
 
 
@@ -105,7 +105,7 @@ def test_prepare_scales_flattens_and_validates_on_test_by_default(tmp_path):
     assert features.shape == (100, 784) and features.dtype == np.float32
     assert features.max() == pytest.approx(7 / 255)
     assert np.array_equal(splits["val"][0], splits["test"][0])
-    assert summary["validation"] == "the test set (as in the seed)"
+    assert summary["validation"] == "the test set (as in the coursework)"
 
 
 def test_prepare_holds_out_a_stratified_validation_part(tmp_path):

@@ -146,7 +146,7 @@ def fabricated_results(tmp_path, seeds=(42, 43, 44)):
         # Held out, keras_4l_drop_taper looks best, but keras_5l scores best on the test set.
         write_holdout_run(results, seed, "keras_4l_drop_taper", 0.30, 0.36 + 0.01 * offset, 0.880)
         write_holdout_run(results, seed, "keras_5l", 0.34, 0.33 + 0.01 * offset, 0.890)
-    files.write_json(results / "data.json", {"validation": "the test set (as in the seed)", "scale": True,
+    files.write_json(results / "data.json", {"validation": "the test set (as in the coursework)", "scale": True,
                                              "train_count": 1000, "val_count": 100, "test_count": 100,
                                              "raw_files": {"t10k-labels-idx1-ubyte": {"sha256": "ab" * 32}}})
     return results

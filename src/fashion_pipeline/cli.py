@@ -64,9 +64,9 @@ def run(main):
 
 
 def stage_main(stage_function, description, example):
-    """The command line of a stage that DVC runs once per name and seed: it learns which from
+    """The `main` of a stage that DVC runs once per name and seed: it learns which from
     DVC_STAGE (or --stage, run by hand), reads the prepared data and the params, and calls
-    `stage_function(params, (group, name, seed), prepared_dir)` inside `run`."""
+    `stage_function(params, (group, name, seed), prepared_dir)`; `run(main)` runs it."""
     def main():
         parser = argparse.ArgumentParser(description=description)
         parser.add_argument("--stage", help=f"GROUP@NAME-SEED outside `dvc repro`, for example {example} "
@@ -76,4 +76,4 @@ def stage_main(stage_function, description, example):
         arguments = parser.parse_args()
         stage_function(load_params(arguments.params), stage_address(arguments.stage), arguments.prepared)
 
-    run(main)
+    return main

@@ -62,5 +62,7 @@ def compare_stage(params, address, prepared_dir="data/prepared"):
     return frame.train(params, job, prepared_dir, train_function)
 
 
+main = cli.stage_main(compare_stage, __doc__, "compare_optimizers@adam-42")
+
 if __name__ == "__main__":
-    cli.stage_main(compare_stage, __doc__, "compare_optimizers@adam-42")
+    cli.run(main)

@@ -98,5 +98,7 @@ def evaluate_stage(params, address, prepared_dir="data/prepared"):
     return metrics
 
 
+main = cli.stage_main(evaluate_stage, __doc__, "evaluate_keras@keras_4l-42")
+
 if __name__ == "__main__":
-    cli.stage_main(evaluate_stage, __doc__, "evaluate_keras@keras_4l-42")
+    cli.run(main)

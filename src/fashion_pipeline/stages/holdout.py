@@ -62,5 +62,7 @@ def holdout_stage(params, address, prepared_dir="data/prepared"):
     return metrics
 
 
+main = cli.stage_main(holdout_stage, __doc__, "holdout_keras@keras_4l-42")
+
 if __name__ == "__main__":
-    cli.stage_main(holdout_stage, __doc__, "holdout_keras@keras_4l-42")
+    cli.run(main)

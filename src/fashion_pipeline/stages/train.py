@@ -50,5 +50,7 @@ def train_stage(params, address, prepared_dir="data/prepared"):
     return frame.train(params, job, prepared_dir, train_function, model_path=paths.model_path(seed, name))
 
 
+main = cli.stage_main(train_stage, __doc__, "train_keras@keras_4l-42")
+
 if __name__ == "__main__":
-    cli.stage_main(train_stage, __doc__, "train_keras@keras_4l-42")
+    cli.run(main)

@@ -35,12 +35,30 @@ from fashion_pipeline.errors import StageError
 LOG_DIR = Path("logs") / "grid"
 
 
-def run_command(address, argv, root, stop_event, log_path):
+def fingerprint(root, watched):
+    """A digest of a stage's code files and params values as they are now: `watched` is
+    (paths relative to `root`, dotted params keys)."""
+    files, keys = watched
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.encode() + (Path(root) / path).read_bytes())
+    params = yaml.safe_load((Path(root) / "params.yaml").read_text())
+    for key in keys:
+        value = params
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        digest.update(json.dumps([key, value], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def run_command(address, argv, root, stop_event, log_path, watched):
     """On a worker: run one stage's command as DVC would, its output to `log_path`; stop it
-    (SIGTERM, as Ctrl-C) when `stop_event` is set. Returns the exit status; a failure raises,
-    so Dask tries the stage once more."""
+    (SIGTERM, as Ctrl-C) when `stop_event` is set. Returns the stage's code and params
+    fingerprint as the command started, or None when it was stopped; a failure raises, so Dask
+    tries the stage once more."""
     from distributed import Event
 
+    started_as = fingerprint(root, watched)
     env = {**os.environ, "DVC_STAGE": address, "DVC_ROOT": root}
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
@@ -49,10 +67,11 @@ def run_command(address, argv, root, stop_event, log_path):
         while process.poll() is None:
             if stop.wait(timeout=1):
                 process.send_signal(signal.SIGTERM)
-                return process.wait()
+                process.wait()
+                return None
     if process.returncode != 0:
         raise RuntimeError(f"{address}: exited with {process.returncode}; see {log_path}")
-    return 0
+    return started_as
 
 
 def last_line(path):
@@ -128,23 +147,15 @@ class Grid:
     def argv(self, address):
         return shlex.split(self.stages[address].cmd)
 
-    def fingerprint(self, address):
-        """The stage's code and params as they are now, to tell whether they changed while it
-        ran (its data inputs are other stages' outputs, which nothing changes meanwhile)."""
+    def watched(self, address):
+        """What can change the stage's numbers besides other stages' outputs (which nothing
+        changes meanwhile): its code files and its params keys, for `fingerprint`."""
         from dvc.dependency import ParamsDependency
 
-        digest = hashlib.sha256()
-        params = yaml.safe_load(Path("params.yaml").read_text())
-        for dep in self.stages[address].deps:
-            if isinstance(dep, ParamsDependency):
-                for key in dep.params:
-                    value = params
-                    for part in key.split("."):
-                        value = value.get(part) if isinstance(value, dict) else None
-                    digest.update(json.dumps([key, value], sort_keys=True).encode())
-            elif dep.def_path.startswith("src/") and Path(dep.def_path).is_file():
-                digest.update(dep.def_path.encode() + Path(dep.def_path).read_bytes())
-        return digest.hexdigest()
+        deps = self.stages[address].deps
+        files = [dep.def_path for dep in deps if dep.def_path.startswith("src/") and Path(dep.def_path).is_file()]
+        keys = [key for dep in deps if isinstance(dep, ParamsDependency) for key in dep.params]
+        return files, keys
 
     def record(self, address):
         """Write the finished stage to dvc.lock and its cached outputs to the cache, as `dvc
@@ -196,7 +207,7 @@ def run_grid(targets, scheduler=None, workers=2):
     stop_name = f"grid-stop-{uuid.uuid4().hex}"
     stop = Event(stop_name, client=client)
     # A stage that needs no run counts as done for the stages after it.
-    running, finished, failed, fingerprints = {}, set(grid.order) - set(pending), [], {}
+    running, finished, failed = {}, set(grid.order) - set(pending), []
     started, root = time.perf_counter(), str(Path.cwd())
     try:
         while pending or running:
@@ -208,11 +219,10 @@ def run_grid(targets, scheduler=None, workers=2):
                 elif not grid.is_stale(address):
                     finished.add(address)
                 else:
-                    fingerprints[address] = grid.fingerprint(address)
                     log_path = str(Path(root) / LOG_DIR / f"{address}.log")
                     future = client.submit(run_command, address, grid.argv(address), root, stop_name, log_path,
-                                           key=f"{address}-{uuid.uuid4().hex[:8]}", retries=1, pure=False,
-                                           priority=-grid.order.index(address))
+                                           grid.watched(address), key=f"{address}-{uuid.uuid4().hex[:8]}", retries=1,
+                                           pure=False, priority=-grid.order.index(address))
                     running[future] = (address, log_path)
             if not running:
                 break
@@ -221,23 +231,25 @@ def run_grid(targets, scheduler=None, workers=2):
             if future.status == "error":
                 failed.append(address)
                 print(f"grid: {address} FAILED twice: {last_line(log_path)}", flush=True)
-            elif grid.fingerprint(address) != fingerprints[address]:
+            elif future.result() != fingerprint(root, grid.watched(address)):
                 failed.append(address)
                 print(f"grid: {address} not recorded: its code or params changed while it ran", flush=True)
             else:
                 grid.record(address)
                 finished.add(address)
                 left = pending + [other for other, _ in running.values()]
-                print(f"grid: {address} done; {len(running)} running, {len(pending)} waiting, about "
+                busy = sum(len(keys) for keys in client.processing().values())
+                print(f"grid: {address} done; {busy} running, {len(left) - busy} waiting, about "
                       f"{hours(left, workers):.1f} h left ({(time.perf_counter() - started) / 60:.0f} min so far)",
                       flush=True)
     except KeyboardInterrupt:
+        # Queued stages never start; running ones get SIGTERM from their worker and wind down.
         stop.set()
-        for future in running:
-            try:
-                future.result(timeout=300)
-            except Exception:  # noqa: BLE001 - each stage writes its interruption to its own log
-                pass
+        client.cancel(list(running))
+        for _ in range(120):
+            if not any(client.processing().values()):
+                break
+            time.sleep(1)
         raise
     finally:
         client.close()

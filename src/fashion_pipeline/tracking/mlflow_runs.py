@@ -103,9 +103,28 @@ def runs_view(mlflow_params, address):
     return f"{address}/#/experiments/{experiment.experiment_id}/runs" if experiment else address
 
 
+# Spec keys whose last part names a value every run of a study shares under another name.
+SHARED_NAMES = {"rule": "optimizer"}
+
+
+def shared_params(logged):
+    """`logged` (DVC's dotted paths -> values) under the short names runs share (`dropout`,
+    `hidden_units`, `learning_rate`, `threads`...), so MLflow's compare view lines the runs of a
+    study up param by param. A spec's own value wins over a shared default of the same name
+    (keras_3l_raw's `scale` over data.scale); lists become their string form, as MLflow keeps them."""
+    shared = {}
+    own_last = sorted(logged, key=lambda key: key.startswith(("experiments.", "optimizers.runs.")))
+    for key in own_last:
+        name = key.rsplit(".", 1)[-1]
+        value = logged[key]
+        shared[SHARED_NAMES.get(name, name)] = str(value) if isinstance(value, list) else value
+    return shared
+
+
 def start_training_run(params, uri, job):
     """Open the MLflow run of one training stage in the store at `uri` (which `connect`
-    returned), tagged, with every param DVC tracks for the stage (`job.logged`)."""
+    returned), tagged, with every param DVC tracks for the stage under its short name, and the
+    same params under their params.yaml paths as params.json."""
     kind, name = job.kind, job.tags["experiment"].removeprefix("optimizer_")
     # The job's own tags win over the study's (a held-out run of keras_3l is not in B i's study).
     tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed), **studies.tags(name, kind),
@@ -115,8 +134,8 @@ def start_training_run(params, uri, job):
     # System metrics (CPU, memory) sampled while the run trains.
     run = mlflow.start_run(experiment_id=experiment_id(params["mlflow"], uri), run_name=job.run_name, tags=tags,
                            log_system_metrics=True)
-    mlflow.log_params({"seed": job.seed, **{key: str(value) if isinstance(value, list) else value
-                                            for key, value in job.logged.items()}})
+    mlflow.log_params({"seed": job.seed, **shared_params(job.logged)})
+    mlflow.log_dict(job.logged, "params.json")
     return run
 
 
