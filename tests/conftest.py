@@ -40,6 +40,7 @@ def shrink(params, experiments, epochs=2, limit_train=600, limit_test=300, optim
     params["data"]["limit_train"] = limit_train
     params["data"]["limit_test"] = limit_test
     params["training"]["progress_every_epochs"] = 1
+    params["training"]["checkpoint_every_epochs"] = 1
     params["mlflow"]["log_every_epochs"] = 1
     params["report"]["bootstrap_rounds"] = 200
     lowlevel = [name for name in experiments if name in params["experiments"]["lowlevel"]]

@@ -147,7 +147,7 @@ CATALOGUE = {
     "params: a seed the stage is not for": (params_case("seeds", [7]), "a list that holds the stage's seed 42"),
     "params: experiment of another kind": (params_case("seeds", [42], address="train_keras@lowlevel_net_b-42"), "'lowlevel_net_b'; allowed: one of keras_softmax"),
     "params: held-out candidate not a Keras experiment": (params_case("holdout.experiments", ["lowlevel_net_b"], holdout.main, "holdout_keras@keras_2l-42"), "'holdout.experiments' is ['lowlevel_net_b']; allowed: a non-empty list of distinct keras"),
-    "params: held-out stage for a name not listed": (params_case("holdout.experiments", ["keras_4l"], holdout.main, "holdout_keras@keras_2l-42"), "a list that holds the stage's name 'keras_2l'"),
+    "params: held-out stage for a name not listed": (params_case("holdout.experiments", ["keras_4l"], holdout.main, "holdout_keras@keras_2l-42"), "'keras_2l' is not one of holdout.experiments"),
     "params: YAML syntax error": (params_text_case("seeds: [42, 43\n"), "params.yaml: not valid YAML at line 2"),
     "params: python tag": (params_text_case("seeds: !!python/object/apply:os.system [touch owned]\n"), "no tags such as !!python"),
     "params: duplicate key": (params_text_case("seeds: [42]\ndata: {}\nseeds: [43]\n"), "key 'seeds' is given twice, on lines 1 and 3"),
@@ -356,8 +356,21 @@ def test_an_interrupted_download_leaves_no_temporary_folder_and_stale_ones_are_c
     (project / "params.yaml").write_text(yaml.safe_dump(project_params, sort_keys=False))
     stale = project / "data" / ".raw.left_by_a_killed_process"
     stale.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "fashion_pipeline.stages.download", "data/raw"], cwd=project,
-                               env=pipeline_env(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # The real stage, with the fetch of the second file held up: the signal then always lands
+    # mid-download, whatever the machine's speed.
+    stalled = ("import sys, time\n"
+               "from fashion_pipeline import cli\n"
+               "from fashion_pipeline.stages import download\n"
+               "fetch = download.fetch\n"
+               "def slow_fetch(source, name, timeout):\n"
+               "    if name != 'train-images-idx3-ubyte':\n"
+               "        time.sleep(60)\n"
+               "    return fetch(source, name, timeout)\n"
+               "download.fetch = slow_fetch\n"
+               "sys.argv = ['download', 'data/raw']\n"
+               "cli.run(download.main)\n")
+    process = subprocess.Popen([sys.executable, "-c", stalled], cwd=project, env=pipeline_env(ROOT),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in process.stdout:
         if line.startswith("download: train-images"):
             break
@@ -488,13 +501,13 @@ def test_queued_experiments_run_two_at_a_time_into_one_store(tmp_path, project_p
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp"],
                               filter_string="tags.dvc_stage = 'train_keras@keras_softmax-42'")
-    assert sorted(runs["params.experiments.keras.keras_softmax.epochs"].astype(int)) == [1, 2]
+    assert sorted(runs["params.epochs"].astype(int)) == [1, 2]
     assert set(runs["status"]) == {"FINISHED"}
     assert runs["metrics.test_accuracy"].notna().all()
     client = mlflow.MlflowClient()
     for _, row in runs.iterrows():
         steps = [point.step for point in client.get_metric_history(row["run_id"], "val_loss")]
-        assert steps == list(range(1, int(row["params.experiments.keras.keras_softmax.epochs"]) + 1))
+        assert steps == list(range(1, int(row["params.epochs"]) + 1))
     with sqlite3.connect(project / "mlflow.db") as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)

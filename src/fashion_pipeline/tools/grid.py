@@ -238,8 +238,7 @@ def run_grid(targets, scheduler=None, workers=2):
                 grid.record(address)
                 finished.add(address)
                 left = pending + [other for other, _ in running.values()]
-                busy = sum(len(keys) for keys in client.processing().values())
-                print(f"grid: {address} done; {busy} running, {len(left) - busy} waiting, about "
+                print(f"grid: {address} done; {len(finished & set(grid.order))} done, {len(left)} to go, about "
                       f"{hours(left, workers):.1f} h left ({(time.perf_counter() - started) / 60:.0f} min so far)",
                       flush=True)
     except KeyboardInterrupt:
