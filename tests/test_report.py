@@ -257,14 +257,16 @@ def test_the_report_reads_well_in_a_browser_at_1400_px(tmp_path, project_params)
 
 def test_holdout_picks_on_the_held_out_split_and_reads_the_test_score(tmp_path):
     results = fabricated_results(tmp_path)
-    experiments = load_experiments(results, ["keras_4l_drop_taper", "keras_5l"], [42, 43, 44])
     held_out = load_holdout_runs(results, ["keras_4l_drop_taper", "keras_5l"], [42, 43, 44])
-    table = holdout_report.choices(held_out, experiments, 0.95).set_index("picked by")
+    table = holdout_report.choices(held_out, 0.95).set_index("picked by")
     # The held-out loss picks keras_4l_drop_taper; its test loss is 0.36, 0.37, 0.38.
     assert table.loc["lowest loss", "on the held-out split"] == "keras_4l_drop_taper: test_loss 0.3700 [0.3452, 0.3948]"
-    # Of the candidates only keras_5l ran in the main grid, so the test set picks it.
-    assert table.loc["lowest loss", "on the test set (the seed's protocol)"].startswith("keras_5l: test_loss 0.4900")
+    # Among the same runs the test set picks keras_5l, whose test losses (0.33-0.35) are lower.
+    assert table.loc["lowest loss", "on the test set (the coursework's protocol)"].startswith("keras_5l: test_loss 0.3400")
     assert table.loc["highest accuracy", "on the held-out split"].startswith("keras_4l_drop_taper")
+    by_seed = holdout_report.picks_by_seed(held_out)
+    assert list(by_seed["seed"]) == [42, 43, 44]
+    assert set(by_seed["held-out pick"]) == {"keras_4l_drop_taper"} and set(by_seed["test-set pick"]) == {"keras_5l"}
 
 
 def test_confident_mistakes_are_the_wrong_answers_given_most_surely():

@@ -249,7 +249,7 @@ def build_report(params, results_dir, out_dir, data_summary, mistakes_dir=None):
     part_a(report, experiments, verdicts, settings["confidence"])
     part_b(report, params, experiments, verdicts, settings["confidence"])
     best_model_section(report, experiments, mistakes_dir, settings["confidence"])
-    holdout_report.section(report, params, holdout_runs, experiments, settings["confidence"])
+    holdout_report.section(report, params, holdout_runs, settings["confidence"])
     report.heading(QUESTIONS["Essay"])
     optimizer_report.section(report, params, optimizer_runs, experiments.get(params["optimizers"]["network"], {}),
                              settings["confidence"])
