@@ -56,12 +56,15 @@ def run_command(address, argv, root, stop_event, log_path, watched):
     (SIGTERM, as Ctrl-C) when `stop_event` is set. Returns the stage's code and params
     fingerprint as the command started, or None when it was stopped; a failure raises, so Dask
     tries the stage once more."""
-    from distributed import Event
+    from distributed import Event, get_worker
 
     started_as = fingerprint(root, watched)
     env = {**os.environ, "DVC_STAGE": address, "DVC_ROOT": root}
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log:
+    # Appended: a stage tried again, or moved to another worker, keeps each attempt's lines.
+    with open(log_path, "a") as log:
+        log.write(f"grid: {address} on worker {get_worker().name}\n")
+        log.flush()
         process = subprocess.Popen(argv, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
         stop = Event(stop_event)
         while process.poll() is None:
