@@ -52,9 +52,9 @@ def matmul_gflops(size=2048, repeats=10, rounds=5):
     return 2 * size**3 * repeats / best_seconds(products, rounds) / 1e9
 
 
-def lowlevel_epoch_seconds(spec, train, val, epochs=5, rounds=4):
+def lowlevel_epoch_seconds(spec, train, sets, epochs=5, rounds=4):
     """Seconds per full-batch epoch of the hand-written trainer, after compilation."""
-    _, run_epochs, _ = network.build_trainer(spec, train, val, 0, keras_adam(spec["learning_rate"]))
+    _, run_epochs, _ = network.build_trainer(spec, train, sets, 0, keras_adam(spec["learning_rate"]))
     run_epochs(1)
     return best_seconds(lambda: run_epochs(epochs), rounds) / epochs
 
@@ -63,7 +63,7 @@ def weight_count(layer_sizes):
     return sum(fan_in * fan_out for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]))
 
 
-def keras_samples_per_second(spec, train, val, rounds=2):
+def keras_samples_per_second(spec, train, sets, rounds=2):
     """Training samples per second over one epoch (with its validation pass) at the spec's
     batch size: (the project's compiled epochs, plain default model.fit). Both are warmed up,
     then timed in turns, `rounds` epochs each, and the best of each counts, so a slow spell
@@ -71,8 +71,8 @@ def keras_samples_per_second(spec, train, val, rounds=2):
     keras.utils.set_random_seed(0)
     compiled_model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"])
     plain_model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"])
-    (features, targets), validation = train, val
-    program = EpochProgram(compiled_model, spec["learning_rate"], train, val, spec["batch_size"], 0)
+    (features, targets), validation = train, sets["val"]
+    program = EpochProgram(compiled_model, spec["learning_rate"], train, sets, spec["batch_size"], 0)
     program.run_epoch(1)
     compile_model(plain_model, spec["learning_rate"], steps_per_execution=1)
     plain_model.fit(features[:6400], targets[:6400], batch_size=spec["batch_size"], epochs=1, verbose=0)
@@ -112,16 +112,19 @@ def full_grid_minutes(stage_times_path):
 
 
 def run_benchmark(params, prepared_dir, stage_times_path):
-    # The pipeline's conditions: seeded, TensorFlow op determinism on.
+    # The pipeline's conditions: its thread count, seeded, TensorFlow op determinism on, the
+    # training subset and the validation set measured after every epoch.
+    frame.use_threads(params["training"]["threads"])
     frame.seed_everything(params["seeds"][0])
-    train, val = load_training_data(prepared_dir, params["data"]["scale"])
+    train, sets = load_training_data(prepared_dir, params["data"]["scale"], None, 0.0, params["data"]["split_seed"],
+                                     params["training"]["train_eval_images"])
     train_x = train[0]
     experiments = {**params["experiments"]["lowlevel"], **params["experiments"]["keras"]}
     results = {"machine": f"{platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'default'} threads",
                "matmul_gflops": matmul_gflops()}
 
     spec = experiments["lowlevel_net_b"]
-    seconds = lowlevel_epoch_seconds(spec, train, val)
+    seconds = lowlevel_epoch_seconds(spec, train, sets)
     weights = weight_count([train_x.shape[1], *spec["hidden_units"], 10])
     # Forward and backward passes: about 3 matrix products of 2 x samples x weights FLOPs each.
     gflops = 3 * 2 * len(train_x) * weights / seconds / 1e9
@@ -129,14 +132,14 @@ def run_benchmark(params, prepared_dir, stage_times_path):
                    lowlevel_matmul_ratio=gflops / results["matmul_gflops"])
 
     for name in ("keras_5l", "keras_2l"):
-        fast, plain = keras_samples_per_second(experiments[name], train, val)
+        fast, plain = keras_samples_per_second(experiments[name], train, sets)
         results[f"{name}_samples_per_second"] = fast
         results[f"{name}_default_fit_samples_per_second"] = plain
         results[f"{name}_speedup_vs_default_fit"] = fast / plain
     results["keras_speedup_vs_default_fit"] = results["keras_5l_speedup_vs_default_fit"]
 
     epochs = spec["epochs"]
-    logging = mlflow_seconds(epochs, len(network.HISTORY_COLUMNS), params["mlflow"]["log_every_epochs"])
+    logging = mlflow_seconds(epochs, len(network.history_columns(sets)), params["mlflow"]["log_every_epochs"])
     results["mlflow_overhead_fraction"] = logging / (logging + epochs * seconds)
     results["full_grid_minutes"] = full_grid_minutes(stage_times_path)
     return results
