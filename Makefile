@@ -7,7 +7,7 @@ RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 UI_PORT ?= 5000
 UI_HOST ?= 127.0.0.1
 
-.PHONY: setup data postgresql chromium screenshots repro grid test ui server server-stop bench clean
+.PHONY: setup data postgresql chromium screenshots report demo repro grid test ui server server-stop bench clean
 
 $(INSTALLED): requirements.txt constraints.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,6 +35,15 @@ $(PLOTS_TEMPLATE): $(INSTALLED)
 	else echo "npm not found: dvc plots show will load Vega from its CDN (needs internet)"; fi
 
 setup: $(INSTALLED) data $(PLOTS_TEMPLATE)
+
+# The report from the committed results alone: no training, no data, seconds.
+report: setup
+	$(RUN) dvc repro --single-item report
+	@echo "Report: $(CURDIR)/reports/report.html"
+
+# The real pipeline at a small scale in demo/ (tools/demo.py): minutes, committed results untouched.
+demo: setup
+	$(RUN) python -m fashion_pipeline.tools.demo
 
 # The whole DAG on the grid runner (tools/grid.py): the stale stages, several at a time on Dask
 # workers, recorded in dvc.lock as `dvc repro` records them. SCHEDULER=tcp://host:8786 sends

@@ -91,8 +91,8 @@ def prepared(tmp_path, **changes):
     files = fake_dataset(train_count=100, test_count=50)
     raw = tmp_path / "raw"
     raw.mkdir()
-    for name, data in files.items():
-        (raw / name).write_bytes(data)
+    for name, content in files.items():
+        (raw / name).write_bytes(content)
     params = {**data_params([], files), **changes}
     (raw / "manifest.json").write_text("{}")
     summary = prepare(params, raw, tmp_path / "prepared", tmp_path / "data.json")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project, pipeline_env, run, shrink
+from conftest import copy_project, pipeline_env, run, small_params
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +69,7 @@ def lock_entries(project):
 
 @pytest.fixture(scope="module")
 def subset_params(project_params):
-    return shrink(copy.deepcopy(project_params), EXPERIMENTS, epochs=3, optimizer_runs=("adam",), seeds=SEEDS)
+    return small_params(copy.deepcopy(project_params), EXPERIMENTS, epochs=3, optimizer_runs=("adam",), seeds=SEEDS)
 
 
 def test_the_runner_on_a_scheduler_with_two_workers_ends_as_dvc_repro_even_when_a_worker_dies(tmp_path, subset_params,

@@ -13,7 +13,7 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, copy_project, pipeline_env, run, shrink
+from conftest import ROOT, copy_project, pipeline_env, run, small_params
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ EPOCHS = 3
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, project_params, real_data):
-    params = shrink(copy.deepcopy(project_params), list(EXPERIMENTS), epochs=EPOCHS, optimizer_runs=OPTIMIZER_RUNS,
+    params = small_params(copy.deepcopy(project_params), list(EXPERIMENTS), epochs=EPOCHS, optimizer_runs=OPTIMIZER_RUNS,
                     seeds=SEEDS)
     project = copy_project(tmp_path_factory.mktemp("pipeline"), params)
     first = run(["dvc", "repro"], project)
@@ -309,3 +309,21 @@ def test_stages_print_only_their_own_lines_on_any_cpu(pipeline):
     assert all(line.startswith("train_keras@keras_softmax-42: ") for line in trained.stdout.splitlines())
     assert refused.stdout == "" and len(refused.stderr.splitlines()) == 1
     assert refused.stderr.startswith("error: params.yaml: 'experiments.keras' is 'no_such_experiment'")
+
+
+def test_make_demo_runs_a_small_grid_in_a_project_of_its_own(tmp_path):
+    """The demo: both kinds, two seeds, the optimizer comparison, in its own folder and MLflow
+    experiment, ending with its own report; the project's files are not touched."""
+    before = run(["git", "status", "--porcelain"], ROOT).stdout
+    folder = tmp_path / "demo"
+    result = subprocess.run(["python", "-m", "fashion_pipeline.tools.demo", "--folder", str(folder), "--epochs", "1"],
+                            cwd=ROOT, env=pipeline_env(ROOT), capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "grid: done" in result.stdout and (folder / "reports" / "report.html").stat().st_size > 10_000
+    for seed in (42, 43):
+        assert (folder / "results" / f"seed_{seed}" / "keras_4l_drop20" / "metrics.json").is_file()
+        assert (folder / "results" / f"seed_{seed}" / "optimizers" / "sgd_momentum" / "train.json").is_file()
+    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp-demo"])
+    assert {"lowlevel", "keras"} <= set(runs["tags.kind"]) and set(runs["tags.seed"].dropna()) == {"42", "43"}
+    assert run(["git", "status", "--porcelain"], ROOT).stdout == before

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, copy_project, data_params, fake_dataset, image_bytes, label_bytes, pipeline_env, run, shrink, write_source
+from conftest import ROOT, copy_project, data_params, fake_dataset, image_bytes, label_bytes, pipeline_env, run, small_params, write_source
 
 from fashion_pipeline import cli, files
 from fashion_pipeline.stages import compare_optimizers, download, evaluate, holdout, prepare, train
@@ -293,7 +293,7 @@ def small_mount(tmp_path):
 @pytest.mark.parametrize("full", ["models/seed_42", "results/seed_42/keras_softmax", "mlartifacts"])
 def test_a_full_disk_ends_in_one_line_with_nothing_finished_left(full, tmp_path, monkeypatch, capsys, project_params,
                                                                  small_mount):
-    params = shrink(copy.deepcopy(project_params), ["keras_softmax"], epochs=1)
+    params = small_params(copy.deepcopy(project_params), ["keras_softmax"], epochs=1)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     (tmp_path / "data" / "prepared").mkdir(parents=True)
@@ -333,7 +333,7 @@ def test_shell_metacharacters_in_names_run_nothing_through_dvc(tmp_path, project
     """Names go into stage names and paths, never into a command: `dvc repro` of a stage named
     after a hostile experiment runs the pipeline's own command, which refuses the name."""
     marker = tmp_path / "owned"
-    params = shrink(copy.deepcopy(project_params), ["keras_softmax"], epochs=1, limit_train=100, limit_test=50)
+    params = small_params(copy.deepcopy(project_params), ["keras_softmax"], epochs=1, limit_train=100, limit_test=50)
     hostile = [f"x;touch {marker}", f"$(touch {marker})", f"`touch {marker}`", f"x' && touch {marker} && '"]
     for name in hostile:
         params["experiments"]["keras"][name] = params["experiments"]["keras"]["keras_softmax"]
@@ -383,7 +383,7 @@ def test_an_interrupted_download_leaves_no_temporary_folder_and_stale_ones_are_c
 
 def test_a_damaged_checkpoint_is_reported_in_one_line_and_training_starts_afresh(tmp_path, monkeypatch, capsys,
                                                                                 project_params):
-    params = shrink(copy.deepcopy(project_params), ["keras_softmax"], epochs=2)
+    params = small_params(copy.deepcopy(project_params), ["keras_softmax"], epochs=2)
     params["training"]["resume"] = True
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
@@ -425,7 +425,7 @@ RESUMED = [("lowlevel", "lowlevel_net_b"), ("keras", "keras_4l_drop_taper")]
 @pytest.fixture(scope="module")
 def prepared_project(tmp_path_factory, project_params, real_data):
     """A project copy with two experiments, 8 epochs, resume on, and its data prepared."""
-    params = shrink(copy.deepcopy(project_params), [name for _, name in RESUMED], epochs=8, limit_train=1000, limit_test=300)
+    params = small_params(copy.deepcopy(project_params), [name for _, name in RESUMED], epochs=8, limit_train=1000, limit_test=300)
     params["training"].update(resume=True, progress_every_epochs=2)
     project = copy_project(tmp_path_factory.mktemp("reliability"), params)
     run(["dvc", "repro", "prepare"], project)
@@ -481,7 +481,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_and_equals_an_uninterrup
 def test_queued_experiments_run_two_at_a_time_into_one_store(tmp_path, project_params, real_data):
     """`dvc exp run --queue` twice, `dvc queue start -j 2`: two finished runs, made side by side,
     each with its metrics, in the project's one SQLite store."""
-    params = shrink(copy.deepcopy(project_params), ["lowlevel_softmax", "keras_softmax"], epochs=1,
+    params = small_params(copy.deepcopy(project_params), ["lowlevel_softmax", "keras_softmax"], epochs=1,
                     limit_train=300, limit_test=100)
     project = copy_project(tmp_path / "project", params)
     run(["git", "add", "-A"], project)

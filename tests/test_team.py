@@ -16,7 +16,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from conftest import ROOT, copy_project, pipeline_env, run, shrink
+from conftest import copy_project, pipeline_env, run, small_params
 
 from fashion_pipeline.tools import server
 
@@ -45,7 +45,7 @@ def team_server():
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, project_params, real_data):
-    params = shrink(copy.deepcopy(project_params), ["keras_softmax"], epochs=2, limit_train=300, limit_test=100)
+    params = small_params(copy.deepcopy(project_params), ["keras_softmax"], epochs=2, limit_train=300, limit_test=100)
     return copy_project(tmp_path_factory.mktemp("team"), params)
 
 
