@@ -7,11 +7,9 @@ import subprocess
 import warnings
 from pathlib import Path
 
-import keras
 import mlflow
 import mlflow.data
 import numpy as np
-import tensorflow as tf
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -37,6 +35,8 @@ def tracking_uri():
 # The experiment tag the MLflow UI reads to open an experiment on its runs (model training)
 # rather than on traces (GenAI development).
 EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
+
+
 def git_commit():
     try:
         result = subprocess.run(
@@ -166,7 +166,11 @@ def log_training(metrics, history_path):
 def log_model(model, sample, name):
     """The model, named after its experiment, with its signature. (MLflow 3.17's Keras flavour
     fails to save an input example: it writes it before making the model's folder.)"""
+    # Imported here: the rest of this module serves `make ui` too, which must start without
+    # loading TensorFlow.
+    import keras
     import mlflow.keras
+    import tensorflow as tf
     from mlflow.models import infer_signature
 
     mlflow.keras.log_model(
