@@ -144,7 +144,7 @@ CATALOGUE = {
     "params: unknown regularizer": (params_case("experiments.lowlevel.lowlevel_net_b_l1.regularizer", "l3"), "'l3'; allowed: one of none"),
     "params: unknown optimizer rule": (params_case("optimizers.runs.sgd.rule", "nadam", compare_optimizers.main, "compare_optimizers@sgd-42"), "'nadam'; allowed: one of sgd"),
     "params: seeds not a list": (params_case("seeds", 42), "'seeds' is 42; allowed: a non-empty list"),
-    "params: a seed the stage is not for": (params_case("seeds", [7]), "a list that holds the stage's seed 42"),
+    "params: a seed the stage is not for": (params_case("seeds", [7]), "stage seed 42 is not one of params.yaml's seeds"),
     "params: experiment of another kind": (params_case("seeds", [42], address="train_keras@lowlevel_net_b-42"), "'lowlevel_net_b'; allowed: one of keras_softmax"),
     "params: held-out candidate not a Keras experiment": (params_case("holdout.experiments", ["lowlevel_net_b"], holdout.main, "holdout_keras@keras_2l-42"), "'holdout.experiments' is ['lowlevel_net_b']; allowed: a non-empty list of distinct keras"),
     "params: held-out stage for a name not listed": (params_case("holdout.experiments", ["keras_4l"], holdout.main, "holdout_keras@keras_2l-42"), "'keras_2l' is not one of holdout.experiments"),

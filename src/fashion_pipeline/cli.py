@@ -20,6 +20,11 @@ DISK_ERRORS = {
     errno.EDQUOT: "disk quota exceeded; free some space and run the stage again",
     errno.EROFS: "the file system is read-only; run the stage where outputs can be written",
     errno.EACCES: "permission denied; fix the permissions and run the stage again",
+    errno.EPERM: "operation not permitted; fix the permissions and run the stage again",
+    errno.ENOTDIR: "a part of the path is a file where a folder is needed; move the file aside",
+    errno.EISDIR: "a folder stands where a file is written; move the folder aside",
+    errno.ENAMETOOLONG: "the path is too long for the file system; run from a shorter folder",
+    errno.EIO: "the device failed to read or write; check the disk and run the stage again",
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from fashion_pipeline.errors import ParamsError, ParamsFileError
+from fashion_pipeline.errors import ParamsError, ParamsFileError, StageError
 from fashion_pipeline.paths import NAME
 from fashion_pipeline.value_checks import boolean, choice, integer, number, text, validate_section
 
@@ -287,5 +287,5 @@ def experiment_spec(params, name, kind=None):
 def check_seed(params, seed):
     """A seed of a stage must be one that params.yaml lists."""
     if seed not in params["seeds"]:
-        raise ParamsError("seeds", params["seeds"], f"a list that holds the stage's seed {seed}")
+        raise StageError(f"stage seed {seed} is not one of params.yaml's seeds; add it there to train it")
     return seed
