@@ -310,20 +310,3 @@ def test_stages_print_only_their_own_lines_on_any_cpu(pipeline):
     assert refused.stdout == "" and len(refused.stderr.splitlines()) == 1
     assert refused.stderr.startswith("error: params.yaml: 'experiments.keras' is 'no_such_experiment'")
 
-
-def test_make_demo_runs_a_small_grid_in_a_project_of_its_own(tmp_path):
-    """The demo: both kinds, two seeds, the optimizer comparison, in its own folder and MLflow
-    experiment, ending with its own report; the project's files are not touched."""
-    before = run(["git", "status", "--porcelain"], ROOT).stdout
-    folder = tmp_path / "demo"
-    result = subprocess.run(["python", "-m", "fashion_pipeline.tools.demo", "--folder", str(folder), "--epochs", "1"],
-                            cwd=ROOT, env=pipeline_env(ROOT), capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "grid: done" in result.stdout and (folder / "reports" / "report.html").stat().st_size > 10_000
-    for seed in (42, 43):
-        assert (folder / "results" / f"seed_{seed}" / "keras_4l_drop20" / "metrics.json").is_file()
-        assert (folder / "results" / f"seed_{seed}" / "optimizers" / "sgd_momentum" / "train.json").is_file()
-    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
-    runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp-demo"])
-    assert {"lowlevel", "keras"} <= set(runs["tags.kind"]) and set(runs["tags.seed"].dropna()) == {"42", "43"}
-    assert run(["git", "status", "--porcelain"], ROOT).stdout == before

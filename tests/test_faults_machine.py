@@ -1,0 +1,200 @@
+"""The machine and the world around a stage: a server that is not MLflow or refuses the
+credentials, a full disk, a read-only store, hostile names through DVC, and the security of
+what is loaded and served."""
+
+import copy
+import http.server
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import yaml
+from conftest import ROOT, copy_project, fake_dataset, pipeline_env, run, small_params, write_source
+
+from fashion_pipeline import cli
+from fashion_pipeline.stages import train
+
+pytestmark = pytest.mark.reliability
+KERAS_STAGE = "train_keras@keras_2l-42"
+
+
+def prepared_fake(project):
+    """Tiny prepared arrays of the right shape, as prepare writes them."""
+    features = np.random.default_rng(0).random((40, 784), dtype=np.float32)
+    labels = np.arange(40) % 10
+    for split in ("train", "val", "test"):
+        np.savez(project / "data" / "prepared" / f"{split}.npz", features=features, labels=labels.astype(np.uint8))
+
+
+
+class NotMlflow(http.server.BaseHTTPRequestHandler):
+    """A web service that is not MLflow: it answers /health, then HTML to everything else."""
+    status, body = 200, b"<html>a wiki</html>"
+
+    def do_GET(self):  # noqa: N802 - the name http.server calls
+        status, body = (200, b"OK") if self.path == "/health" else (self.status, self.body)
+        self.send_response(status)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *arguments):
+        pass
+
+
+class LockedMlflow(NotMlflow):
+    """A server that wants credentials for its REST API, as MLflow's basic auth does."""
+    status, body = 401, b"You are not authenticated."
+
+
+@pytest.mark.parametrize(("handler", "message"), [
+    (NotMlflow, "answer to MLflow's REST API is not MLflow's"),
+    (LockedMlflow, "the server refused the credentials in MLFLOW_TRACKING_USERNAME"),
+])
+def test_a_foreign_or_locked_server_is_refused(handler, message, tmp_path, monkeypatch, capsys, project_params):
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "student")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wrong")
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params, sort_keys=False))
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setattr(sys, "argv", ["train", "--stage", KERAS_STAGE])
+        started = time.monotonic()
+        with pytest.raises(SystemExit):
+            cli.run(train.main)
+        assert time.monotonic() - started < 60
+    finally:
+        server.shutdown()
+    error = capsys.readouterr().err
+    assert message in error and "Traceback" not in error
+
+
+@pytest.fixture
+def small_mount(tmp_path):
+    """A tmpfs of `size` mounted at a folder; unmounted afterwards."""
+    mounted = []
+
+    def mount(folder, size="16k", full=False):
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
+        mounted.append(folder)
+        if full:
+            # Filled to the last byte.
+            with open(folder / ".filler", "wb", buffering=0) as filler:
+                try:
+                    while True:
+                        filler.write(b"\0" * 1024)
+                except OSError:
+                    pass
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+
+
+@pytest.mark.parametrize("full", ["models/seed_42", "results/seed_42/keras_softmax", "mlartifacts"])
+def test_a_full_disk_ends_in_one_line_with_nothing_finished_left(full, tmp_path, monkeypatch, capsys, project_params,
+                                                                 small_mount):
+    params = small_params(copy.deepcopy(project_params), ["keras_softmax"], epochs=1)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "data" / "prepared").mkdir(parents=True)
+    prepared_fake(tmp_path)
+    small_mount(tmp_path / full, size="64k", full=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr(sys, "argv", ["train", "--stage", "train_keras@keras_softmax-42"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(train.main)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "no space left on the device" in error and "Traceback" not in error, error
+    assert not (tmp_path / "results" / "seed_42" / "keras_softmax" / "run.json").exists()
+    assert not [path for path in tmp_path.rglob(".*.*") if path.name != ".filler"], "a temporary file was left behind"
+
+
+def test_a_read_only_store_ends_in_one_line(tmp_path, monkeypatch, capsys, project_params, small_mount):
+    store = small_mount(tmp_path / "store", size="4m")
+    # Made by another process, so that no open connection keeps the mount busy.
+    subprocess.run([sys.executable, "-c", "import mlflow, sys; mlflow.MlflowClient(sys.argv[1]).search_experiments()",
+                    f"sqlite:///{store / 'mlflow.db'}"], check=True, env=pipeline_env(ROOT))
+    before = (store / "mlflow.db").read_bytes()
+    subprocess.run(["mount", "-o", "remount,ro", str(store)], check=True)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params, sort_keys=False))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    monkeypatch.setattr(sys, "argv", ["train", "--stage", KERAS_STAGE])
+    with pytest.raises(SystemExit):
+        cli.run(train.main)
+    error = capsys.readouterr().err
+    assert "not a file that can be read and written" in error and "Traceback" not in error
+    assert (store / "mlflow.db").read_bytes() == before
+
+
+def test_shell_metacharacters_in_names_run_nothing_through_dvc(tmp_path, project_params):
+    """Names go into stage names and paths, never into a command: `dvc repro` of a stage named
+    after a hostile experiment runs the pipeline's own command, which refuses the name."""
+    marker = tmp_path / "owned"
+    params = small_params(copy.deepcopy(project_params), ["keras_softmax"], epochs=1, limit_train=100, limit_test=50)
+    hostile = [f"x;touch {marker}", f"$(touch {marker})", f"`touch {marker}`", f"x' && touch {marker} && '"]
+    for name in hostile:
+        params["experiments"]["keras"][name] = params["experiments"]["keras"]["keras_softmax"]
+    project = copy_project(tmp_path / "project", params)
+    # The prepared data the stage depends on (prepare itself refuses these params).
+    (project / "data" / "prepared").mkdir(parents=True)
+    prepared_fake(project)
+    for name in hostile:
+        result = run(["dvc", "repro", "--single-item", f"train_keras@{name}-42"], project, check=False)
+        assert result.returncode != 0
+        assert "error: " in result.stderr and "[a-z0-9_]+" in result.stderr, result.stderr
+        assert not marker.exists(), f"{name!r} ran a command"
+    dvc_yaml = (project / "dvc.yaml").read_text()
+    assert "${item.experiment}" not in "".join(line for line in dvc_yaml.splitlines() if "cmd:" in line)
+
+
+def test_the_mlflow_ui_binds_the_loopback_interface_unless_told_otherwise():
+    default = subprocess.run(["make", "-n", "ui"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert "--host 127.0.0.1" in default
+    shared = subprocess.run(["make", "-n", "ui", "UI_HOST=0.0.0.0"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert "--host 0.0.0.0" in shared
+
+
+def test_arrays_with_python_objects_are_refused(tmp_path):
+    from fashion_pipeline.data import load_split
+    from fashion_pipeline.errors import DataFileError
+
+    np.savez(tmp_path / "train.npz", features=np.array([{"code": "run me"}], dtype=object), labels=np.zeros(1))
+    with pytest.raises(DataFileError, match="allow_pickle=False"):
+        load_split(tmp_path, "train")
+
+
+def test_a_model_that_would_run_code_on_loading_is_refused(tmp_path):
+    import keras
+
+    from fashion_pipeline.errors import DataFileError
+    from fashion_pipeline.models import load_model
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: x * 2)])
+    model.save(tmp_path / "lambda.keras")
+    with pytest.raises(DataFileError, match="safe_mode"):
+        load_model(tmp_path / "lambda.keras")
+
+
+def test_downloads_accept_only_https_sources_and_verified_bytes(tmp_path, project_params):
+    from fashion_pipeline.params import ParamsError, validate_params
+    from fashion_pipeline.stages.download import obtain
+
+    params = copy.deepcopy(project_params)
+    params["data"]["sources"] = ["http://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion"]
+    with pytest.raises(ParamsError, match="an https:// URL"):
+        validate_params(params)
+    dataset = fake_dataset()
+    source = write_source(tmp_path / "source", dataset)
+    with pytest.raises(Exception, match="SHA-256 mismatch"):
+        obtain("train-labels-idx1-ubyte", [str(source)], "0" * 64, 2)

@@ -1,0 +1,199 @@
+"""Interruption and resumption: an interrupted download, damaged checkpoints, a run resumed from
+its checkpoint equal to one that never stopped (which also shows determinism), and experiments
+queued side by side into one store."""
+
+import copy
+import json
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT, copy_project, pipeline_env, run, small_params
+
+from fashion_pipeline import cli, files
+from fashion_pipeline.stages import train
+
+pytestmark = pytest.mark.reliability
+KERAS_STAGE = "train_keras@keras_2l-42"
+
+
+def prepared_fake(project):
+    """Tiny prepared arrays of the right shape, as prepare writes them."""
+    features = np.random.default_rng(0).random((40, 784), dtype=np.float32)
+    labels = np.arange(40) % 10
+    for split in ("train", "val", "test"):
+        np.savez(project / "data" / "prepared" / f"{split}.npz", features=features, labels=labels.astype(np.uint8))
+
+
+
+def test_an_interrupted_download_leaves_no_temporary_folder_and_stale_ones_are_cleaned(tmp_path, project_params):
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "params.yaml").write_text(yaml.safe_dump(project_params, sort_keys=False))
+    stale = project / "data" / ".raw.left_by_a_killed_process"
+    stale.mkdir()
+    # The real stage, with the fetch of the second file held up: the signal then always lands
+    # mid-download, whatever the machine's speed.
+    stalled = ("import sys, time\n"
+               "from fashion_pipeline import cli\n"
+               "from fashion_pipeline.stages import download\n"
+               "fetch = download.fetch\n"
+               "def slow_fetch(source, name, timeout):\n"
+               "    if name != 'train-images-idx3-ubyte':\n"
+               "        time.sleep(60)\n"
+               "    return fetch(source, name, timeout)\n"
+               "download.fetch = slow_fetch\n"
+               "sys.argv = ['download', 'data/raw']\n"
+               "cli.run(download.main)\n")
+    process = subprocess.Popen([sys.executable, "-c", stalled], cwd=project, env=pipeline_env(ROOT),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        if line.startswith("download: train-images"):
+            break
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 130, output
+    assert "error: interrupted" in output and "Traceback" not in output
+    assert sorted(path.name for path in (project / "data").iterdir()) == [], "a temporary folder was left"
+
+
+def test_a_damaged_checkpoint_is_reported_in_one_line_and_training_starts_afresh(tmp_path, monkeypatch, capsys,
+                                                                                project_params):
+    params = small_params(copy.deepcopy(project_params), ["keras_softmax"], epochs=2)
+    params["training"]["resume"] = True
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "data" / "prepared").mkdir(parents=True)
+    prepared_fake(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr(sys, "argv", ["train", "--stage", "train_keras@keras_softmax-42"])
+    checkpoint = tmp_path / "checkpoints" / "train_keras" / "seed_42" / "keras_softmax"
+    for damage in ("garbage", "empty history"):
+        shutil.rmtree(tmp_path / "checkpoints", ignore_errors=True)
+        monkeypatch.setattr("fashion_pipeline.checkpoints.Checkpoint.__init__", _trusting_init)
+        (checkpoint / "state").mkdir(parents=True)
+        files.write_json(checkpoint / "meta.json", {"fingerprint": "any"})
+        if damage == "garbage":
+            (checkpoint / "state" / "state.npz").write_bytes(b"garbage")
+            (checkpoint / "state" / "history.csv").write_text("epoch,train_loss\n1,0.5\n")
+        else:
+            np.savez(checkpoint / "state" / "state.npz", array_0=np.zeros(3))
+            (checkpoint / "state" / "history.csv").write_text("")
+        cli.run(train.main)
+        output = capsys.readouterr().out
+        if damage == "garbage":
+            assert f"checkpoint {checkpoint.relative_to(tmp_path)}: damaged" in output, output
+        history = pd.read_csv(tmp_path / "results" / "seed_42" / "keras_softmax" / "history.csv")
+        assert list(history["epoch"]) == [1, 2], damage
+        assert not checkpoint.exists()
+
+
+def _trusting_init(self, folder, digest, resume):
+    """Checkpoint.__init__ taking any checkpoint as made with these params, to reach restore."""
+    self.folder, self.digest = Path(folder), digest
+
+
+# Part A, and Keras's compiled epochs with dropout.
+RESUMED = [("lowlevel", "lowlevel_net_b"), ("keras", "keras_4l_drop_taper")]
+
+
+@pytest.fixture(scope="module")
+def prepared_project(tmp_path_factory, project_params, real_data):
+    """A project copy with two experiments, 8 epochs, resume on, and its data prepared."""
+    params = small_params(copy.deepcopy(project_params), [name for _, name in RESUMED], epochs=8, limit_train=1000, limit_test=300)
+    params["training"].update(resume=True, progress_every_epochs=2)
+    project = copy_project(tmp_path_factory.mktemp("reliability"), params)
+    run(["dvc", "repro", "prepare"], project)
+    return project
+
+
+def train_command(address):
+    return ["python", "-m", "fashion_pipeline.stages.train", "--stage", address]
+
+
+def interrupt_after(project, command, line_start):
+    """Start a training process, send SIGTERM once it prints a line starting `line_start`."""
+    process = subprocess.Popen(command, cwd=project, env=pipeline_env(project), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        if line.startswith(line_start):
+            break
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=300)[0]
+    assert process.returncode == 130, output
+
+
+@pytest.mark.parametrize(("kind", "name"), RESUMED)
+def test_an_interrupted_run_resumes_from_its_checkpoint_and_equals_an_uninterrupted_one(prepared_project, kind, name):
+    """Three processes: one stopped after epoch 4, one resuming it (seed 42), and one running
+    straight through. The resumed run equals the straight one exactly."""
+    address = f"train_{kind}@{name}-42"
+    interrupt_after(prepared_project, train_command(address), f"{address}: epoch 4/8")
+    checkpoint = prepared_project / "checkpoints" / f"train_{kind}" / "seed_42" / name
+    assert (checkpoint / "state" / "history.csv").is_file()
+    results = prepared_project / "results" / "seed_42" / name
+    assert not (results / "run.json").exists()
+
+    resumed = run(train_command(address), prepared_project).stdout
+    assert f"{address}: resuming after epoch" in resumed
+    history = pd.read_csv(results / "history.csv")
+    assert list(history["epoch"]) == list(range(1, 9))
+    assert not checkpoint.exists(), "the checkpoint outlived its finished stage"
+    mlflow.set_tracking_uri(f"sqlite:///{prepared_project / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp"], filter_string=f"tags.dvc_stage = '{address}'")
+    assert sorted(runs["status"]) == ["FINISHED", "KILLED"]
+    finished = runs[runs["status"] == "FINISHED"].iloc[0]
+    assert int(finished["tags.resumed_after_epoch"]) >= 2
+    steps = [point.step for point in mlflow.MlflowClient().get_metric_history(finished["run_id"], "val_loss")]
+    assert steps == list(range(1, 9))
+    # Straight through, again with seed 42: the same numbers exactly.
+    shutil.rmtree(results)
+    run(train_command(address), prepared_project)
+    pd.testing.assert_frame_equal(history, pd.read_csv(results / "history.csv"), check_exact=True)
+
+
+@pytest.mark.slow
+def test_queued_experiments_run_two_at_a_time_into_one_store(tmp_path, project_params, real_data):
+    """`dvc exp run --queue` twice, `dvc queue start -j 2`: two finished runs, made side by side,
+    each with its metrics, in the project's one SQLite store."""
+    params = small_params(copy.deepcopy(project_params), ["lowlevel_softmax", "keras_softmax"], epochs=1,
+                    limit_train=300, limit_test=100)
+    project = copy_project(tmp_path / "project", params)
+    run(["git", "add", "-A"], project)
+    run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", "commit", "-qm", "project"], project)
+    # Each experiment runs only what its test metrics need, not the whole DAG.
+    for epochs in (1, 2):
+        run(["dvc", "exp", "run", "--queue", "-S", f"experiments.keras.keras_softmax.epochs={epochs}",
+             "evaluate_keras@keras_softmax-42"], project)
+    run(["dvc", "queue", "start", "-j", "2"], project)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], project).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(5)
+    assert "Failed" not in status and "Success" in status, status
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp"],
+                              filter_string="tags.dvc_stage = 'train_keras@keras_softmax-42'")
+    assert sorted(runs["params.epochs"].astype(int)) == [1, 2]
+    assert set(runs["status"]) == {"FINISHED"}
+    assert runs["metrics.test_accuracy"].notna().all()
+    client = mlflow.MlflowClient()
+    for _, row in runs.iterrows():
+        steps = [point.step for point in client.get_metric_history(row["run_id"], "val_loss")]
+        assert steps == list(range(1, int(row["params.epochs"]) + 1))
+    with sqlite3.connect(project / "mlflow.db") as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+    assert shown
