@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from keras import layers
 
 from fashion_pipeline.keras.training import compile_model
@@ -140,3 +141,21 @@ def test_short_fit_lowers_loss_and_dropout_is_off_at_evaluation():
     assert np.array_equal(first, second)
     # In training mode the same inputs give different outputs: dropout is really there.
     assert not np.allclose(model(features[:16], training=True), model(features[:16], training=True))
+
+
+@pytest.mark.parametrize("override", ["experiments.keras.keras_4l.dropout=0.1", "optimizers.runs.adam.learning_rate=0.002",
+                                      "training.threads=2"])
+def test_dvc_exp_run_set_param_changes_one_line_of_params_yaml(override, tmp_path):
+    """`dvc exp run -S` rewrites params.yaml with DVC's own YAML writer (through
+    dvc.utils.hydra.apply_overrides): the file is kept in the form it writes, with every comment
+    where it keeps them, so a change is one line and nothing else moves."""
+    from dvc.utils.hydra import apply_overrides
+
+    copy = tmp_path / "params.yaml"
+    original = (ROOT / "params.yaml").read_text()
+    copy.write_text(original)
+    apply_overrides(copy, [override])
+    changed = [(before, after) for before, after in zip(original.splitlines(), copy.read_text().splitlines())
+               if before != after]
+    assert len(original.splitlines()) == len(copy.read_text().splitlines()) and len(changed) == 1
+    assert changed[0][1].endswith(override.split("=")[1])
