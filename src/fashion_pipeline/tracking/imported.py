@@ -1,0 +1,107 @@
+"""The committed grid in an MLflow store that never saw it trained (`make ui` on a fresh clone):
+one run per result folder under results/, with its params under the names runs share, its
+per-epoch curves, its final and test metrics and its tags, marked as imported from its commit.
+A run whose training recorded into this store, or that an earlier import brought, is not
+imported again. Imported runs carry no model: the models live in the DVC cache."""
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import mlflow.utils.time
+import pandas as pd
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+from fashion_pipeline import cli
+from fashion_pipeline.params import load_params
+from fashion_pipeline.tracking import mlflow_runs, studies
+
+# (results subfolder, kind of run, prefix of its MLflow name and tag `experiment`)
+FOLDERS = (("", None, ""), ("optimizers", "optimizer", "optimizer_"), ("holdout", "keras", ""))
+
+
+def result_folders(results_dir, params):
+    """(folder, name, seed, kind, spec, settings) of every finished run under `results_dir`."""
+    kinds = {name: kind for kind, group in params["experiments"].items() for name in group}
+    for seed_dir in sorted(Path(results_dir).glob("seed_*")):
+        seed = int(seed_dir.name.removeprefix("seed_"))
+        for subfolder, kind, _ in FOLDERS:
+            for folder in sorted((seed_dir / subfolder).iterdir() if (seed_dir / subfolder).is_dir() else []):
+                if not (folder / "train.json").is_file() or not (folder / "history.csv").is_file():
+                    continue
+                name = folder.name
+                if subfolder == "optimizers" and name in params["optimizers"]["runs"]:
+                    yield folder, name, seed, "optimizer", params["optimizers"]["runs"][name], subfolder
+                elif subfolder != "optimizers" and name in kinds:
+                    yield folder, name, seed, kind or kinds[name], params["experiments"][kinds[name]][name], subfolder
+
+
+def names(name, seed, kind, subfolder):
+    """(the MLflow run's name, the DVC stage) of a result folder, as its stage names them."""
+    if subfolder == "optimizers":
+        return f"optimizer_{name}-seed{seed}", f"compare_optimizers@{name}-{seed}"
+    if subfolder == "holdout":
+        return f"{name}-holdout-seed{seed}", f"holdout_keras@{name}-{seed}"
+    return f"{name}-seed{seed}", f"train_{kind}@{name}-{seed}"
+
+
+def import_results(results_dir, params, commit):
+    """Import every result folder not yet in the store; return how many were imported."""
+    uri = mlflow_runs.connect(params["mlflow"])
+    client = MlflowClient(uri)
+    experiment = mlflow_runs.experiment_id(params["mlflow"], uri)
+    known = {run.info.run_id for run in client.search_runs([experiment], max_results=50000)}
+    known_digests = {run.data.tags.get("imported_history_md5") for run in client.search_runs(
+        [experiment], filter_string="tags.imported_from_commit != ''", max_results=50000)}
+    imported = 0
+    for folder, name, seed, kind, spec, subfolder in result_folders(results_dir, params):
+        record = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
+        history_bytes = (folder / "history.csv").read_bytes()
+        digest = hashlib.md5(history_bytes).hexdigest()
+        if record.get("mlflow_run_id") in known or digest in known_digests:
+            continue
+        log_run(client, experiment, folder, name, seed, kind, spec, subfolder, commit, digest)
+        imported += 1
+    return imported
+
+
+def log_run(client, experiment, folder, name, seed, kind, spec, subfolder, commit, digest):
+    """One finished run, as its stage would have recorded it, without the model."""
+    history = pd.read_csv(folder / "history.csv")
+    final = json.loads((folder / "train.json").read_text())
+    if (folder / "metrics.json").is_file():
+        final.update(json.loads((folder / "metrics.json").read_text()))
+    experiment_name = f"optimizer_{name}" if kind == "optimizer" else name
+    run_name, stage = names(name, seed, kind, subfolder)
+    tags = {**studies.tags(name, kind), "experiment": experiment_name, "kind": "lowlevel" if kind == "optimizer" else kind,
+            "seed": str(seed), "dvc_stage": stage, "imported_from_commit": commit, "imported_history_md5": digest,
+            "mlflow.note.content": studies.tags(name, kind)["mlflow.note.content"] + " (imported from the committed results)"}
+    if subfolder == "holdout":
+        tags.update(protocol="holdout", studies="holdout")
+    run = client.create_run(experiment, run_name=run_name, tags=tags)
+    shared = mlflow_runs.shared_params({f"spec.{key}": value for key, value in spec.items()})
+    now = int(mlflow.utils.time.get_current_time_millis())
+    metrics = [Metric(column, float(value), now, int(row["epoch"]))
+               for _, row in history.iterrows() for column, value in row.items() if column != "epoch"]
+    metrics += [Metric(key, float(value), now, 0) for key, value in final.items()
+                if not key.startswith(("train_", "val_")) and isinstance(value, (int, float))]
+    params = [Param(key, str(value)) for key, value in {"seed": seed, **shared}.items()]
+    for start in range(0, max(len(metrics), 1), 1000):
+        client.log_batch(run.info.run_id, metrics=metrics[start:start + 1000], params=params if start == 0 else [],
+                         tags=[RunTag("results_folder", folder.as_posix())] if start == 0 else [], synchronous=True)
+    client.set_terminated(run.info.run_id, "FINISHED")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--results", default="results")
+    arguments = parser.parse_args()
+    count = import_results(arguments.results, load_params(), mlflow_runs.git_commit())
+    if count:
+        print(f"MLflow: {count} runs imported from the committed results", flush=True)
+
+
+if __name__ == "__main__":
+    cli.run(main)
