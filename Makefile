@@ -60,8 +60,10 @@ TARGETS ?=
 grid: setup
 	$(RUN) python -m fashion_pipeline.tools.grid $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(TARGETS)
 
+# The float comparisons run again with oneDNN's kernels off, as on CPUs where they are off.
 test: setup postgresql chromium
 	$(RUN) python -m pytest
+	TF_ENABLE_ONEDNN_OPTS=0 $(RUN) python -m pytest -m cpu_sensitive
 
 # On a store that never saw the committed grid trained (a fresh clone), its runs are imported first
 # (tracking/imported.py): params, curves, metrics and tags, no models. No TensorFlow is loaded.

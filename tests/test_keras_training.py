@@ -13,6 +13,9 @@ from fashion_pipeline.data import one_hot
 from fashion_pipeline.keras.training import EpochProgram, epoch_batches, epoch_order, fit_plain, train_experiment
 from fashion_pipeline.models import build_model
 
+# Compares floats across kernels: `make test` runs it again with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0).
+pytestmark = pytest.mark.cpu_sensitive
+
 
 @pytest.fixture(scope="module")
 def real_subset(real_data):

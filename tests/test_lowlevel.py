@@ -12,6 +12,9 @@ from fashion_pipeline.lowlevel.trainer import keras_adam
 from fashion_pipeline.models import build_model
 from fashion_pipeline.stages.prepare import prepare
 
+# Compares floats across kernels: `make test` runs it again with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0).
+pytestmark = pytest.mark.cpu_sensitive
+
 
 def random_batch(count=64, seed=0):
     generator = np.random.default_rng(seed)

@@ -13,6 +13,9 @@ from fashion_pipeline.lowlevel import optimizers
 from fashion_pipeline.lowlevel.trainer import keras_adam
 from fashion_pipeline.params import OPTIMIZER_RULES, ParamsError, validate_optimizer_run
 
+# Compares floats across kernels: `make test` runs it again with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0).
+pytestmark = pytest.mark.cpu_sensitive
+
 STEPS = 200
 
 # (our spec, the Keras optimizer of the same name and hyperparameters)
