@@ -285,7 +285,7 @@ def test_a_stage_that_fails_under_dvc_repro_leaves_its_committed_outputs_byte_fo
     assert result.returncode != 0, result.stdout
     assert {path: path.read_bytes() for path in outputs} == before
     # What DVC recorded still describes those files: nothing is stale, nothing is lost.
-    assert "up to date" in run(["dvc", "status", "--single-item", stage], project).stdout
+    assert "up to date" in run(["dvc", "status", stage], project).stdout
 
 
 def test_stages_print_only_their_own_lines_on_any_cpu(pipeline):
