@@ -7,6 +7,7 @@ import struct
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fashion_pipeline import data
@@ -54,6 +55,14 @@ def real_data():
     if not DEBIAN_DATA.is_dir():
         raise RuntimeError(f"{DEBIAN_DATA} is missing: run `make data` (installs dataset-fashion-mnist)")
     return DEBIAN_DATA
+
+
+def prepared_fake(project):
+    """Tiny prepared arrays of the right shape, as prepare writes them."""
+    features = np.random.default_rng(0).random((40, 784), dtype=np.float32)
+    labels = np.arange(40) % 10
+    for split in ("train", "val", "test"):
+        np.savez(project / "data" / "prepared" / f"{split}.npz", features=features, labels=labels.astype(np.uint8))
 
 
 # Small hand-made IDX files, for the data-file checks.

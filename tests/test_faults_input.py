@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, data_params, fake_dataset, image_bytes, label_bytes, pipeline_env, write_source
+from conftest import ROOT, data_params, fake_dataset, image_bytes, label_bytes, pipeline_env, prepared_fake, write_source
 
 from fashion_pipeline import cli
 from fashion_pipeline.stages import compare_optimizers, download, evaluate, holdout, prepare, train
@@ -66,14 +66,6 @@ def params_text_case(text):
         (project / "params.yaml.text").write_text(text)
         return prepare.main, ["raw", "prepared", "data.json"], ["prepared", "data.json"]
     return setup
-
-
-def prepared_fake(project):
-    """Tiny prepared arrays of the right shape, as prepare writes them."""
-    features = np.random.default_rng(0).random((40, 784), dtype=np.float32)
-    labels = np.arange(40) % 10
-    for split in ("train", "val", "test"):
-        np.savez(project / "data" / "prepared" / f"{split}.npz", features=features, labels=labels.astype(np.uint8))
 
 
 def intermediate_case(damage, stage=train.main, address=KERAS_STAGE):

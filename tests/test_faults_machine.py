@@ -12,21 +12,13 @@ import time
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, copy_project, fake_dataset, pipeline_env, run, small_params, write_source
+from conftest import ROOT, copy_project, fake_dataset, pipeline_env, prepared_fake, run, small_params, write_source
 
 from fashion_pipeline import cli
 from fashion_pipeline.stages import train
 
 pytestmark = pytest.mark.reliability
 KERAS_STAGE = "train_keras@keras_2l-42"
-
-
-def prepared_fake(project):
-    """Tiny prepared arrays of the right shape, as prepare writes them."""
-    features = np.random.default_rng(0).random((40, 784), dtype=np.float32)
-    labels = np.arange(40) % 10
-    for split in ("train", "val", "test"):
-        np.savez(project / "data" / "prepared" / f"{split}.npz", features=features, labels=labels.astype(np.uint8))
 
 
 
