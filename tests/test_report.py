@@ -75,6 +75,16 @@ def test_paired_bootstrap_of_a_constant_difference_is_that_difference():
         ([0.30, 0.25, 0.35], statistics.SIMILAR, REVERSED),
         ([0.10, -0.10, 0.05], statistics.SIMILAR, INCONCLUSIVE),
         ([0.2, 0.3, 0.25], statistics.POSITIVE, HOLDS),
+        ([0.001, -0.001, 0.0005], statistics.POSITIVE, ALIKE),
+        ([0.0, 0.0, 0.0], statistics.NEGLIGIBLE, HOLDS),  # bounded at zero, no rise at all
+        ([0.30, 0.25, 0.35], statistics.NEGLIGIBLE, REVERSED),
+        ([0.0, 0.05, 0.01], statistics.NEGLIGIBLE, INCONCLUSIVE),  # [-0.046, 0.086] straddles the margin
+        ([0.30, 0.25, 0.35], statistics.MATERIAL, HOLDS),
+        ([0.0, 0.0, 0.0], statistics.MATERIAL, REVERSED),
+        # Margins first: [0.0085, 0.0135] excludes zero but lies inside +-0.02, so no difference.
+        ([0.010, 0.012, 0.011], statistics.LOWER, ALIKE),
+        # [0.0076, 0.0324] excludes zero but not wholly outside the margin: alikeness is not refuted.
+        ([0.015, 0.025, 0.020], statistics.SIMILAR, INCONCLUSIVE),
         ([-0.30], statistics.LOWER, INCONCLUSIVE),  # one seed: no interval, no verdict
     ],
 )

@@ -15,8 +15,11 @@ import numpy as np
 from scipy import stats
 
 HOLDS, REVERSED, ALIKE, INCONCLUSIVE, NOT_RUN = "holds", "reversed", "alike", "inconclusive", "not run"
-# The direction a claim states for `first - second` (or for a single value).
+# The direction a claim states for `first - second` (or for a single value): POSITIVE, above
+# zero; for a measure bounded at zero (how far the validation loss rises from its minimum),
+# NEGLIGIBLE, below the margin, or MATERIAL, beyond it.
 LOWER, HIGHER, SIMILAR, POSITIVE = "lower", "higher", "similar", "positive"
+NEGLIGIBLE, MATERIAL = "negligible", "material"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,26 +91,39 @@ def paired_bootstrap(first_losses, second_losses, rounds, seed, confidence=0.95)
 
 def verdict(found, direction, margin):
     """The verdict on a claim about `first - second` (or one value, for POSITIVE), given the
-    interval `found` of it over seeds and the equivalence margin:
+    interval `found` of it over seeds and the equivalence margin. The margin comes first: a
+    difference too small to matter is no difference, whatever its sign.
 
-    - holds: the interval excludes zero on the side the claim states (for SIMILAR: it lies
-      wholly inside +-margin);
-    - reversed: it excludes zero on the other side (for SIMILAR: it excludes zero);
-    - alike: a claimed difference whose whole interval lies inside +-margin;
-    - inconclusive: anything else, and always with fewer than two seeds.
+    - A claimed difference (LOWER, HIGHER, or a value claimed POSITIVE): alike when the whole
+      interval lies inside +-margin; otherwise it holds when the interval excludes zero on the
+      claimed side, is reversed when it excludes zero on the other, and is inconclusive when it
+      does neither.
+    - A claim that two runs are alike (SIMILAR): holds when the whole interval lies inside
+      +-margin, is reversed only when it lies wholly outside, inconclusive otherwise.
+    - A measure bounded at zero is read against the margin on its one side: claimed NEGLIGIBLE,
+      it holds when the interval lies below the margin and is reversed when it lies above it;
+      claimed MATERIAL, the other way round.
+    - Always inconclusive with fewer than two seeds.
     """
     if found is None:
         return NOT_RUN
     if found.count < 2:
         return INCONCLUSIVE
     inside_margin = -margin < found.low and found.high < margin
+    if direction in (NEGLIGIBLE, MATERIAL):
+        below, above = found.high < margin, found.low > margin
+        if not (below or above):
+            return INCONCLUSIVE
+        return HOLDS if below == (direction == NEGLIGIBLE) else REVERSED
     if direction == SIMILAR:
         if inside_margin:
             return HOLDS
-        return REVERSED if found.low > 0 or found.high < 0 else INCONCLUSIVE
-    claimed_below = direction == LOWER
+        return REVERSED if found.low > margin or found.high < -margin else INCONCLUSIVE
+    if inside_margin:
+        return ALIKE
+    claimed_below = direction == LOWER  # HIGHER and POSITIVE claim the interval above zero
     if (found.high < 0) if claimed_below else (found.low > 0):
         return HOLDS
     if (found.low > 0) if claimed_below else (found.high < 0):
         return REVERSED
-    return ALIKE if inside_margin else INCONCLUSIVE
+    return INCONCLUSIVE
