@@ -134,8 +134,14 @@ def start_training_run(params, uri, job):
     # System metrics (CPU, memory) sampled while the run trains.
     run = mlflow.start_run(experiment_id=experiment_id(params["mlflow"], uri), run_name=job.run_name, tags=tags,
                            log_system_metrics=True)
-    mlflow.log_params({"seed": job.seed, **shared_params(job.logged)})
-    mlflow.log_dict(job.logged, "params.json")
+    try:
+        mlflow.log_params({"seed": job.seed, **shared_params(job.logged)})
+        mlflow.log_dict(job.logged, "params.json")
+    except BaseException:
+        # The caller's `with` has not begun: end the run here, or it stays open (and active in
+        # this process) after a failure such as a full disk under the artifacts.
+        mlflow.end_run(status="FAILED")
+        raise
     return run
 
 
