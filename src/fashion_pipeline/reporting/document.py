@@ -1,12 +1,12 @@
 """A tiny document model rendered twice: Markdown for git diffs, self-contained HTML for reading.
 
-A document is a list of blocks: ("heading", level, text), ("text", markdown_text),
-("table", DataFrame, name), ("figure", path, caption), ("contents",) (the section headings,
-linked). `Report` collects them and writes each table (CSV) and figure (PNG) as it goes. Both
+A document is a list of blocks, each a small dataclass: Heading, Text, Table, Figure and
+Contents (the section headings, linked). `Report` collects them and writes each table (CSV) and figure (PNG) as it goes. Both
 renderings come from the same blocks, so they hold the same sections and numbers.
 """
 
 import base64
+import dataclasses
 import html
 import re
 import shutil
@@ -16,6 +16,34 @@ import pandas as pd
 
 from fashion_pipeline import files
 from fashion_pipeline.reporting import figures
+
+
+@dataclasses.dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Text:
+    markdown: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    frame: pd.DataFrame
+    name: str  # its CSV under tables/ and its link target
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    path: Path
+    caption: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Contents:
+    pass
 
 
 def anchor(text):
@@ -35,17 +63,21 @@ class Report:
             (self.out_dir / folder).mkdir(parents=True)
 
     def heading(self, text, level=2):
-        self.blocks.append(("heading", level, text))
+        self.blocks.append(Heading(level, text))
 
     def text(self, text):
-        self.blocks.append(("text", text))
+        self.blocks.append(Text(text))
 
     def contents(self):
-        self.blocks.append(("contents",))
+        self.blocks.append(Contents())
 
     def table(self, frame, name):
+        self.save_table(frame, name)
+        self.blocks.append(Table(frame, name))
+
+    def save_table(self, frame, name):
+        """A table as CSV under tables/ only, too long for the page."""
         files.write_csv(self.out_dir / "tables" / f"{name}.csv", frame)
-        self.blocks.append(("table", frame, name))
 
     def curves(self, groups, name, caption, columns=("loss", "accuracy"), marks=None, table=None,
                splits=("train", "val")):
@@ -60,7 +92,7 @@ class Report:
                  else " and ".join({"train": "training", "val": "validation"}.get(split, split) for split in splits) + " only")
         self.figure(figures.curves(groups, caption, columns, splits=splits, marks=marks, styles=styles), name,
                     f"{caption} (mean over seeds, band from the lowest to the highest seed; {lines}"
-                    + ("; crosses: the seed's final values)" if marks else ")"), table)
+                    + ("; crosses: the coursework's final values)" if marks else ")"), table)
 
     def gap(self, groups, name, caption, table=None):
         """The generalisation gap over epochs (validation minus training loss), one line per label."""
@@ -80,7 +112,7 @@ class Report:
 
     def image(self, path, caption, table=None):
         """A PNG already on disk (under the report's folder), captioned, linked to its table."""
-        self.blocks.append(("figure", Path(path), caption + (f" ([its table](#table-{table}))" if table else "")))
+        self.blocks.append(Figure(Path(path), caption + (f" ([its table](#table-{table}))" if table else "")))
 
     def write(self, title):
         files.write_text(self.out_dir / "report.md", to_markdown(self.blocks, self.out_dir))
@@ -112,9 +144,9 @@ def _cell(value):
 
 def _contents(blocks):
     """The contents as Markdown bullets: every section heading after the contents block, linked."""
-    start = blocks.index(("contents",))
-    return "\n".join(f"- [{block[2]}](#{anchor(block[2])})" for block in blocks[start:]
-                     if block[0] == "heading" and block[1] == 2)
+    start = next(index for index, block in enumerate(blocks) if isinstance(block, Contents))
+    return "\n".join(f"- [{block.text}](#{anchor(block.text)})" for block in blocks[start:]
+                     if isinstance(block, Heading) and block.level == 2)
 
 
 def _caption_text(caption):
@@ -125,18 +157,17 @@ def _caption_text(caption):
 def to_markdown(blocks, base_dir):
     parts = []
     for block in blocks:
-        kind = block[0]
-        if kind == "heading":
-            parts.append("#" * block[1] + " " + block[2])
-        elif kind == "text":
-            parts.append(block[1])
-        elif kind == "contents":
+        if isinstance(block, Heading):
+            parts.append("#" * block.level + " " + block.text)
+        elif isinstance(block, Text):
+            parts.append(block.markdown)
+        elif isinstance(block, Contents):
             parts.append(_contents(blocks))
-        elif kind == "table":
-            parts.append(f'<a id="table-{block[2]}"></a>\n\n' + _markdown_table(block[1].convert_dtypes()))
-        elif kind == "figure":
-            relative = Path(block[1]).resolve().relative_to(Path(base_dir).resolve())
-            parts.append(f"![{_caption_text(block[2])}]({relative.as_posix()})\n\n*{block[2]}*")
+        elif isinstance(block, Table):
+            parts.append(f'<a id="table-{block.name}"></a>\n\n' + _markdown_table(block.frame.convert_dtypes()))
+        elif isinstance(block, Figure):
+            relative = block.path.resolve().relative_to(Path(base_dir).resolve())
+            parts.append(f"![{_caption_text(block.caption)}]({relative.as_posix()})\n\n*{block.caption}*")
     return "\n\n".join(parts) + "\n"
 
 
@@ -184,24 +215,23 @@ def to_html(blocks, title):
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<style>{STYLE}</style></head><body>"]
     for block in blocks:
-        kind = block[0]
-        if kind == "heading":
-            parts.append(f"<h{block[1]} id='{anchor(block[2])}'>{html.escape(block[2])}</h{block[1]}>")
-        elif kind == "text":
-            parts.append(_text_html(block[1]))
-        elif kind == "contents":
+        if isinstance(block, Heading):
+            parts.append(f"<h{block.level} id='{anchor(block.text)}'>{html.escape(block.text)}</h{block.level}>")
+        elif isinstance(block, Text):
+            parts.append(_text_html(block.markdown))
+        elif isinstance(block, Contents):
             parts.append(_text_html(_contents(blocks)))
-        elif kind == "table":
+        elif isinstance(block, Table):
             # Cells are escaped here, so that a cell's [link](#target) becomes a link.
-            frame = block[1].convert_dtypes().map(
+            frame = block.frame.convert_dtypes().map(
                 lambda value: _verdict_cell(_inline_html(value)) if isinstance(value, str) else value)
             parts.append(frame.to_html(index=False, float_format=format_number, na_rep="", escape=False,
-                                       table_id=f"table-{block[2]}"))
-        elif kind == "figure":
+                                       table_id=f"table-{block.name}"))
+        elif isinstance(block, Figure):
             # Embedded, so the HTML file opens offline on its own.
-            encoded = base64.b64encode(Path(block[1]).read_bytes()).decode()
+            encoded = base64.b64encode(block.path.read_bytes()).decode()
             parts.append(f"<figure><img src='data:image/png;base64,{encoded}' "
-                         f"alt='{html.escape(_caption_text(block[2]))}'>"
-                         f"<figcaption>{_inline_html(block[2])}</figcaption></figure>")
+                         f"alt='{html.escape(_caption_text(block.caption))}'>"
+                         f"<figcaption>{_inline_html(block.caption)}</figcaption></figure>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -50,7 +50,7 @@ def _limits(axis, arrays):
 def curves(groups, title, columns=("loss", "accuracy"), splits=("train", "val"), marks=None, styles=("--", "-")):
     """One panel per measure. groups: label -> {seed: history DataFrame}. Each label is drawn
     as its mean over seeds (train dashed, validation solid) with a band from the lowest to the
-    highest seed; `marks` (label -> {column: value}) puts the seed's final values as crosses."""
+    highest seed; `marks` (label -> {column: value}) puts the coursework's final values as crosses."""
     figure, axes = plt.subplots(len(columns), 1, figsize=(WIDTH_INCHES, 3.6 * len(columns)), squeeze=False)
     for axis, measure in zip(axes[:, 0], columns):
         drawn = []
@@ -68,10 +68,10 @@ def curves(groups, title, columns=("loss", "accuracy"), splits=("train", "val"),
                 if len(frames) > 1:
                     axis.fill_between(epochs, stacked.min(axis=0), stacked.max(axis=0), color=colour(label), alpha=0.15)
                 drawn.append(mean)
-                seed_value = (marks or {}).get(label, {}).get(column)
-                if seed_value is not None:
-                    axis.plot([epochs[-1]], [seed_value], "x", color=colour(label), markersize=9, mew=2)
-                    drawn.append(np.array([seed_value]))  # the seed's value stays in view
+                coursework_value = (marks or {}).get(label, {}).get(column)
+                if coursework_value is not None:
+                    axis.plot([epochs[-1]], [coursework_value], "x", color=colour(label), markersize=9, mew=2)
+                    drawn.append(np.array([coursework_value]))  # the coursework's value stays in view
         _limits(axis, drawn)
         axis.set_xlabel("epoch")
         axis.set_ylabel(measure.replace("_", " "))

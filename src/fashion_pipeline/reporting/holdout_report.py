@@ -25,7 +25,7 @@ def choices(holdout_runs, confidence):
         row = {"picked by": label}
         for protocol, on_test in PROTOCOLS.items():
             measure = test if on_test else held_out
-            pick = analysis.best(holdout_runs, measure, confidence, highest=highest)
+            pick = analysis.best(holdout_runs, measure, highest=highest)
             row[protocol] = NOT_RUN if pick is None else (
                 f"{pick}: {test} " + analysis.metric_table({pick: holdout_runs[pick]}, (test,), confidence)[test].iloc[0])
         rows.append(row)
@@ -45,7 +45,8 @@ def picks_by_seed(holdout_runs):
     return pd.DataFrame(rows)
 
 
-def section(report, params, holdout_runs, confidence):
+def section(report, inputs):
+    params, holdout_runs, confidence = inputs.params, inputs.holdout_runs, inputs.confidence
     report.heading(TITLE)
     report.text(
         "The coursework picks its best epoch and best model on the test set, so the score of the pick is optimistic. "

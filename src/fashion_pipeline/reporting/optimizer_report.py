@@ -1,19 +1,25 @@
-"""The report's section on the seed's research essay: the optimizer comparison over seeds,
-the bias-correction ablation and Adam's defaults. Runs arrive as `name -> {seed: Run}`."""
+"""The report's section on the coursework's research essay: the optimizer comparison over
+seeds, the bias-correction ablation and Adam's defaults. Runs arrive as `name -> {seed: Run}`."""
 
-import keras
+from importlib import metadata
+
 import numpy as np
 import pandas as pd
 
-from fashion_pipeline.lowlevel import optimizers
-from fashion_pipeline.reporting import analysis, figures, statistics
-from fashion_pipeline.reporting.seed_reference import ADAM_DEFAULTS_PAPER, ADAM_DEFAULTS_SEED
+from fashion_pipeline.reporting import analysis, answers, figures, sections, statistics
+from fashion_pipeline.reporting.coursework import ADAM_DEFAULTS_COURSEWORK, ADAM_DEFAULTS_PAPER
 from fashion_pipeline.reporting.statistics import NOT_RUN
 
 # The runs the ablation and the cross-check use (names in optimizers.runs of params.yaml).
 ADAM, NO_BIAS_CORRECTION = "adam", "adam_no_bias_correction"
 # Bias correction matters over the first few hundred steps; the ablation's table shows these.
 EARLY_STEPS = 10
+
+
+def bias_correction_factor(step, beta_1, beta_2):
+    """How much larger Adam's step is without bias correction, for a steady gradient:
+    (1 - beta_1^t) / sqrt(1 - beta_2^t). Above 1 means the uncorrected step is larger."""
+    return (1 - beta_1**step) / (1 - beta_2**step) ** 0.5
 
 
 def comparison_table(study, runs, confidence):
@@ -42,17 +48,17 @@ def step_size_table(corrected, uncorrected, epochs, beta_1, beta_2):
     return pd.DataFrame({
         "epoch": steps, "step_with_correction": with_correction, "step_without_correction": without,
         "measured_ratio": without / with_correction,
-        "predicted_ratio": optimizers.bias_correction_factor(steps, beta_1, beta_2),
+        "predicted_ratio": bias_correction_factor(steps, beta_1, beta_2),
     })
 
 
-def adam_defaults_table():
-    """Adam's defaults in the paper, in Keras (read from the installed version) and in the seed."""
-    keras_config = keras.optimizers.Adam().get_config()
-    keras_row = {key: keras_config[key] for key in ("learning_rate", "beta_1", "beta_2", "epsilon")}
+def adam_defaults_table(adam_spec):
+    """Adam's defaults in the paper, the ones every Adam run here uses (Keras's defaults, as
+    params.yaml gives them; a test checks them against the installed Keras), and the coursework's."""
+    ours = {key: adam_spec[key] for key in ("learning_rate", "beta_1", "beta_2", "epsilon")}
     rows = [{"source": "Kingma & Ba (2015), Algorithm 1", **ADAM_DEFAULTS_PAPER},
-            {"source": f"Keras {keras.__version__} (used here)", **keras_row},
-            *({"source": source, **values} for source, values in ADAM_DEFAULTS_SEED.items())]
+            {"source": f"Keras {metadata.version('keras')} defaults (every Adam run here)", **ours},
+            *({"source": source, **values} for source, values in ADAM_DEFAULTS_COURSEWORK.items())]
     return pd.DataFrame(rows)
 
 
@@ -74,8 +80,11 @@ def cross_check(runs, part_a):
             f"{max(abs(value) for value in differences):.1e} over {len(seeds)} seed(s).")
 
 
-def section(report, params, runs, part_a_network, confidence):
+def section(report, inputs):
+    params, runs, confidence = inputs.params, inputs.optimizer_runs, inputs.confidence
     study = params["optimizers"]
+    part_a_network = inputs.experiments.get(study["network"], {})
+    sections.open_question(report, inputs, "Essay")
     report.text(
         f"Every optimizer below is written out from its update rule (`lowlevel/optimizers.py`; tests check each against "
         f"the Keras optimizer of the same name over 200 steps). Each trains the `{study['network']}` network, full batch, "
@@ -104,14 +113,15 @@ def section(report, params, runs, part_a_network, confidence):
     else:
         report.text(f"*Bias-correction ablation: {NOT_RUN}.*")
     beta_1, beta_2 = (study["runs"][ADAM][key] for key in ("beta_1", "beta_2")) if ADAM in study["runs"] else (0.9, 0.999)
-    factor = [optimizers.bias_correction_factor(step, beta_1, beta_2) for step in (1, 10, 100, 1000)]
+    factor = [bias_correction_factor(step, beta_1, beta_2) for step in (1, 10, 100, 1000)]
     report.text(
-        "The seed argues from the first moment alone: m starts biased towards zero, so dividing by 1 - beta_1^t "
+        "The coursework argues from the first moment alone: m starts biased towards zero, so dividing by 1 - beta_1^t "
         f"enlarges it. The second moment v is biased towards zero too, and with beta_2 = {beta_2} far more; its square "
         "root divides the step. Without either correction the step is (1 - beta_1^t) / sqrt(1 - beta_2^t) times the "
         f"corrected one: {factor[0]:.1f} at step 1, {factor[1]:.1f} at step 10, {factor[2]:.1f} at step 100, "
         f"{factor[3]:.2f} at step 1000.")
     report.heading("Adam's defaults", level=3)
-    report.text("The seed gives epsilon as 1e-9 in one place and beta_2 = 0.99 with epsilon = 1e-8 in another. "
+    report.text("The coursework gives epsilon as 1e-9 in one place and beta_2 = 0.99 with epsilon = 1e-8 in another. "
                 "The paper's defaults and the ones Keras uses (and every Adam run here):")
-    report.table(adam_defaults_table(), "adam_defaults")
+    report.table(adam_defaults_table(study["runs"][ADAM]), "adam_defaults")
+    sections.verdict_block(report, inputs, "Essay")

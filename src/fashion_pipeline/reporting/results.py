@@ -26,6 +26,10 @@ class Run:
         """One row per test image: actual, predicted, loss, confidence."""
         return pd.read_csv(self.folder / "predictions.csv")
 
+    @property
+    def has_predictions(self):
+        return (self.folder / "predictions.csv").is_file()
+
     def value(self, key):
         """A final metric by name, from the compact metrics or the training's."""
         return self.metrics[key] if key in self.metrics else self.train[key]

@@ -2,8 +2,9 @@
 predicted labels, for the report.
 
 A plotting stage of its own because it needs the test images, which live in data/prepared (the
-DVC cache), while the report reads committed files only. The best model is the report's: the
-highest mean test accuracy over seeds; its lowest seed's predictions are used. Writes
+DVC cache), while the report reads committed files only. The best model is the report's: among
+the coursework's Part B models, the highest mean test accuracy over seeds; its lowest seed's
+predictions are used. Writes
 reports/mistakes/confident_mistakes.png and .csv (test-set index, labels, confidence).
 """
 
@@ -29,7 +30,7 @@ def confident_mistakes(predictions, count):
 
 def draw_mistakes(params, results_dir, prepared_dir, out_dir):
     experiments = results.load_experiments(results_dir, all_experiments(params), params["seeds"])
-    best = analysis.best(experiments, "test_accuracy", params["report"]["confidence"])
+    best, _ = analysis.best_models(experiments, params["holdout"]["experiments"])
     out_dir = Path(out_dir)
     if best is None:
         raise FileNotFoundError(f"{results_dir}: no evaluated experiment yet; run the evaluate stages first")

@@ -127,8 +127,8 @@ def start_training_run(params, uri, job):
     same params under their params.yaml paths as params.json."""
     kind, name = job.kind, job.tags["experiment"].removeprefix("optimizer_")
     # The job's own tags win over the study's (a held-out run of keras_3l is not in B i's study).
-    tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed), **studies.tags(name, kind),
-            **job.tags}
+    tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed),
+            **studies.tags(name, kind, params["studies"]), **job.tags}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
     # System metrics (CPU, memory) sampled while the run trains.
