@@ -12,89 +12,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_pipeline import files
-from fashion_pipeline.errors import ParamsError
+from fabricated import fabricated_results, fabricated_test_images
+from fashion_pipeline.errors import DataFileError, ParamsError
 from fashion_pipeline.reporting import analysis, answers, document, holdout_report, statistics
 from fashion_pipeline.reporting.claims import CLAIMS, Claim, check_claims
 from fashion_pipeline.reporting.results import load_experiments, load_holdout_runs
 from fashion_pipeline.reporting.statistics import HOLDS, NOT_RUN
-from fashion_pipeline.data import save_split
-from fashion_pipeline.stages.evaluate import TRAINING_METRICS
 from fashion_pipeline.stages.mistakes import confident_mistakes, draw_mistakes
+from fashion_pipeline.stages.figures import draw_figures
 from fashion_pipeline.stages.report import build_report
 
 PARAMS = {"report": {"confidence": 0.95, "margins": {"accuracy": 0.005, "loss": 0.02}, "primary_claims": []},
           "optimizers": {"rate_grids": {}}}
-CLASSES = ("T-shirt/top", "Trouser")
-
-
-# Fabricated result files, as train and evaluate write them.
-
-
-def write_run(results, seed, name, test_loss, test_accuracy, train_loss=0.2, correct=None, epochs=4):
-    folder = results / f"seed_{seed}" / name
-    history = pd.DataFrame({
-        "epoch": range(1, epochs + 1),
-        "train_loss": np.linspace(2 * train_loss, train_loss, epochs),
-        "val_loss": [test_loss + 0.1, test_loss - 0.05, test_loss - 0.02, test_loss][:epochs],
-        "train_accuracy": np.linspace(0.5, 0.95, epochs), "val_accuracy": np.linspace(0.5, test_accuracy, epochs),
-    })
-    files.write_csv(folder / "history.csv", history)
-    train = {"train_loss": train_loss, "val_loss": test_loss, "train_accuracy": 0.95, "val_accuracy": test_accuracy,
-             "best_val_loss": test_loss - 0.05, "best_val_epoch": 2, "epochs": epochs, "parameter_count": 100}
-    files.write_json(folder / "train.json", train)
-    files.write_json(folder / "run.json", {"mlflow_run_id": f"run-{name}-{seed}", "train_seconds": 1.0, "stage_seconds": 2.0})
-    files.write_json(folder / "metrics.json", {**{key: train[key] for key in TRAINING_METRICS},
-                                               "test_loss": test_loss, "test_accuracy": test_accuracy})
-    files.write_json(folder / "evaluation.json", {
-        "test_count": 100, "test_loss_standard_error": 0.01, "evaluate_seconds": 0.5,
-        "weights": [{"layer": 1, "shape": "784x10", "mean_abs": 0.05, "sum_abs": 392.0, "sum_squares": 3.0,
-                     "share_near_zero": 0.1}]})
-    correct = np.arange(100) < round(test_accuracy * 100) if correct is None else correct
-    files.write_csv(folder / "predictions.csv", pd.DataFrame({
-        "actual": [CLASSES[0]] * 100, "predicted": [CLASSES[0] if hit else CLASSES[1] for hit in correct],
-        "loss": np.full(100, test_loss), "confidence": np.full(100, 0.9)}))
-    files.write_csv(folder / "per_class.csv", pd.DataFrame({"class": CLASSES, "precision": [0.9, 0.8], "recall": [0.9, 0.8]}))
-
-
-def write_holdout_run(results, seed, name, held_out_loss, test_loss, test_accuracy):
-    folder = results / f"seed_{seed}" / "holdout" / name
-    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [0.5, 0.3], "val_loss": [held_out_loss + 0.1, held_out_loss],
-                            "train_accuracy": [0.8, 0.9], "val_accuracy": [0.8, 0.85]})
-    files.write_csv(folder / "history.csv", history)
-    train = {"train_loss": 0.3, "train_accuracy": 0.9, "val_loss": held_out_loss, "val_accuracy": 0.85,
-             "best_val_loss": held_out_loss, "best_val_epoch": 2, "epochs": 2}
-    files.write_json(folder / "train.json", train)
-    files.write_json(folder / "run.json", {"mlflow_run_id": f"holdout-{name}-{seed}", "train_seconds": 1.0,
-                                           "stage_seconds": 2.0})
-    files.write_json(folder / "metrics.json", {**{key: train[key] for key in TRAINING_METRICS},
-                                               "held_out_loss": held_out_loss, "held_out_accuracy": 0.85,
-                                               "test_loss": test_loss, "test_accuracy": test_accuracy})
-
-
-def fabricated_test_images(tmp_path, count=100):
-    """A prepared folder whose test split has `count` images, as many as the fabricated predictions."""
-    prepared = tmp_path / "prepared"
-    save_split(prepared, "test", np.random.default_rng(0).random((count, 784), dtype=np.float32),
-               np.zeros(count, dtype=np.uint8))
-    return prepared
-
-
-def fabricated_results(tmp_path, seeds=(42, 43, 44)):
-    """keras_4l_drop20 clearly below keras_4l in test loss; keras_4l and keras_5l alike in
-    accuracy; nothing else run."""
-    results = tmp_path / "results"
-    for offset, seed in enumerate(seeds):
-        write_run(results, seed, "keras_4l", 0.50 + 0.01 * offset, 0.880)
-        write_run(results, seed, "keras_5l", 0.48 + 0.01 * offset, 0.880)
-        write_run(results, seed, "keras_4l_drop20", 0.38 + 0.012 * offset, 0.885)
-        # Held out, keras_4l_drop_taper looks best, but keras_5l scores best on the test set.
-        write_holdout_run(results, seed, "keras_4l_drop_taper", 0.30, 0.36 + 0.01 * offset, 0.880)
-        write_holdout_run(results, seed, "keras_5l", 0.34, 0.33 + 0.01 * offset, 0.890)
-    files.write_json(results / "data.json", {"validation": "the test set (as in the coursework)", "scale": True,
-                                             "train_count": 1000, "val_count": 100, "test_count": 100,
-                                             "raw_files": {"t10k-labels-idx1-ubyte": {"sha256": "ab" * 32}}})
-    return results
 
 
 def test_judge_pairs_by_seed_and_counts_the_test_images(tmp_path):
@@ -170,6 +99,7 @@ def test_coursework_comparison_says_whether_its_value_lies_in_our_interval(tmp_p
 
 def test_report_built_from_result_files_alone(tmp_path, project_params):
     results = fabricated_results(tmp_path)
+    draw_figures(copy.deepcopy(project_params), results, tmp_path / "reports" / "figures")
     inputs = build_report(copy.deepcopy(project_params), results, tmp_path / "reports")
     verdicts = analysis.verdict_table(inputs.findings).set_index("claim")
     assert verdicts.loc["Dropout 0.2 lowers the 4-layer validation loss (final epoch)", "verdict"] == HOLDS
@@ -232,6 +162,7 @@ def test_the_report_reads_well_in_a_browser_at_1400_px(tmp_path, project_params)
     results = fabricated_results(tmp_path)
     params = copy.deepcopy(project_params)
     draw_mistakes(params, results, fabricated_test_images(tmp_path), tmp_path / "reports" / "mistakes")
+    draw_figures(params, results, tmp_path / "reports" / "figures")
     build_report(params, results, tmp_path / "reports")
     html = (tmp_path / "reports" / "report.html").read_text()
     assert "src='http" not in html and 'src="http' not in html
@@ -285,3 +216,27 @@ def test_markdown_and_html_twins_hold_the_same_sections_and_numbers(tmp_path, pr
     number = r"-?\d+\.\d+(?:e-?\d+)?"
     assert set(re.findall(number, markdown)) == set(re.findall(number, visible))
     assert len(re.findall(number, markdown)) > 50
+
+
+def contrast(colour, background="#ffffff"):
+    """WCAG 2 contrast ratio of two sRGB colours."""
+    def luminance(hex_colour):
+        channels = [int(hex_colour[index:index + 2], 16) / 255 for index in (1, 3, 5)]
+        linear = [value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4 for value in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    lighter, darker = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_verdict_words_are_readable_on_the_table():
+    assert contrast("#000000") == pytest.approx(21.0)
+    assert all(contrast(colour) >= 4.5 for colour in document.VERDICT_COLOURS.values())
+
+
+def test_a_result_from_an_earlier_version_of_its_stage_stops_the_report_in_one_line(tmp_path, project_params):
+    results = fabricated_results(tmp_path)
+    history = results / "seed_43" / "keras_4l" / "history.csv"
+    pd.read_csv(history).drop(columns="train_loss_running").to_csv(history, index=False)
+    with pytest.raises(DataFileError, match=r"seed_43/keras_4l/history.csv: written by an earlier version"):
+        build_report(copy.deepcopy(project_params), results, tmp_path / "reports")
+    assert not (tmp_path / "reports" / "report.html").exists()

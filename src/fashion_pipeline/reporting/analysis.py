@@ -135,6 +135,19 @@ def verdict_table(findings):
     return pd.DataFrame(rows)
 
 
+def verdict_page_table(findings):
+    """The verdict table as the page shows it, narrow enough for A4: what is compared on which
+    measure, the interval with its level and noise, the verdict. The full table is the CSV."""
+    full = verdict_table(findings)
+    return pd.DataFrame({
+        "claim": full["claim"] + full["family"].map({"primary": " (primary)", "exploratory": ""}),
+        "the coursework": full["coursework"],
+        "compared, measure": full["compared"] + "; " + full["measure"],
+        "mean [interval]": full["mean [interval]"] + full.apply(
+            lambda row: f" ({row['level']}, {row['noise covered']})" if row["level"] else "", axis=1),
+        "p": full["p"], "verdict": full["verdict"], "seeds needed": full["seeds needed"]})
+
+
 def metric_table(runs_by_name, measures, confidence):
     """Per run name: the seeds done and each measure as mean [interval] over them (with the test
     images as a source of noise for the per-image measures)."""

@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 
 from fashion_pipeline import files
-from fashion_pipeline.reporting import figures
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +45,15 @@ class Contents:
     pass
 
 
+@dataclasses.dataclass(frozen=True)
+class Equations:
+    lines: tuple  # one equation per line, in Unicode
+
+
+# What the `figures` stage writes beside the PNGs: each figure's caption and table.
+FIGURES_MANIFEST = "figures.json"
+
+
 def anchor(text):
     """The link target of a heading, as GitHub makes it for Markdown: lowercase, punctuation
     other than hyphens and underscores dropped, each space a hyphen."""
@@ -53,20 +61,24 @@ def anchor(text):
 
 
 class Report:
-    """Collects blocks, and writes figures and tables as it goes."""
+    """Collects blocks, and writes tables as it goes; figures come drawn (stages/figures.py)."""
 
-    def __init__(self, out_dir):
-        self.out_dir = Path(out_dir)
+    def __init__(self, out_dir, figures_dir):
+        self.out_dir, self.figures_dir = Path(out_dir), Path(figures_dir)
+        manifest = self.figures_dir / FIGURES_MANIFEST
+        self.figures = files.read_json(manifest) if manifest.is_file() else {}
         self.blocks = []
-        for folder in ("figures", "tables"):
-            shutil.rmtree(self.out_dir / folder, ignore_errors=True)
-            (self.out_dir / folder).mkdir(parents=True)
+        shutil.rmtree(self.out_dir / "tables", ignore_errors=True)
+        (self.out_dir / "tables").mkdir(parents=True)
 
     def heading(self, text, level=2):
         self.blocks.append(Heading(level, text))
 
     def text(self, text):
         self.blocks.append(Text(text))
+
+    def equations(self, lines):
+        self.blocks.append(Equations(tuple(lines)))
 
     def contents(self):
         self.blocks.append(Contents())
@@ -79,36 +91,12 @@ class Report:
         """A table as CSV under tables/ only, too long for the page."""
         files.write_csv(self.out_dir / "tables" / f"{name}.csv", frame)
 
-    def curves(self, groups, name, caption, columns=("loss", "accuracy"), marks=None, table=None,
-               splits=("train", "val")):
-        """groups: label -> {seed: history}; labels with no seed done are left out. `table`: the
-        name of the table that holds the figure's numbers, linked from its caption."""
-        groups = {label: seeds for label, seeds in groups.items() if seeds}
-        if not groups:
-            self.text(f"*{caption}: not run yet.*")
+    def show(self, name):
+        """A figure the `figures` stage drew, with its caption, linked to its table."""
+        entry = self.figures.get(name)
+        if entry is None:
             return
-        styles = ("--", "-") if len(splits) == 2 else ("-",)
-        lines = ("dashed: train, solid: validation" if len(splits) == 2
-                 else " and ".join({"train": "training", "val": "validation"}.get(split, split) for split in splits) + " only")
-        self.figure(figures.curves(groups, caption, columns, splits=splits, marks=marks, styles=styles), name,
-                    f"{caption} (mean over seeds, band from the lowest to the highest seed; {lines}"
-                    + ("; crosses: the coursework's final values)" if marks else ")"), table)
-
-    def gap(self, groups, name, caption, table=None):
-        """The generalisation gap over epochs (validation minus training loss), one line per label."""
-        groups = {label: {seed: history.assign(gap_loss=history["val_loss"] - history["train_loss"])
-                          for seed, history in seeds.items()} for label, seeds in groups.items() if seeds}
-        if not groups:
-            self.text(f"*{caption}: not run yet.*")
-            return
-        self.figure(figures.curves(groups, caption, columns=("loss",), splits=("gap",), styles=("-",)), name,
-                    caption + " (validation minus training loss; mean over seeds, band from the lowest to the "
-                    "highest seed)", table)
-
-    def figure(self, figure, name, caption, table=None):
-        path = self.out_dir / "figures" / f"{name}.png"
-        figures.save(figure, path)
-        self.image(path, caption, table)
+        self.image(self.figures_dir / f"{name}.png", entry["caption"], entry["table"])
 
     def image(self, path, caption, table=None):
         """A PNG already on disk (under the report's folder), captioned, linked to its table."""
@@ -163,6 +151,8 @@ def to_markdown(blocks, base_dir):
             parts.append(block.markdown)
         elif isinstance(block, Contents):
             parts.append(_contents(blocks))
+        elif isinstance(block, Equations):
+            parts.append("\n".join(f"    {line}" for line in block.lines))
         elif isinstance(block, Table):
             parts.append(f'<a id="table-{block.name}"></a>\n\n' + _markdown_table(block.frame.convert_dtypes()))
         elif isinstance(block, Figure):
@@ -171,9 +161,10 @@ def to_markdown(blocks, base_dir):
     return "\n\n".join(parts) + "\n"
 
 
-# Verdict words in tables, coloured (Okabe and Ito's colour-blind-safe hues) beside the word itself.
-VERDICT_COLOURS = {"holds": "#009E73", "reversed": "#D55E00", "alike": "#0072B2", "inconclusive": "#666666",
-                   "not run": "#999999"}
+# Verdict words in tables, coloured beside the word itself: Okabe and Ito's colour-blind-safe
+# hues, darkened to a contrast of at least 4.5:1 on white (WCAG AA; a test computes it).
+VERDICT_COLOURS = {"holds": "#007A5A", "reversed": "#B04A00", "alike": "#005A8C", "inconclusive": "#555555",
+                   "not run": "#666666"}
 
 
 def _verdict_cell(text):
@@ -206,9 +197,21 @@ def _text_html(text):
 
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}
-table{border-collapse:collapse;margin:1em 0;font-size:0.85em;display:block;overflow-x:auto;max-width:100%}
-td,th{border:1px solid #bbb;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#eee}img{max-width:100%}figcaption{font-style:italic;color:#555}code{background:#f4f4f4}"""
+table{border-collapse:collapse;margin:1em 0;font-size:0.85em}
+td,th{border:1px solid #bbb;padding:3px 7px;text-align:left;vertical-align:top;overflow-wrap:break-word}
+td b{white-space:nowrap}
+th{background:#eee}img{max-width:100%}figcaption{font-style:italic;color:#555}code{background:#f4f4f4}
+figure{margin:1em 0}
+.equations{font-family:serif;font-size:1.15em;line-height:1.9;margin:1em 2em}
+@page{size:A4;margin:14mm 12mm}
+@media print{
+body{max-width:none;margin:0;padding:0;font-size:9.5pt;line-height:1.35}
+table{font-size:7pt;width:100%}td,th{padding:1px 3px}
+tr,figure,img,.equations{break-inside:avoid}
+h1,h2,h3{break-after:avoid}
+figure img{max-height:85mm;max-width:100%;width:auto}
+a{color:inherit;text-decoration:none}
+}"""
 
 
 def to_html(blocks, title):
@@ -221,6 +224,8 @@ def to_html(blocks, title):
             parts.append(_text_html(block.markdown))
         elif isinstance(block, Contents):
             parts.append(_text_html(_contents(blocks)))
+        elif isinstance(block, Equations):
+            parts.append("<div class='equations'>" + "<br>".join(html.escape(line) for line in block.lines) + "</div>")
         elif isinstance(block, Table):
             # Cells are escaped here, so that a cell's [link](#target) becomes a link.
             frame = block.frame.convert_dtypes().map(

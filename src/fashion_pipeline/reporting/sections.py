@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fashion_pipeline.data import CLASS_NAMES
-from fashion_pipeline.reporting import analysis, answers, figures, statistics
+from fashion_pipeline.reporting import analysis, answers, statistics
 from fashion_pipeline.reporting.coursework import COURSEWORK_STARTING_TOTAL_LOSS, COURSEWORK_VALUES
 from fashion_pipeline.reporting.document import anchor
 from fashion_pipeline.reporting.statistics import NOT_RUN
@@ -25,49 +24,44 @@ def open_question(report, inputs, question):
 
 
 def verdict_block(report, inputs, question):
-    mine = [finding for finding in inputs.findings if finding.claim.question == question]
-    report.table(analysis.verdict_table(mine).drop(columns="question"), "verdicts_" + anchor(question))
+    mine = inputs.findings_of(question)
+    name = "verdicts_" + anchor(question)
+    report.text(f"Every claim of {question} (all columns: `tables/{name}_full.csv`):")
+    report.table(analysis.verdict_page_table(mine), name)
+    report.save_table(analysis.verdict_table(mine), name + "_full")
 
 
-def marks_for(names, columns=("train_loss", "val_loss", "train_accuracy", "val_accuracy")):
-    return {name: {column: COURSEWORK_VALUES[name][column] for column in columns
-                   if column in COURSEWORK_VALUES.get(name, {})} for name in names}
-
-
-def histories(runs_by_name):
-    return {name: {seed: run.history for seed, run in runs.items()} for name, runs in runs_by_name.items()}
+def show_claims(report, inputs, question):
+    """The figure of each primary claim of a question: its difference over the epochs."""
+    for finding in inputs.findings_of(question):
+        if finding.primary:
+            report.show(f"claim_{finding.claim.name}")
 
 
 def part_a(report, inputs):
     question = "A 1-1"
     open_question(report, inputs, question)
-    softmax = inputs.study("softmax")
-    report.curves(histories(softmax), "lowlevel_softmax", "Softmax classifier, 500 full-batch epochs",
-                  marks=marks_for(softmax), table="verdicts_a-1-1")
+    report.show("softmax")
     report.text(
         "The coursework's note 2: it rounded each of the 10 softmax outputs to 0 or 1 and compared them element-wise "
         "with the one-hot label. At most one probability can exceed 0.5, so at most two of an image's ten entries "
         "disagree: the metric never falls below **0.8**, and near-uniform outputs score **0.9**, the coursework's "
         "\"0.89999\" at the start.")
-    pair = inputs.study("network_a_vs_b")
-    report.curves(histories({**softmax, **pair}), "rounded_vs_true_accuracy",
-                  "True (argmax) accuracy against the coursework's rounded accuracy",
-                  columns=("accuracy", "rounded_accuracy"))
+    report.show("rounded_vs_true_accuracy")
     verdict_block(report, inputs, question)
 
     question = "A 1-2-1, 1-2-2"
     open_question(report, inputs, question)
-    report.table(analysis.metric_table(pair, SUMMARY_MEASURES, inputs.confidence), "network_a_vs_b")
-    report.curves(histories(pair), "network_a_vs_b", "Network A (300) and Network B (300-100)",
-                  marks=marks_for(pair), table="network_a_vs_b")
+    show_claims(report, inputs, question)
+    report.table(analysis.metric_table(inputs.study("network_a_vs_b"), SUMMARY_MEASURES, inputs.confidence),
+                 "network_a_vs_b")
+    report.show("network_a_vs_b")
     verdict_block(report, inputs, question)
 
     question = "A 3"
     open_question(report, inputs, question)
-    regularized = {name: runs for name, runs in inputs.study("regularization").items()
-                   if name in COURSEWORK_STARTING_TOTAL_LOSS}
-    report.curves(histories(regularized), "l1_vs_l2", "Network B with L1 and L2: data loss and loss with penalty",
-                  columns=("loss", "total_loss"), table="regularization_starting_loss")
+    show_claims(report, inputs, question)
+    report.show("l1_vs_l2")
     starts = [{"experiment": name, "coursework_starting_total_loss": value,
                "our_starting_total_loss": statistics.interval(
                    [run.history["train_total_loss"].iloc[0] for run in inputs.experiments[name].values()],
@@ -78,6 +72,34 @@ def part_a(report, inputs):
                 f"{inputs.params['evaluate']['near_zero_weight']:g}):")
     report.table(weight_table(inputs.study("regularization")), "regularization_weights")
     verdict_block(report, inputs, question)
+
+
+def scale_verdict(inputs):
+    """Whether raw pixels reproduce the coursework's validation losses: each raw-pixel run's
+    final test loss beside the coursework's for the same architecture on its (scaled) pixels."""
+    specs = {**inputs.params["experiments"]["keras"]}
+    study = inputs.study("pixel_scale")
+    lines, inside = [], []
+    for raw, runs in study.items():
+        if specs[raw].get("scale") is not False or not runs:
+            continue
+        twin = next((name for name in study if name != raw and specs[name].get("scale") is not False
+                     and specs[name]["hidden_units"] == specs[raw]["hidden_units"]), None)
+        theirs = COURSEWORK_VALUES.get(twin, {}).get("val_loss")
+        if theirs is None:
+            continue
+        found = analysis.measured(runs, None, "test_loss", inputs.confidence)
+        inside.append(found.low <= theirs <= found.high)
+        lines.append(f"{inputs.labels[raw]}: {found.text(3)} against the coursework's {theirs:.3f}")
+    if not lines:
+        return "*The raw-pixel runs have not run yet.*"
+    if all(inside):
+        conclusion = "every coursework value lies in our interval: raw pixels are consistent with its losses"
+    elif not any(inside):
+        conclusion = "no coursework value lies in our interval: raw pixels alone do not explain its losses"
+    else:
+        conclusion = "some coursework values lie in our intervals and some do not: the hypothesis is not settled"
+    return f"**Raw pixels.** Final test loss, {'; '.join(lines)}. So {conclusion}."
 
 
 def weight_table(runs_by_name):
@@ -94,31 +116,29 @@ def weight_table(runs_by_name):
 def part_b(report, inputs):
     question = "B i"
     open_question(report, inputs, question)
+    show_claims(report, inputs, question)
     report.text("`gap_loss`: test minus training loss at the last epoch (how much the model overfits), the training "
                 "loss measured as the test loss is, in inference mode at the epoch's final weights; `best_val_loss`: "
                 "the lowest validation loss over the epochs (picked on the test set, so optimistic).")
     architectures = inputs.study("architectures")
     report.table(analysis.metric_table(architectures, SUMMARY_MEASURES, inputs.confidence), "overfitting")
-    names = list(architectures)
-    report.curves(histories({name: architectures[name] for name in names[:3]}), "architectures_shallow",
-                  "Softmax, 2 and 3 layers", marks=marks_for(names[:3]), table="overfitting")
-    report.curves(histories({name: architectures[name] for name in names[3:]}), "architectures_deep",
-                  "4 and 5 layers", marks=marks_for(names[3:]), table="overfitting")
-    report.gap(histories(architectures), "architectures_gap", "How much each depth overfits", table="overfitting")
+    report.show("architectures")
+    report.show("architectures_gap")
     report.text("A hypothesis for the coursework's high validation losses (0.58-0.74 for 3-5 layers): unscaled "
                 "0-255 pixels. The same architectures on raw pixels beside scaled ones:")
     report.table(analysis.metric_table(inputs.study("pixel_scale"), SUMMARY_MEASURES, inputs.confidence),
                  "scale_hypothesis")
+    report.text(scale_verdict(inputs))
     verdict_block(report, inputs, question)
 
     question = "B ii"
     open_question(report, inputs, question)
+    show_claims(report, inputs, question)
     for study in ("dropout_4l", "dropout_5l"):
-        runs = inputs.study(study)
-        depth = study.removeprefix("dropout_").upper()
-        report.table(analysis.metric_table(runs, SUMMARY_MEASURES + ("best_val_accuracy",), inputs.confidence), study)
-        report.curves(histories(runs), study, f"{depth} with and without dropout", marks=marks_for(runs), table=study)
-        report.gap(histories(runs), f"{study}_gap", f"{depth}: how much dropout closes the gap", table=study)
+        report.table(analysis.metric_table(inputs.study(study), SUMMARY_MEASURES + ("best_val_accuracy",),
+                                           inputs.confidence), study)
+        report.show(study)
+        report.show(f"{study}_gap")
     verdict_block(report, inputs, question)
 
 
@@ -139,10 +159,7 @@ def best_model_section(report, inputs, mistakes_dir):
     seed = min(runs)
     report.text(f"Per-class precision and recall, seed {seed}:")
     report.table(pd.read_csv(runs[seed].folder / "per_class.csv"), "best_model_per_class")
-    predictions = runs[seed].predictions
-    caption = f"{inputs.labels[by_accuracy]}, seed {seed}: test confusion matrix"
-    report.figure(figures.confusion(predictions["actual"], predictions["predicted"], CLASS_NAMES, caption),
-                  "best_model_confusion", caption, table="best_model_per_class")
+    report.show("best_model_confusion")
     mistakes = Path(mistakes_dir) / "confident_mistakes.png"
     if mistakes.is_file():
         shown = pd.read_csv(mistakes.with_suffix(".csv"))

@@ -14,7 +14,7 @@ import pandas as pd
 
 from fashion_pipeline import cli
 from fashion_pipeline.params import load_params
-from fashion_pipeline.reporting import analysis, answers, figures, holdout_report, optimizer_report, sections
+from fashion_pipeline.reporting import analysis, answers, holdout_report, optimizer_report, sections
 from fashion_pipeline.reporting.document import Report, anchor
 from fashion_pipeline.reporting.inputs import gather
 from fashion_pipeline.tracking import mlflow_runs
@@ -132,11 +132,11 @@ def used_runs(inputs):
                 yield f"{name}{suffix}-seed{seed}", run.record["mlflow_run_id"]
 
 
-def build_report(params, results_dir, out_dir, mistakes_dir=None):
-    """Write the report under out_dir; return what it was built from."""
+def build_report(params, results_dir, out_dir, figures_dir=None, mistakes_dir=None):
+    """Write the report under out_dir, showing the figures the `figures` stage drew (by default
+    in out_dir/figures); return what it was built from."""
     inputs = gather(params, results_dir)
-    figures.assign_colours(*params["experiments"].values(), params["optimizers"]["runs"])
-    report = Report(out_dir)
+    report = Report(out_dir, Path(out_dir) / "figures" if figures_dir is None else figures_dir)
     report.heading(TITLE, level=1)
     report.text(summary(inputs))
     report.heading("Scorecard")
@@ -161,9 +161,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--results", default="results")
     parser.add_argument("--out", default="reports")
+    parser.add_argument("--figures", default="reports/figures")
     parser.add_argument("--params", default="params.yaml")
     arguments = parser.parse_args()
-    inputs = build_report(load_params(arguments.params), arguments.results, arguments.out)
+    inputs = build_report(load_params(arguments.params), arguments.results, arguments.out, arguments.figures)
     mlflow_runs.log_report(inputs.params["mlflow"], arguments.out, dict(used_runs(inputs)),
                            analysis.verdict_table(inputs.findings))
     print(f"report: {Path(arguments.out) / 'report.html'}")
