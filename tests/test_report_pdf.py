@@ -6,6 +6,8 @@ import json
 import re
 import subprocess
 
+import pytest
+
 from fabricated import fabricated_grid
 from fashion_pipeline.stages.figures import draw_figures
 from fashion_pipeline.stages.pdf import page_count, print_pdf
@@ -29,16 +31,23 @@ window.addEventListener('load', () => {
 </script>"""
 
 
-def test_the_report_prints_on_at_most_20_a4_pages_with_every_table_inside_the_page(tmp_path, project_params):
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory, project_params):
+    """The figures and the report of a fabricated grid of the real size, built once."""
+    folder = tmp_path_factory.mktemp("full")
     params = copy.deepcopy(project_params)
-    results = fabricated_grid(tmp_path, params)
-    draw_figures(params, results, tmp_path / "reports" / "figures")
-    build_report(params, results, tmp_path / "reports")
-    pdf = print_pdf(tmp_path / "reports" / "report.html", tmp_path / "reports" / "report.pdf")
+    results = fabricated_grid(folder, params)
+    draw_figures(params, results, folder / "reports" / "figures")
+    build_report(params, results, folder / "reports")
+    return folder / "reports"
+
+
+def test_the_report_prints_on_at_most_20_a4_pages_with_every_table_inside_the_page(tmp_path, full_report):
+    pdf = print_pdf(full_report / "report.html", tmp_path / "report.pdf")
     assert 10 <= page_count(pdf) <= MOST_PAGES
     # The print style sheet applied on screen, at the printed width: no table, figure or equation
     # wider than the page, none scrolling (a printed table would lose its right-hand columns).
-    page = (tmp_path / "reports" / "report.html").read_text().replace("@media print{", "@media all{")
+    page = (full_report / "report.html").read_text().replace("@media print{", "@media all{")
     checked = tmp_path / "print.html"
     checked.write_text(page.replace("</body>", PRINT_CHECK + "</body>"))
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={PRINTED_WIDTH_PX},1000",
@@ -61,20 +70,17 @@ def table_numbers(tables_dir):
     return found
 
 
-def test_every_number_in_the_answers_comes_from_a_table(tmp_path, project_params):
-    """The summary, each section's answer and the essay are generated: every decimal they print
-    equals a number of the tables, up to the rounding of both."""
-    params = copy.deepcopy(project_params)
-    results = fabricated_grid(tmp_path, params)
-    build_report(params, results, tmp_path / "reports")
-    markdown = (tmp_path / "reports" / "report.md").read_text()
+def test_every_number_in_the_answers_comes_from_a_table(full_report):
+    """The summary and each section's answer are generated: every decimal they print equals a
+    number of the tables, up to the rounding of both."""
+    markdown = (full_report / "report.md").read_text()
     # The generated answers: every section but the method, the limitations and the appendix.
     sections = [part for part in re.split(r"^## ", markdown, flags=re.MULTILINE)
                 if not part.startswith(("How to read", "Limitations", "Appendix"))]
     prose = [line for part in sections for line in part.splitlines()
              if line.startswith(("**Answer.**", "**Raw pixels.**", "- ")) and not line.startswith("- [")]
     assert len(prose) > 20
-    candidates = table_numbers(tmp_path / "reports" / "tables")
+    candidates = table_numbers(full_report / "tables")
     for line in prose:
         for text in re.findall(r"(?<![\w.])\d+\.\d+", line):
             value, places = float(text), decimals(text)
@@ -84,5 +90,5 @@ def test_every_number_in_the_answers_comes_from_a_table(tmp_path, project_params
     essay = markdown.split("### What Adam is", 1)[1].split("### The runs behind the essay", 1)[0]
     words = [word for line in essay.splitlines() if not line.startswith(("!", "*", "    ")) for word in line.split()]
     assert 600 <= len(words) <= 1200
-    page = (tmp_path / "reports" / "report.html").read_text()
+    page = (full_report / "report.html").read_text()
     assert "<div class='equations'>" in page and "m̂ₜ = mₜ / (1 − β₁ᵗ)" in page

@@ -97,12 +97,6 @@ def experiment_id(mlflow_params, uri):
         return mlflow.get_experiment_by_name(name).experiment_id
 
 
-def runs_view(mlflow_params, address):
-    """The UI's address of the experiment's runs (the experiment itself when it has none yet)."""
-    experiment = MlflowClient(tracking_uri()).get_experiment_by_name(mlflow_params["experiment_name"])
-    return f"{address}/#/experiments/{experiment.experiment_id}/runs" if experiment else address
-
-
 # Spec keys whose last part names a value every run of a study shares under another name.
 SHARED_NAMES = {"rule": "optimizer"}
 
