@@ -36,10 +36,11 @@ $(PLOTS_TEMPLATE): $(INSTALLED)
 
 setup: $(INSTALLED) data $(PLOTS_TEMPLATE)
 
-# The report from the committed results alone: no training, no data, seconds.
-report: setup
-	$(RUN) dvc repro --single-item report
-	@echo "Report: $(CURDIR)/reports/report.html"
+# The report from the committed results alone: no training, no data, under a minute: its
+# figures, the page and the PDF (headless Chromium).
+report: setup chromium
+	$(RUN) dvc repro --single-item figures report pdf
+	@echo "Report: $(CURDIR)/reports/report.html and $(CURDIR)/reports/report.pdf"
 
 # The real pipeline at a small scale in demo/ (tools/demo.py): minutes, committed results untouched.
 demo: setup
@@ -66,10 +67,12 @@ test: setup postgresql chromium
 	TF_ENABLE_ONEDNN_OPTS=0 $(RUN) python -m pytest -m cpu_sensitive
 
 # On a store that never saw the committed grid trained (a fresh clone), its runs are imported first
-# (tracking/imported.py): params, curves, metrics and tags, no models. No TensorFlow is loaded.
+# (tracking/imported.py): params, curves, metrics and tags, no models. Then the runs table's views
+# (tracking/views.py): every run, and each study with its params and metrics in view; their
+# addresses are printed. No TensorFlow is loaded.
 ui: setup
 	@$(RUN) python -m fashion_pipeline.tracking.imported
-	@$(RUN) python -c "from fashion_pipeline import params; from fashion_pipeline.tracking import mlflow_runs; print('Training runs:', mlflow_runs.runs_view(params.load_params()['mlflow'], 'http://$(UI_HOST):$(UI_PORT)'))"
+	@$(RUN) python -m fashion_pipeline.tracking.views --address http://$(UI_HOST):$(UI_PORT)
 	$(RUN) mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" --host $(UI_HOST) --port $(UI_PORT)
 
 # A shared MLflow server on PostgreSQL with basic authentication (server.py). PostgreSQL comes

@@ -3,6 +3,7 @@
 import copy
 import gzip
 import hashlib
+import socket
 import struct
 import subprocess
 from pathlib import Path
@@ -29,6 +30,12 @@ def project_params():
 def params(project_params):
     """A copy tests may change."""
     return copy.deepcopy(project_params)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def copy_project(destination, params):

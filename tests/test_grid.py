@@ -5,7 +5,6 @@ as a sequential `dvc repro` of the same subset ends, even when a worker dies mid
 import copy
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project, pipeline_env, run, small_params
+from conftest import copy_project, free_port, pipeline_env, run, small_params
 
 pytestmark = pytest.mark.slow
 
@@ -22,12 +21,6 @@ SEEDS = [42, 43]
 # Files whose bytes carry a time or an id beside the results: a saved .keras file stamps its
 # saving time, run.json its MLflow run and timings, evaluation.json its evaluation's time.
 STAMPED = (".keras", "run.json", "evaluation.json")
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def dask_process(arguments, project):

@@ -1,14 +1,21 @@
 """The committed grid browsable in MLflow without training: imported into a store that never saw
-it trained, each run with the params its study shares, its curves, metrics and tags."""
+it trained, each run with the params its study shares, its curves, metrics and tags; and the
+runs table's views that `make ui` prints, opened in a fresh browser."""
 
+import re
 import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
 
 import pandas as pd
-from conftest import ROOT
+from conftest import ROOT, free_port
 from mlflow.tracking import MlflowClient
 
 from fashion_pipeline.params import load_params
-from fashion_pipeline.tracking import imported
+from fashion_pipeline.tracking import imported, views
 
 SEED = "seed_44"
 
@@ -40,3 +47,43 @@ def test_the_committed_results_import_once_with_shared_params_and_curves(tmp_pat
         assert [point.step for point in curve] == list(history["epoch"])
         assert [point.value for point in curve] == list(history["val_loss"])
         assert run.data.tags["mlflow.runName"] == f"{name}-{SEED.replace('_', '')}"
+
+
+def test_a_study_view_opens_the_runs_table_on_the_study_in_a_fresh_browser(tmp_path, monkeypatch):
+    """The address `make ui` prints for a study, in headless Chromium with a fresh profile: the runs
+    table lists the study's runs and no other, with its params and metrics as columns."""
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results" / SEED, results / SEED)
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.chdir(tmp_path)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    params = load_params(ROOT / "params.yaml")
+    imported.import_results(results, params, "abc123")
+    client = MlflowClient(store)
+    experiment = client.get_experiment_by_name(params["mlflow"]["experiment_name"]).experiment_id
+    views.save_views(client, experiment, params["studies"])
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store, "--host", "127.0.0.1",
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{address}/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(1)
+        with tempfile.TemporaryDirectory() as profile:
+            dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+                                  "--window-size=1600,1000", "--virtual-time-budget=30000", "--dump-dom",
+                                  views.view_address(address, experiment, "study-dropout_4l")],
+                                 capture_output=True, text=True, timeout=180).stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    seed = SEED.replace("_", "")
+    shown = set(re.findall(rf"(keras_[a-z0-9_]+)-{seed}", dom))
+    assert shown == {f"{name}" for name in params["studies"]["dropout_4l"]["experiments"]}
+    assert "test_accuracy" in dom and "dropout" in dom and "hidden_units" in dom

@@ -88,14 +88,18 @@ def test_rule_matches_keras_over_200_steps(case):
     assert np.abs(ours[0].numpy() - weights).max() > 1e-2
 
 
-def test_rules_are_pure_functions_of_their_inputs():
+def test_adams_first_step_by_hand():
+    """One step from zero moments, worked out by hand: m = (1 - beta_1) g, v = (1 - beta_2) g^2,
+    and the corrected step lr * m_hat / (sqrt(v_hat) + eps) is lr * sign(g) up to eps. A zero
+    gradient leaves its weight and its moments at zero; the slots passed in are not changed."""
     weights, gradient = tf.constant([1.0, -2.0]), tf.constant([0.5, 0.0])
     slots = optimizers.initial_slots("adam", weights, {})
-    first = optimizers.adam(weights, gradient, slots, 1.0, 0.1, 0.9, 0.999, 1e-7, True)
-    second = optimizers.adam(weights, gradient, slots, 1.0, 0.1, 0.9, 0.999, 1e-7, True)
-    np.testing.assert_array_equal(first[0].numpy(), second[0].numpy())
-    # A zero gradient leaves its weight where it was; the first corrected step is lr * sign(g).
-    np.testing.assert_allclose(first[0].numpy(), [1.0 - 0.1, -2.0], rtol=1e-5)
+    new_weights, (first_moment, second_moment) = optimizers.adam(weights, gradient, slots, 1.0, 0.1, 0.9, 0.999, 1e-7,
+                                                                 True)
+    np.testing.assert_allclose(new_weights.numpy(), [1.0 - 0.1, -2.0], rtol=1e-5)
+    np.testing.assert_allclose(first_moment.numpy(), [0.05, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(second_moment.numpy(), [0.00025, 0.0], rtol=1e-5)
+    assert all(np.all(slot.numpy() == 0) for slot in slots)
 
 
 def test_uncorrected_adam_steps_are_larger_by_the_predicted_factor():

@@ -19,8 +19,17 @@ PARAMETER_COUNTS = {
 }
 
 
-def test_committed_params_are_valid(project_params):
-    assert set(PARAMETER_COUNTS) <= set(project_params["experiments"]["keras"])
+def test_every_adam_here_uses_the_installed_keras_defaults(project_params):
+    """The report's table of Adam's defaults reads them from params.yaml: they must be the ones
+    the installed Keras gives every Part B model (and Part A's Adam, and the optimizer study's)."""
+    import keras
+
+    defaults = keras.optimizers.Adam().get_config()
+    adam = project_params["optimizers"]["runs"]["adam"]
+    assert [adam[key] for key in ("learning_rate", "beta_1", "beta_2", "epsilon")] == pytest.approx(
+        [defaults[key] for key in ("learning_rate", "beta_1", "beta_2", "epsilon")])
+    rates = [spec["learning_rate"] for group in project_params["experiments"].values() for spec in group.values()]
+    assert rates == pytest.approx([defaults["learning_rate"]] * len(rates))
 
 
 def change(params, path, value):

@@ -153,8 +153,9 @@ def test_adding_a_seed_trains_only_the_new_replicates(pipeline):
         status = json.loads(run(["dvc", "status", "--json"], project).stdout)
     finally:
         (project / "params.yaml").write_text(original)
-    # The report and the sample of mistakes read every seed's results; nothing else old re-runs.
-    stale = {stage for stage in status if stage not in ("report", "mistakes")}
+    # The figures, the report and the sample of mistakes read every seed's results; nothing else
+    # old re-runs.
+    stale = {stage for stage in status if stage not in ("figures", "report", "mistakes")}
     assert stale and all(stage.endswith("-7") for stage in stale), sorted(stale)
     assert {"holdout_keras@keras_4l_drop_taper-7", "train_keras@keras_softmax-7"} <= stale
 

@@ -1,10 +1,10 @@
-"""The report over seeds: statistics with known answers, verdict rules, and the report built
-from fabricated result files (no model, no DVC cache)."""
+"""The report over seeds, built from fabricated result files (no model, no DVC cache): its
+verdicts, its answers in words, its tables and its two renderings. The statistics themselves
+are tested in test_statistics.py."""
 
 import copy
 import html
 import json
-import math
 import re
 import subprocess
 
@@ -12,222 +12,133 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_pipeline import files
-from fashion_pipeline.reporting import analysis, document, holdout_report, statistics
-from fashion_pipeline.reporting.claims import Claim
+from fabricated import fabricated_results, fabricated_test_images
+from fashion_pipeline.errors import DataFileError, ParamsError
+from fashion_pipeline.reporting import analysis, answers, document, holdout_report, statistics
+from fashion_pipeline.reporting.claims import CLAIMS, Claim, check_claims
 from fashion_pipeline.reporting.results import load_experiments, load_holdout_runs
-from fashion_pipeline.reporting.statistics import ALIKE, HOLDS, INCONCLUSIVE, NOT_RUN, REVERSED
-from fashion_pipeline.data import save_split
-from fashion_pipeline.stages.evaluate import TRAINING_METRICS
+from fashion_pipeline.reporting.statistics import HOLDS, NOT_RUN
 from fashion_pipeline.stages.mistakes import confident_mistakes, draw_mistakes
+from fashion_pipeline.stages.figures import draw_figures
 from fashion_pipeline.stages.report import build_report
 
-SETTINGS = {"confidence": 0.95, "bootstrap_rounds": 500, "margins": {"accuracy": 0.005, "loss": 0.02}}
-CLASSES = ("T-shirt/top", "Trouser")
+PARAMS = {"report": {"confidence": 0.95, "margins": {"accuracy": 0.005, "loss": 0.02}, "primary_claims": []},
+          "optimizers": {"rate_grids": {}}}
 
 
-# Statistics on constructed data with known answers.
-
-
-def test_interval_is_the_t_interval_of_the_mean():
-    found = statistics.interval([1.0, 2.0, 3.0])
-    half = 4.302653 * 1.0 / math.sqrt(3)  # t(0.975, 2 degrees of freedom) * sd / sqrt(n)
-    assert (found.mean, found.sd, found.count) == (2.0, 1.0, 3)
-    assert found.low == pytest.approx(2.0 - half, abs=1e-5) and found.high == pytest.approx(2.0 + half, abs=1e-5)
-    single = statistics.interval([0.4])
-    assert single.count == 1 and math.isnan(single.sd) and "1 seed" in single.text()
-
-
-def test_paired_interval_uses_the_seeds_both_runs_have():
-    found = statistics.paired_interval({42: 1.0, 43: 2.0, 44: 9.0}, {42: 0.5, 43: 1.5})
-    assert (found.mean, found.low, found.high, found.count) == (0.5, 0.5, 0.5, 2)
-    assert statistics.paired_interval({42: 1.0}, {43: 1.0}) is None
-
-
-def test_mcnemar_counts_discordant_images_and_gives_the_exact_p():
-    first = np.array([True] * 10 + [False] * 5)
-    second = np.array([False] * 10 + [False] * 5)
-    only_first, only_second, p_value = statistics.mcnemar(first, second)
-    assert (only_first, only_second) == (10, 0)
-    assert p_value == pytest.approx(2 * 0.5**10)
-    assert statistics.mcnemar(first, first) == (0, 0, 1.0)
-
-
-def test_paired_bootstrap_of_a_constant_difference_is_that_difference():
-    losses = np.linspace(0.1, 2.0, 200)
-    mean, low, high = statistics.paired_bootstrap([losses + 0.1, losses + 0.1], [losses, losses], 300, seed=1)
-    assert mean == pytest.approx(0.1) and low == pytest.approx(0.1) and high == pytest.approx(0.1)
-    noisy = np.random.default_rng(0).normal(0.0, 1.0, 2000)
-    mean, low, high = statistics.paired_bootstrap([noisy], [np.zeros(2000)], 500, seed=1)
-    # The standard error is 1 / sqrt(2000) = 0.022: the interval is about +-0.044 around the mean.
-    assert low < mean < high and 0.06 < high - low < 0.12
-
-
-@pytest.mark.parametrize(
-    ("values", "direction", "expected"),
-    [
-        ([-0.30, -0.25, -0.35], statistics.LOWER, HOLDS),
-        ([0.30, 0.25, 0.35], statistics.LOWER, REVERSED),
-        ([0.30, 0.25, 0.35], statistics.HIGHER, HOLDS),
-        ([0.001, -0.001, 0.0005], statistics.LOWER, ALIKE),  # inside the 0.02 margin both ways
-        ([0.10, -0.10, 0.05], statistics.LOWER, INCONCLUSIVE),  # wide, and crosses zero
-        ([0.001, -0.001, 0.0005], statistics.SIMILAR, HOLDS),
-        ([0.30, 0.25, 0.35], statistics.SIMILAR, REVERSED),
-        ([0.10, -0.10, 0.05], statistics.SIMILAR, INCONCLUSIVE),
-        ([0.2, 0.3, 0.25], statistics.POSITIVE, HOLDS),
-        ([0.001, -0.001, 0.0005], statistics.POSITIVE, ALIKE),
-        ([0.0, 0.0, 0.0], statistics.NEGLIGIBLE, HOLDS),  # bounded at zero, no rise at all
-        ([0.30, 0.25, 0.35], statistics.NEGLIGIBLE, REVERSED),
-        ([0.0, 0.05, 0.01], statistics.NEGLIGIBLE, INCONCLUSIVE),  # [-0.046, 0.086] straddles the margin
-        ([0.30, 0.25, 0.35], statistics.MATERIAL, HOLDS),
-        ([0.0, 0.0, 0.0], statistics.MATERIAL, REVERSED),
-        # Margins first: [0.0085, 0.0135] excludes zero but lies inside +-0.02, so no difference.
-        ([0.010, 0.012, 0.011], statistics.LOWER, ALIKE),
-        # [0.0076, 0.0324] excludes zero but not wholly outside the margin: alikeness is not refuted.
-        ([0.015, 0.025, 0.020], statistics.SIMILAR, INCONCLUSIVE),
-        ([-0.30], statistics.LOWER, INCONCLUSIVE),  # one seed: no interval, no verdict
-    ],
-)
-def test_verdict_rules(values, direction, expected):
-    assert statistics.verdict(statistics.interval(values), direction, 0.02) == expected
-    assert statistics.verdict(None, direction, 0.02) == NOT_RUN
-
-
-# Fabricated result files, as train and evaluate write them.
-
-
-def write_run(results, seed, name, test_loss, test_accuracy, train_loss=0.2, correct=None, epochs=4):
-    folder = results / f"seed_{seed}" / name
-    history = pd.DataFrame({
-        "epoch": range(1, epochs + 1),
-        "train_loss": np.linspace(2 * train_loss, train_loss, epochs),
-        "val_loss": [test_loss + 0.1, test_loss - 0.05, test_loss - 0.02, test_loss][:epochs],
-        "train_accuracy": np.linspace(0.5, 0.95, epochs), "val_accuracy": np.linspace(0.5, test_accuracy, epochs),
-    })
-    files.write_csv(folder / "history.csv", history)
-    train = {"train_loss": train_loss, "val_loss": test_loss, "train_accuracy": 0.95, "val_accuracy": test_accuracy,
-             "best_val_loss": test_loss - 0.05, "best_val_epoch": 2, "epochs": epochs, "parameter_count": 100}
-    files.write_json(folder / "train.json", train)
-    files.write_json(folder / "run.json", {"mlflow_run_id": f"run-{name}-{seed}", "train_seconds": 1.0, "stage_seconds": 2.0})
-    files.write_json(folder / "metrics.json", {**{key: train[key] for key in TRAINING_METRICS},
-                                               "test_loss": test_loss, "test_accuracy": test_accuracy})
-    files.write_json(folder / "evaluation.json", {
-        "test_count": 100, "test_loss_standard_error": 0.01, "evaluate_seconds": 0.5,
-        "weights": [{"layer": 1, "shape": "784x10", "mean_abs": 0.05, "sum_abs": 392.0, "sum_squares": 3.0,
-                     "share_near_zero": 0.1}]})
-    correct = np.arange(100) < round(test_accuracy * 100) if correct is None else correct
-    files.write_csv(folder / "predictions.csv", pd.DataFrame({
-        "actual": [CLASSES[0]] * 100, "predicted": [CLASSES[0] if hit else CLASSES[1] for hit in correct],
-        "loss": np.full(100, test_loss), "confidence": np.full(100, 0.9)}))
-    files.write_csv(folder / "per_class.csv", pd.DataFrame({"class": CLASSES, "precision": [0.9, 0.8], "recall": [0.9, 0.8]}))
-
-
-def write_holdout_run(results, seed, name, held_out_loss, test_loss, test_accuracy):
-    folder = results / f"seed_{seed}" / "holdout" / name
-    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [0.5, 0.3], "val_loss": [held_out_loss + 0.1, held_out_loss],
-                            "train_accuracy": [0.8, 0.9], "val_accuracy": [0.8, 0.85]})
-    files.write_csv(folder / "history.csv", history)
-    train = {"train_loss": 0.3, "train_accuracy": 0.9, "val_loss": held_out_loss, "val_accuracy": 0.85,
-             "best_val_loss": held_out_loss, "best_val_epoch": 2, "epochs": 2}
-    files.write_json(folder / "train.json", train)
-    files.write_json(folder / "run.json", {"mlflow_run_id": f"holdout-{name}-{seed}", "train_seconds": 1.0,
-                                           "stage_seconds": 2.0})
-    files.write_json(folder / "metrics.json", {**{key: train[key] for key in TRAINING_METRICS},
-                                               "held_out_loss": held_out_loss, "held_out_accuracy": 0.85,
-                                               "test_loss": test_loss, "test_accuracy": test_accuracy})
-
-
-def fabricated_test_images(tmp_path, count=100):
-    """A prepared folder whose test split has `count` images, as many as the fabricated predictions."""
-    prepared = tmp_path / "prepared"
-    save_split(prepared, "test", np.random.default_rng(0).random((count, 784), dtype=np.float32),
-               np.zeros(count, dtype=np.uint8))
-    return prepared
-
-
-def fabricated_results(tmp_path, seeds=(42, 43, 44)):
-    """keras_4l_drop20 clearly below keras_4l in test loss; keras_4l and keras_5l alike in
-    accuracy; nothing else run."""
-    results = tmp_path / "results"
-    for offset, seed in enumerate(seeds):
-        write_run(results, seed, "keras_4l", 0.50 + 0.01 * offset, 0.880)
-        write_run(results, seed, "keras_5l", 0.48 + 0.01 * offset, 0.880)
-        write_run(results, seed, "keras_4l_drop20", 0.38 + 0.012 * offset, 0.885)
-        # Held out, keras_4l_drop_taper looks best, but keras_5l scores best on the test set.
-        write_holdout_run(results, seed, "keras_4l_drop_taper", 0.30, 0.36 + 0.01 * offset, 0.880)
-        write_holdout_run(results, seed, "keras_5l", 0.34, 0.33 + 0.01 * offset, 0.890)
-    files.write_json(results / "data.json", {"validation": "the test set (as in the coursework)", "scale": True,
-                                             "train_count": 1000, "val_count": 100, "test_count": 100,
-                                             "raw_files": {"t10k-labels-idx1-ubyte": {"sha256": "ab" * 32}}})
-    return results
-
-
-def test_judge_pairs_by_seed_and_tests_the_images(tmp_path):
+def test_judge_pairs_by_seed_and_counts_the_test_images(tmp_path):
     results = fabricated_results(tmp_path)
     experiments = load_experiments(results, ["keras_4l", "keras_5l", "keras_4l_drop20", "keras_2l"], [42, 43, 44])
-    dropout = Claim("B ii", "dropout lowers the loss", "test_loss", statistics.LOWER, "keras_4l_drop20", "keras_4l")
-    row = analysis.judge(dropout, experiments, {}, SETTINGS, 0.4)
-    assert row["verdict"] == HOLDS and row["seeds"] == 3
-    # Seed by seed -0.12, -0.118, -0.116: mean -0.118, sd 0.002, half-width 4.303 * 0.002 / sqrt(3).
-    assert row["measured"] == "-0.1180 [-0.1230, -0.1130]"
-    assert "paired bootstrap" in row["image_test"] and "3 seed(s)" in row["image_test"]
-    alike = Claim("B i", "4L and 5L alike", "test_accuracy", statistics.SIMILAR, "keras_4l", "keras_5l")
-    row = analysis.judge(alike, experiments, {}, SETTINGS, 0.4)
-    assert row["verdict"] == HOLDS and "McNemar" in row["image_test"] and "0 images right only" in row["image_test"]
-    missing = Claim("B i", "2L overfits", "val_loss_rise", statistics.POSITIVE, "keras_2l")
-    assert analysis.judge(missing, experiments, {}, SETTINGS, 0.4)["verdict"] == NOT_RUN
+    claims = [Claim("dropout", "B ii", "dropout lowers the loss", "test_loss", statistics.LOWER, "loss",
+                    "keras_4l_drop20", "keras_4l"),
+              Claim("alike", "B i", "4L and 5L alike", "test_accuracy", statistics.SIMILAR, "accuracy", "keras_4l",
+                    "keras_5l"),
+              Claim("missing", "B i", "2L overfits", "val_loss_rise", statistics.POSITIVE, "loss", "keras_2l")]
+    dropout, alike, missing = analysis.judge_all(experiments, {}, PARAMS, claims)
+    # Seed by seed -0.12, -0.118, -0.116, the same on every image: the images add no noise, and the
+    # interval is the t-interval over seeds, half-width 4.303 * 0.002 / sqrt(3).
+    assert dropout.verdict == HOLDS and dropout.found.count == 3
+    assert dropout.found.covers == statistics.SEEDS_AND_IMAGES
+    assert dropout.found.text() == "-0.1180 [-0.1230, -0.1130]" and not dropout.primary
+    # The same images right and wrong in both models: no difference at all, alike.
+    assert alike.verdict == HOLDS and alike.found.text() == "0.0000 (the same in every seed)"
+    assert missing.verdict == NOT_RUN and missing.found is None
 
 
-def test_seed_comparison_says_whether_the_seed_value_lies_in_our_interval(tmp_path):
+def test_a_primary_claim_is_judged_at_holms_level(tmp_path):
+    results = fabricated_results(tmp_path)
+    experiments = load_experiments(results, ["keras_4l", "keras_5l", "keras_4l_drop20"], [42, 43, 44])
+    claims = [Claim("dropout", "B ii", "dropout lowers the loss", "test_loss", statistics.LOWER, "loss",
+                    "keras_4l_drop20", "keras_4l"),
+              Claim("against_5l", "B ii", "dropout beats 5 layers", "test_loss", statistics.LOWER, "loss",
+                    "keras_4l_drop20", "keras_5l")]
+    params = copy.deepcopy(PARAMS)
+    alone = analysis.judge_all(experiments, {}, params, claims)
+    params["report"]["primary_claims"] = ["dropout", "against_5l"]
+    together = analysis.judge_all(experiments, {}, params, claims)
+    # Two primary claims: the smaller p (dropout's, the larger difference at the same spread) is
+    # doubled, and its interval widens to the matching level.
+    smaller = min(together, key=lambda finding: finding.p_value)
+    partner = next(finding for finding in alone if finding.claim.name == smaller.claim.name)
+    assert smaller.primary and smaller.p_value == pytest.approx(2 * partner.p_value)
+    assert smaller.found.confidence == pytest.approx(0.975)
+    assert smaller.found.high - smaller.found.low > partner.found.high - partner.found.low
+
+
+def test_every_claim_names_a_margin_and_the_primary_claims_exist(project_params):
+    check_claims(project_params)
+    assert set(project_params["report"]["primary_claims"]) <= {claim.name for claim in CLAIMS}
+    assert {claim.question for claim in CLAIMS} == set(project_params["questions"])
+    params = copy.deepcopy(project_params)
+    params["report"]["primary_claims"] = ["no_such_claim"]
+    with pytest.raises(ParamsError, match="report.primary_claims"):
+        check_claims(params)
+
+
+def test_answers_say_the_measured_difference_and_the_verdict_in_words():
+    claim = Claim("b_beats_a", "A 1-2-1, 1-2-2", "Network B beats Network A", "test_loss", statistics.LOWER, "loss",
+                  "net_b", "net_a")
+    found = statistics.interval([0.010, 0.012, 0.005])
+    finding = analysis.Finding(claim, ("net_b", "net_a"), found, True, 0.04, statistics.INCONCLUSIVE, "12")
+    text = answers.sentence(finding, {"net_b": "Network B", "net_a": "Network A"}, {"loss": 0.02})
+    assert text.startswith("Network B beats Network A: Network B: test loss, final epoch 0.009 higher than Network A")
+    assert "not settled" in text and "12 seeds" in text
+    reversed_finding = analysis.Finding(claim, ("net_b", "net_a"), found, True, 0.04, statistics.REVERSED, "")
+    assert "opposite" in answers.sentence(reversed_finding, {}, {"loss": 0.02})
+
+
+def test_coursework_comparison_says_whether_its_value_lies_in_our_interval(tmp_path):
     experiments = load_experiments(fabricated_results(tmp_path), ["keras_4l"], [42, 43, 44])
-    table = analysis.seed_comparison(experiments, 0.95, {"keras_4l": {"test_loss": 0.51, "val_accuracy": 0.5},
-                                                         "keras_3l": {"val_loss": 0.74}})
-    rows = {(row.experiment, row.measure): row for row in table.itertuples()}
-    assert rows[("keras_4l", "test_loss")].seed_inside == "yes"
-    assert rows[("keras_4l", "val_accuracy")].seed_inside == "no"
-    assert rows[("keras_3l", "val_loss")].ours == NOT_RUN
+    table = analysis.coursework_comparison(experiments, 0.95, {"keras_4l": {"test_loss": 0.51, "val_accuracy": 0.5},
+                                                                "keras_3l": {"val_loss": 0.74}})
+    rows = {(row["experiment"], row["measure"]): row for _, row in table.iterrows()}
+    assert rows[("keras_4l", "test_loss")]["coursework inside"] == "yes"
+    assert rows[("keras_4l", "val_accuracy")]["coursework inside"] == "no"
+    assert rows[("keras_3l", "val_loss")]["ours"] == NOT_RUN
 
 
 def test_report_built_from_result_files_alone(tmp_path, project_params):
     results = fabricated_results(tmp_path)
-    params = copy.deepcopy(project_params)
-    _, verdicts, experiments, _, _ = build_report(params, results, tmp_path / "reports",
-                                               files.read_json(results / "data.json"))
-    rows = verdicts.set_index("claim")
-    assert rows.loc["Dropout 0.2 lowers the 4-layer validation loss (final epoch)", "verdict"] == HOLDS
-    assert rows.loc["4 and 5 layers perform alike (accuracy)", "verdict"] == HOLDS
-    assert rows.loc["Network B reaches a lower training loss than Network A (training set)", "verdict"] == NOT_RUN
+    draw_figures(copy.deepcopy(project_params), results, tmp_path / "reports" / "figures")
+    inputs = build_report(copy.deepcopy(project_params), results, tmp_path / "reports")
+    verdicts = analysis.verdict_table(inputs.findings).set_index("claim")
+    assert verdicts.loc["Dropout 0.2 lowers the 4-layer validation loss (final epoch)", "verdict"] == HOLDS
+    assert verdicts.loc["4 and 5 layers perform alike (accuracy)", "verdict"] == HOLDS
+    assert verdicts.loc["Network B reaches a lower training loss than Network A", "verdict"] == NOT_RUN
     markdown = (tmp_path / "reports" / "report.md").read_text()
-    html = (tmp_path / "reports" / "report.html").read_text()
+    page = (tmp_path / "reports" / "report.html").read_text()
     scorecard = pd.read_csv(tmp_path / "reports" / "tables" / "scorecard.csv").fillna("")
-    # One row per question: its headline claim with our measurement and verdict, the rest counted.
-    others = scorecard["other claims"].map(lambda text: sum(int(part.split()[0]) for part in text.split(", ") if part))
-    assert len(scorecard) == 6 and (others + 1).sum() == len(verdicts)
+    # One row per question: its primary claim with our measurement in words and its verdict.
+    assert len(scorecard) == len(project_params["questions"])
     dropout = scorecard[scorecard["question"].str.startswith("[B ii]")].iloc[0]
-    assert dropout["the seed's claim"] == "Dropout 0.2 lowers the 4-layer validation loss (final epoch)"
-    assert dropout["verdict"] == HOLDS and dropout["measured (mean [95% interval] over seeds)"].startswith("test_loss: -0.1180 [")
-    # The contents link every section, the held-out protocol check among them.
+    assert dropout["the coursework's claim"] == "Dropout 0.2 lowers the 4-layer validation loss (final epoch)"
+    assert dropout["verdict"] == HOLDS
+    assert dropout["measured"].startswith("4 layers, dropout 0.2: test loss, final epoch 0.118 lower than 4 layers")
+    # The summary under the title answers that question in words, with the same numbers.
+    summary = markdown.split("## Scorecard", 1)[0]
+    assert "**B ii**" in summary and "0.118 lower than 4 layers" in summary and "claim holds" in summary
+    # Each question's section opens with its answer.
+    section = markdown.split("## B ii: dropout", 1)[1]
+    assert section.lstrip().startswith("**Answer.** Dropout 0.2 lowers the 4-layer validation loss")
     assert "- [Protocol check: the best model on a held-out split](#protocol-check-the-best-model-on-a-held-out-split)" \
         in markdown
-    # The appendix links every run read, a held-out run apart from the experiment of its name.
-    linked = pd.read_csv(tmp_path / "reports" / "tables" / "mlflow_runs.csv")
-    assert {"keras_5l", "keras_5l-holdout", "keras_4l_drop_taper-holdout"} <= set(linked["run"])
-    assert linked["mlflow_run"].str.contains("/#/runs/holdout-keras_5l-42").sum() == 1
-    # Every question's link in the scorecard has its heading in the HTML.
+    # Every run read is listed by its MLflow run name, a held-out run apart from the experiment.
+    listed = pd.read_csv(tmp_path / "reports" / "tables" / "mlflow_runs.csv")
+    assert {"keras_5l-seed42", "keras_5l-holdout-seed42", "keras_4l_drop_taper-holdout-seed44"} <= set(
+        listed["mlflow_run_name"])
     for link in scorecard["question"]:
         target = link.split("(#", 1)[1].rstrip(")")
-        assert f"id='{target}'" in html, target
-    assert "data:image/png;base64," in html and "## Scorecard" in markdown
-    assert "The validation set is the test set" in markdown
-    assert len(experiments["keras_4l"]) == 3 and experiments["keras_2l"] == {}
+        assert f"id='{target}'" in page, target
+    assert "data:image/png;base64," in page and "127.0.0.1:5000/#/runs/" not in markdown
+    assert len(inputs.experiments["keras_4l"]) == 3 and inputs.experiments["keras_2l"] == {}
 
 
 def test_tables_render_links_and_small_numbers():
     frame = pd.DataFrame({"question": ["[A 1-1](#a-1-1)"], "value": [1e-7]})
-    html = document.to_html([("heading", 2, "A 1-1"), ("table", frame, "t")], "title")
+    html = document.to_html([document.Heading(2, "A 1-1"), document.Table(frame, "t")], "title")
     assert "<a href=\"#a-1-1\">A 1-1</a>" in html and "id='a-1-1'" in html and "1e-07" in html
     assert document.anchor("A 1-2-1, 1-2-2: Network A and Network B") == "a-1-2-1-1-2-2-network-a-and-network-b"
-    assert json.loads(json.dumps(document.format_number(0.5))) == "0.5000"
+    assert document.format_number(0.5) == "0.5000" and document.format_number(0.0) == "0.0000"
 
 
 BROWSER_CHECK = """<script>
@@ -251,7 +162,8 @@ def test_the_report_reads_well_in_a_browser_at_1400_px(tmp_path, project_params)
     results = fabricated_results(tmp_path)
     params = copy.deepcopy(project_params)
     draw_mistakes(params, results, fabricated_test_images(tmp_path), tmp_path / "reports" / "mistakes")
-    build_report(params, results, tmp_path / "reports", files.read_json(results / "data.json"))
+    draw_figures(params, results, tmp_path / "reports" / "figures")
+    build_report(params, results, tmp_path / "reports")
     html = (tmp_path / "reports" / "report.html").read_text()
     assert "src='http" not in html and 'src="http' not in html
     page = tmp_path / "checked.html"
@@ -293,7 +205,7 @@ def test_markdown_and_html_twins_hold_the_same_sections_and_numbers(tmp_path, pr
     """Both renderings come from the same blocks: the same headings in the same order, and every
     number of the Markdown in the HTML's text (so a diff of report.md shows what changed)."""
     results = fabricated_results(tmp_path)
-    build_report(copy.deepcopy(project_params), results, tmp_path / "reports", files.read_json(results / "data.json"))
+    build_report(copy.deepcopy(project_params), results, tmp_path / "reports")
     markdown = (tmp_path / "reports" / "report.md").read_text()
     page = (tmp_path / "reports" / "report.html").read_text()
     md_headings = re.findall(r"^#{1,3} (.+)$", markdown, flags=re.MULTILINE)
@@ -304,3 +216,27 @@ def test_markdown_and_html_twins_hold_the_same_sections_and_numbers(tmp_path, pr
     number = r"-?\d+\.\d+(?:e-?\d+)?"
     assert set(re.findall(number, markdown)) == set(re.findall(number, visible))
     assert len(re.findall(number, markdown)) > 50
+
+
+def contrast(colour, background="#ffffff"):
+    """WCAG 2 contrast ratio of two sRGB colours."""
+    def luminance(hex_colour):
+        channels = [int(hex_colour[index:index + 2], 16) / 255 for index in (1, 3, 5)]
+        linear = [value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4 for value in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    lighter, darker = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_verdict_words_are_readable_on_the_table():
+    assert contrast("#000000") == pytest.approx(21.0)
+    assert all(contrast(colour) >= 4.5 for colour in document.VERDICT_COLOURS.values())
+
+
+def test_a_result_from_an_earlier_version_of_its_stage_stops_the_report_in_one_line(tmp_path, project_params):
+    results = fabricated_results(tmp_path)
+    history = results / "seed_43" / "keras_4l" / "history.csv"
+    pd.read_csv(history).drop(columns="train_loss_running").to_csv(history, index=False)
+    with pytest.raises(DataFileError, match=r"seed_43/keras_4l/history.csv: written by an earlier version"):
+        build_report(copy.deepcopy(project_params), results, tmp_path / "reports")
+    assert not (tmp_path / "reports" / "report.html").exists()

@@ -6,7 +6,6 @@ import copy
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,17 +15,11 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from conftest import copy_project, pipeline_env, run, small_params
+from conftest import copy_project, free_port, pipeline_env, run, small_params
 
 from fashion_pipeline.tools import server
 
 pytestmark = pytest.mark.slow
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

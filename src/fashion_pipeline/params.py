@@ -10,7 +10,8 @@ import yaml
 
 from fashion_pipeline.errors import ParamsError, ParamsFileError, StageError
 from fashion_pipeline.paths import NAME
-from fashion_pipeline.value_checks import boolean, choice, integer, number, text, validate_section
+from fashion_pipeline.value_checks import (boolean, choice, distinct_list, integer, mapping_of, number, text,
+                                          validate_section)
 
 # Part A's hand-written networks and Part B's Keras models: the groups of `experiments`, each
 # with a package of its own (src/fashion_pipeline/<kind>/).
@@ -53,13 +54,6 @@ def _hidden_units(key, value):
         integer(1)(f"{key}[{index}]", units)
 
 
-def _seeds(key, value):
-    if not isinstance(value, list) or not value or len(set(map(repr, value))) != len(value):
-        raise ParamsError(key, value, "a non-empty list of distinct integers >= 0")
-    for index, seed in enumerate(value):
-        integer(0)(f"{key}[{index}]", seed)
-
-
 def _dropout(key, value):
     rates = value if isinstance(value, list) else [value]
     for index, rate in enumerate(rates):
@@ -68,7 +62,7 @@ def _dropout(key, value):
 
 
 SCHEMA = {
-    "seeds": _seeds,
+    "seeds": distinct_list(integer(0), "integers >= 0"),
     "data": {
         "sources": _sources,
         "download_timeout_seconds": number(0, 600, include_low=False, include_high=True),
@@ -88,11 +82,16 @@ SCHEMA = {
     "evaluate": {"near_zero_weight": number(0.0, 1.0, include_low=False)},
     "report": {
         "confidence": number(0.5, 1.0, include_low=True),
-        "bootstrap_rounds": integer(100),
-        "margins": {"accuracy": number(0.0, 1.0, include_low=False), "loss": number(0.0, 10.0, include_low=False)},
+        # Their names are checked against reporting/claims.py by the report stage.
+        "margins": mapping_of(number(0.0, 100.0), "a number >= 0"),
+        "primary_claims": distinct_list(text, "claim names"),
+        "regularization_target_val_loss": number(0.0, 10.0, include_low=False),
         "mistakes_shown": integer(1),
         "mlflow_ui": text,
     },
+    "questions": mapping_of(text, "a section title"),
+    "labels": mapping_of(text, "a name in words"),
+    "studies": None,  # checked by validate_studies
     "training": {
         "threads": integer(1),
         "train_eval_images": integer(0),
@@ -199,6 +198,19 @@ def validate_rate_grids(grids, runs):
             raise ParamsError(key, names, f"runs of rule {rule!r} that differ in their learning rate alone")
 
 
+def validate_studies(questions, studies, experiments):
+    """studies: name -> its question (one of `questions`) and the experiments it compares."""
+    if not isinstance(studies, dict) or not studies:
+        raise ParamsError("studies", studies, "a mapping of name -> question and experiments")
+    for name, study in studies.items():
+        _check_name(f"studies.{name}", name)
+        validate_section(f"studies.{name}.", study, {"question": choice(tuple(questions)), "experiments": None})
+        if not isinstance(study["experiments"], list) or not study["experiments"] or any(
+                experiment not in experiments for experiment in study["experiments"]):
+            raise ParamsError(f"studies.{name}.experiments", study["experiments"],
+                              "a non-empty list of experiment names: " + ", ".join(experiments))
+
+
 def validate_params(params):
     """Raise ParamsError on the first bad value; return params unchanged otherwise."""
     if not isinstance(params, dict):
@@ -230,6 +242,7 @@ def validate_params(params):
     for name, spec in study["runs"].items():
         validate_optimizer_run(name, spec)
     validate_rate_grids(study["rate_grids"], study["runs"])
+    validate_studies(params["questions"], params["studies"], seen)
     return params
 
 

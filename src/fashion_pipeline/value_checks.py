@@ -66,3 +66,25 @@ def validate_section(prefix, mapping, schema, optional=None):
             validate_section(f"{prefix}{key}.", mapping[key], check)
         elif check is not None and key in mapping:
             check(f"{prefix}{key}", mapping[key])
+
+
+def mapping_of(check, what):
+    """A non-empty mapping of name -> a value that passes `check`."""
+    def check_mapping(key, value):
+        if not isinstance(value, dict) or not value:
+            raise ParamsError(key, value, f"a mapping of name -> {what}")
+        for name, item in value.items():
+            check(f"{key}.{name}", item)
+
+    return check_mapping
+
+
+def distinct_list(check, what):
+    """A non-empty list of distinct values, each passing `check`."""
+    def check_list(key, value):
+        if not isinstance(value, list) or not value or len(set(map(repr, value))) != len(value):
+            raise ParamsError(key, value, f"a non-empty list of distinct {what}")
+        for index, item in enumerate(value):
+            check(f"{key}[{index}]", item)
+
+    return check_list

@@ -1,123 +1,207 @@
 """The report's tables and verdicts over seeds. Inputs are `name -> {seed: Run}` mappings
 (reporting/results.py), so tests can build them by hand; the statistics are statistics.py's."""
 
+import dataclasses
+import functools
+
 import numpy as np
 import pandas as pd
 
 from fashion_pipeline.reporting import statistics
-from fashion_pipeline.reporting.claims import CLAIMS, measure_value
-from fashion_pipeline.reporting.seed_reference import SEED_VALUES
-from fashion_pipeline.reporting.statistics import NOT_RUN
+from fashion_pipeline.reporting.claims import CLAIMS, MEASURE_WORDS, Claim, measure_value
+from fashion_pipeline.reporting.coursework import COURSEWORK_VALUES
+from fashion_pipeline.reporting.statistics import INCONCLUSIVE, NOT_RUN
 
-# Measures whose final-epoch value comes from the test-set predictions, so a paired test on the
-# images applies: McNemar for accuracy, the paired bootstrap for loss.
-IMAGE_TESTS = {"test_accuracy": "mcnemar", "test_loss": "bootstrap"}
+# Final-epoch measures that `evaluate` also gives image by image (predictions.csv): their
+# intervals carry the sampling of the test images as well as the seeds.
+PER_IMAGE = {"test_loss": lambda frame: frame["loss"].to_numpy(float),
+             "test_accuracy": lambda frame: (frame["actual"] == frame["predicted"]).to_numpy(float)}
 
 
-def values_by_seed(runs, measure, target_val_loss=None):
+def values_by_seed(runs, measure, target=None):
     """{seed: value} of one measure over the seeds a run has."""
-    return {seed: measure_value(run, measure, target_val_loss) for seed, run in runs.items()}
+    return {seed: measure_value(run, measure, target) for seed, run in runs.items()}
 
 
-def image_test(first_runs, second_runs, measure, settings):
-    """The paired image-level test pooled over the seeds both runs have, as text."""
-    seeds = sorted(set(first_runs) & set(second_runs))
-    if not seeds or measure not in IMAGE_TESTS:
-        return ""
-    first = [first_runs[seed].predictions for seed in seeds]
-    second = [second_runs[seed].predictions for seed in seeds]
-    if IMAGE_TESTS[measure] == "mcnemar":
-        only_first, only_second, p_value = statistics.mcnemar(
-            np.concatenate([(frame["actual"] == frame["predicted"]).to_numpy() for frame in first]),
-            np.concatenate([(frame["actual"] == frame["predicted"]).to_numpy() for frame in second]))
-        return f"McNemar over {len(seeds)} seed(s): {only_first} images right only in the first, {only_second} only in the second, p = {p_value:.2g}"
-    mean, low, high = statistics.paired_bootstrap([frame["loss"].to_numpy() for frame in first],
-                                                  [frame["loss"].to_numpy() for frame in second],
-                                                  settings["bootstrap_rounds"], seed=0, confidence=settings["confidence"])
-    return f"paired bootstrap over images, {len(seeds)} seed(s): {mean:+.4f} [{low:+.4f}, {high:+.4f}]"
+def per_image_table(runs, measure, seeds):
+    """Seeds-by-images values of a PER_IMAGE measure, the images in the same order for every seed."""
+    frames = [runs[seed].predictions for seed in seeds]
+    for frame in frames[1:]:
+        if not np.array_equal(frame["actual"].to_numpy(), frames[0]["actual"].to_numpy()):
+            raise ValueError(f"{runs[seeds[0]].name}: predictions of different seeds list different test images")
+    return np.stack([PER_IMAGE[measure](frame) for frame in frames])
 
 
-def margin_for(measure, settings):
-    """The equivalence margin of a measure: the accuracy margin for accuracies and shares, the
-    loss margin for the rest (losses, gaps); epochs and step lengths have none."""
-    if measure in ("epochs_to_target", "first_step_length", "mean_abs_weight"):
-        return 0.0
-    return settings["margins"]["accuracy"] if "accuracy" in measure or "share" in measure else settings["margins"]["loss"]
-
-
-def judge(claim, experiments, optimizer_runs, settings, target_val_loss):
-    """One row of the verdict table: what was compared, the interval over seeds, the image-level
-    test, and the verdict by statistics.verdict's rules."""
-    pool = optimizer_runs if claim.optimizer else experiments
-    first = pool.get(claim.first, {})
-    second = pool.get(claim.second, {}) if claim.second else None
-    row = {"question": claim.question, "claim": claim.statement, "seed": claim.seed_says,
-           "compared": f"{claim.first} - {claim.second}" if claim.second else claim.first, "measure": claim.measure}
-    if not first or (second is not None and not second):
-        return {**row, "seeds": 0, "measured": NOT_RUN, "image_test": "", "verdict": NOT_RUN}
-    first_values = values_by_seed(first, claim.measure, target_val_loss)
+def measured(first, second, measure, confidence, target=None):
+    """The interval of a run's measure (second None) or of the paired difference first - second,
+    over the seeds they share: with the images as a source of noise where the measure has them."""
+    seeds = sorted(set(first) & set(second)) if second is not None else sorted(first)
+    if not seeds:
+        return None
+    if measure in PER_IMAGE and all(run.has_predictions for pool in (first, second or {}) for run in pool.values()):
+        table = per_image_table(first, measure, seeds)
+        if second is not None:
+            table = table - per_image_table(second, measure, seeds)
+        return statistics.two_way_interval(table, confidence)
+    values = values_by_seed({seed: first[seed] for seed in seeds}, measure, target)
     if second is None:
-        found = statistics.interval(first_values.values(), settings["confidence"])
-        test = ""
-    else:
-        found = statistics.paired_interval(first_values, values_by_seed(second, claim.measure, target_val_loss),
-                                           settings["confidence"])
-        test = image_test(first, second, claim.measure, settings) if found else ""
-    if found is None:
-        return {**row, "seeds": 0, "measured": "no seed in common", "image_test": "", "verdict": NOT_RUN}
-    verdict = statistics.verdict(found, claim.direction, margin_for(claim.measure, settings))
-    return {**row, "seeds": found.count, "measured": found.text(), "image_test": test, "verdict": verdict}
+        return statistics.interval(values.values(), confidence)
+    return statistics.paired_interval(values, values_by_seed({seed: second[seed] for seed in seeds}, measure, target),
+                                      confidence)
 
 
-def verdict_table(experiments, optimizer_runs, settings, target_val_loss, claims=CLAIMS):
-    return pd.DataFrame([judge(claim, experiments, optimizer_runs, settings, target_val_loss) for claim in claims])
+def params_value(params, dotted):
+    return functools.reduce(lambda node, key: node[key], dotted.split("."), params)
+
+
+def best_rate(grid_runs, optimizer_runs):
+    """The run of a rate grid with the lowest final held-out loss, mean over its seeds."""
+    means = {name: np.mean([run.value("val_loss") for run in optimizer_runs[name].values()])
+             for name in grid_runs if optimizer_runs.get(name)}
+    return min(means, key=means.get) if means else None
+
+
+def claim_runs(claim, experiments, optimizer_runs, params):
+    """The two run names a claim compares (best rates resolved) and their `{seed: Run}`."""
+    names = [claim.first, claim.second]
+    if claim.best_rate:
+        grids = params["optimizers"]["rate_grids"]
+        names = [best_rate(grids[name], optimizer_runs) if name in grids else name for name in names]
+    pool = optimizer_runs if claim.optimizer else experiments
+    return names, [pool.get(name, {}) if name else None for name in names]
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One claim, judged."""
+    claim: Claim
+    runs: tuple  # the run names compared (a best rate resolved)
+    found: statistics.Interval | None  # at the claim's level (Holm's, for a primary claim)
+    primary: bool
+    p_value: float  # Holm-adjusted for a primary claim
+    verdict: str
+    seeds_needed: str
+
+    @property
+    def difference_name(self):
+        return " − ".join(name for name in self.runs if name)
+
+
+def judge_all(experiments, optimizer_runs, params, claims=CLAIMS):
+    """Every claim judged. Primary claims (report.primary_claims) are one family: Holm's method
+    adjusts their p-values, and each one's interval is drawn at the level that decides as the
+    adjusted p does (alpha * p / adjusted p). Other claims are exploratory, each at the level
+    of report.confidence."""
+    settings = params["report"]
+    alpha = 1 - settings["confidence"]
+    primary = set(settings["primary_claims"])
+    rows = []
+    for claim in claims:
+        names, (first, second) = claim_runs(claim, experiments, optimizer_runs, params)
+        ran = first and (second is None or second)
+        target = params_value(params, claim.target) if claim.target else None
+        found = measured(first, second, claim.measure, settings["confidence"], target) if ran else None
+        margin = settings["margins"][claim.margin]
+        p_value = statistics.p_value(found, claim.direction, margin) if found else 1.0
+        rows.append([claim, tuple(names), found, margin, p_value])
+    family = [index for index, row in enumerate(rows) if row[0].name in primary and row[2] is not None]
+    adjusted = dict(zip(family, statistics.holm([rows[index][4] for index in family])))
+    findings = []
+    for index, (claim, names, found, margin, p_value) in enumerate(rows):
+        if index in adjusted and found is not None:
+            level = alpha * (p_value / adjusted[index] if adjusted[index] > 0 else 1.0)
+            found, p_value = found.at(1 - level), adjusted[index]
+        verdict = statistics.verdict(found, claim.direction, margin)
+        needed = statistics.seeds_needed(found, claim.direction, margin) if verdict == INCONCLUSIVE else ""
+        findings.append(Finding(claim, names, found, claim.name in primary, p_value, verdict, needed))
+    return findings
+
+
+def verdict_table(findings):
+    """One row per claim: what is compared on which measure, the interval, the verdict."""
+    rows = []
+    for finding in findings:
+        claim, found = finding.claim, finding.found
+        rows.append({
+            "question": claim.question, "claim": claim.statement, "coursework": claim.coursework_says,
+            "compared": finding.difference_name, "measure": MEASURE_WORDS.get(claim.measure, claim.measure),
+            "family": "primary" if finding.primary else "exploratory",
+            "seeds": found.count if found else 0,
+            "mean [interval]": found.text(1 if claim.margin == "epochs" else 4) if found else NOT_RUN,
+            "level": f"{found.confidence:.1%}" if found else "",
+            "noise covered": found.covers if found else "",
+            "p": f"{finding.p_value:.2g}" if found else "",
+            "verdict": finding.verdict, "seeds needed": finding.seeds_needed})
+    return pd.DataFrame(rows)
+
+
+def verdict_page_table(findings):
+    """The verdict table as the page shows it, narrow enough for A4: what is compared on which
+    measure, the interval with its level and noise, the verdict. The full table is the CSV."""
+    full = verdict_table(findings)
+    return pd.DataFrame({
+        "claim": full["claim"] + full["family"].map({"primary": " (primary)", "exploratory": ""}),
+        "the coursework": full["coursework"],
+        "compared, measure": full["compared"] + "; " + full["measure"],
+        "mean [interval]": full["mean [interval]"] + full.apply(
+            lambda row: f" ({row['level']}, {row['noise covered']})" if row["level"] else "", axis=1),
+        "p": full["p"], "verdict": full["verdict"], "seeds needed": full["seeds needed"]})
 
 
 def metric_table(runs_by_name, measures, confidence):
-    """Per run name: the seeds done and each measure as mean [95 % interval] over them."""
+    """Per run name: the seeds done and each measure as mean [interval] over them (with the test
+    images as a source of noise for the per-image measures)."""
     rows = []
     for name, runs in runs_by_name.items():
         row = {"experiment": name, "seeds": len(runs)}
         for measure in measures:
-            row[measure] = (statistics.interval(values_by_seed(runs, measure).values(), confidence).text()
-                            if runs else NOT_RUN)
+            row[measure] = measured(runs, None, measure, confidence).text() if runs else NOT_RUN
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def best(runs_by_name, measure, confidence, highest=True):
+def best(runs_by_name, measure, highest=True):
     """The run name with the best mean of `measure` over its seeds (None when none has run)."""
-    means = {name: statistics.interval(values_by_seed(runs, measure).values(), confidence).mean
-             for name, runs in runs_by_name.items() if runs}
+    means = {name: np.mean(list(values_by_seed(runs, measure).values())) for name, runs in runs_by_name.items() if runs}
     if not means:
         return None
     return (max if highest else min)(means, key=means.get)
 
 
-def seed_comparison(experiments, confidence, seed_values=SEED_VALUES):
-    """The seed's number beside our mean and interval over seeds, and whether it falls inside."""
+def best_models(experiments, candidates):
+    """Among the coursework's Part B models (`holdout.experiments`, the protocol check's
+    candidates), the one with the highest mean test accuracy and the one with the lowest mean
+    test loss, chosen on the test set as the coursework did; None when none has run."""
+    runs = {name: experiments.get(name, {}) for name in candidates}
+    return best(runs, "test_accuracy"), best(runs, "test_loss", highest=False)
+
+
+def coursework_comparison(experiments, confidence, coursework_values=COURSEWORK_VALUES):
+    """The coursework's number beside our mean and interval over seeds, and whether it falls inside."""
     rows = []
-    for name, reported in seed_values.items():
+    for name, reported in coursework_values.items():
         runs = experiments.get(name, {})
-        for measure, seed_value in reported.items():
-            row = {"experiment": name, "measure": measure, "seed": seed_value}
+        for measure, value in reported.items():
+            row = {"experiment": name, "measure": measure, "coursework": value}
             if not runs:
-                rows.append({**row, "ours": NOT_RUN, "seed_inside": ""})
+                rows.append({**row, "ours": NOT_RUN, "coursework inside": ""})
                 continue
             found = statistics.interval(values_by_seed(runs, measure).values(), confidence)
-            inside = "yes" if found.low <= seed_value <= found.high else "no"
-            rows.append({**row, "ours": found.text(), "seed_inside": inside if found.count > 1 else ""})
+            inside = "yes" if found.low <= value <= found.high else "no"
+            rows.append({**row, "ours": found.text(), "coursework inside": inside if found.count > 1 else ""})
     return pd.DataFrame(rows)
 
 
-def stage_times(experiments, optimizer_runs):
-    """Seconds of every training, evaluation and optimizer stage that has run."""
+def stage_times(experiments, optimizer_runs, holdout_runs):
+    """Minutes of training, evaluation and optimizer stages, summed by part and seed."""
     rows = []
-    for name, runs in experiments.items():
-        for seed, run in sorted(runs.items()):
-            rows.append({"stage": f"train {name} seed {seed}", "seconds": run.record["stage_seconds"]})
-            rows.append({"stage": f"evaluate {name} seed {seed}", "seconds": run.evaluation["evaluate_seconds"]})
-    for name, runs in optimizer_runs.items():
-        for seed, run in sorted(runs.items()):
-            rows.append({"stage": f"optimizer {name} seed {seed}", "seconds": run.record["stage_seconds"]})
-    return pd.DataFrame(rows, columns=["stage", "seconds"])
+    for part, pool in (("Part A and B training", experiments), ("optimizer study", optimizer_runs),
+                       ("protocol check", holdout_runs)):
+        for runs in pool.values():
+            for seed, run in runs.items():
+                rows.append({"stages": part, "seed": seed, "minutes": run.record["stage_seconds"] / 60})
+                if run.evaluation:
+                    rows.append({"stages": "evaluation", "seed": seed,
+                                 "minutes": run.evaluation["evaluate_seconds"] / 60})
+    frame = pd.DataFrame(rows, columns=["stages", "seed", "minutes"])
+    return frame.groupby(["stages", "seed"], as_index=False, sort=False)["minutes"].sum()

@@ -25,7 +25,7 @@ def choices(holdout_runs, confidence):
         row = {"picked by": label}
         for protocol, on_test in PROTOCOLS.items():
             measure = test if on_test else held_out
-            pick = analysis.best(holdout_runs, measure, confidence, highest=highest)
+            pick = analysis.best(holdout_runs, measure, highest=highest)
             row[protocol] = NOT_RUN if pick is None else (
                 f"{pick}: {test} " + analysis.metric_table({pick: holdout_runs[pick]}, (test,), confidence)[test].iloc[0])
         rows.append(row)
@@ -45,7 +45,26 @@ def picks_by_seed(holdout_runs):
     return pd.DataFrame(rows)
 
 
-def section(report, params, holdout_runs, confidence):
+def answer(holdout_runs, labels, confidence):
+    """The check in words: what each protocol picks by loss, the test score of each pick, and how
+    often the held-out pick holds seed by seed."""
+    held_out = analysis.best(holdout_runs, "held_out_loss", highest=False)
+    on_test = analysis.best(holdout_runs, "test_loss", highest=False)
+    if held_out is None:
+        return "*The held-out runs have not run yet.*"
+    score = {name: analysis.measured(holdout_runs[name], None, "test_loss", confidence) for name in {held_out, on_test}}
+    by_seed = picks_by_seed(holdout_runs)
+    agree = int((by_seed["held-out pick"] == held_out).sum())
+    same = ("Both protocols pick it." if held_out == on_test else
+            f"The test set would pick {labels[on_test]} instead, at {score[on_test].text(3)}: the optimism of choosing "
+            f"on the images that score the choice is {score[held_out].mean - score[on_test].mean:.3f} in test loss.")
+    return (f"**Answer.** Picked on the held-out split, by the lowest loss, the best model is {labels[held_out]}, whose "
+            f"test loss is {score[held_out].text(3)}. {same} Seed by seed the held-out split picks it in {agree} of "
+            f"{len(by_seed)} seeds.")
+
+
+def section(report, inputs):
+    params, holdout_runs, confidence = inputs.params, inputs.holdout_runs, inputs.confidence
     report.heading(TITLE)
     report.text(
         "The coursework picks its best epoch and best model on the test set, so the score of the pick is optimistic. "
@@ -54,6 +73,7 @@ def section(report, params, holdout_runs, confidence):
         f"{params['data']['held_out_fraction']:.0%}, validated on that held-out part, with the test set recorded beside "
         "it. Both protocols then pick among the same runs, trained on the same images: one on the held-out split, one on "
         "the test set. `held_out_*` are on the held-out split; `test_*` on the test set, at the final epoch.")
+    report.text(answer(holdout_runs, inputs.labels, confidence))
     report.table(analysis.metric_table(holdout_runs, HELD_OUT_MEASURES, confidence), "holdout")
     report.text("The pick of each protocol, with the test score of the model picked (mean over seeds with its "
                 "interval):")

@@ -8,6 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from fashion_pipeline import files, paths
+from fashion_pipeline.errors import DataFileError
+
+# Written by every training stage of this version (the loss as training saw it, beside the one
+# measured at the epoch's weights); a history without it predates them and is not comparable.
+CURRENT_COLUMN = "train_loss_running"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +31,10 @@ class Run:
         """One row per test image: actual, predicted, loss, confidence."""
         return pd.read_csv(self.folder / "predictions.csv")
 
+    @property
+    def has_predictions(self):
+        return (self.folder / "predictions.csv").is_file()
+
     def value(self, key):
         """A final metric by name, from the compact metrics or the training's."""
         return self.metrics[key] if key in self.metrics else self.train[key]
@@ -36,8 +45,12 @@ def _read(folder, name, seed, extras):
     needed = ["train.json", "run.json", "history.csv", *extras]
     if not all((folder / part).is_file() for part in needed):
         return None
+    history = pd.read_csv(folder / "history.csv")
+    if CURRENT_COLUMN not in history:
+        raise DataFileError(folder / "history.csv", f"written by an earlier version of its stage (no {CURRENT_COLUMN} "
+                            "column); `make repro` trains it again")
     return Run(name=name, seed=seed, folder=folder, train=files.read_json(folder / "train.json"),
-               record=files.read_json(folder / "run.json"), history=pd.read_csv(folder / "history.csv"),
+               record=files.read_json(folder / "run.json"), history=history,
                metrics=files.read_json(folder / "metrics.json") if "metrics.json" in extras else {},
                evaluation=files.read_json(folder / "evaluation.json") if "evaluation.json" in extras else {})
 

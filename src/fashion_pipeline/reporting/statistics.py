@@ -1,11 +1,12 @@
 """Statistics a reviewer accepts, as pure functions of arrays and dicts.
 
-- A metric over seeds: mean, standard deviation and a 95 % t-interval of the mean.
-- A comparison of two models is paired: same seed, same images. Its interval is the t-interval
-  of the per-seed differences, which carries the training noise from seed to seed; beside it, a
-  test on the images pooled over seeds (McNemar's exact test for accuracy, a paired bootstrap of
-  the mean per-image loss) says whether the two differ on these images.
-- A verdict follows from the interval and an equivalence margin, by the rules of `verdict`.
+- A measure over seeds: its mean and a t-interval of the mean. Measured on the test images, the
+  interval carries two sources of noise: the seeds (initial weights, batch order, dropout masks)
+  and the sampling of the 10,000 test images, which is the same for every seed. `two_way_interval`
+  estimates both from the seeds-by-images table of per-image values (or paired differences).
+- A comparison is paired: the same seed and the same images for both models.
+- A verdict follows from the interval and an equivalence margin, margin first (`verdict`).
+- The primary claims are judged together: Holm's method sets each one's level (`holm`).
 """
 
 import dataclasses
@@ -15,39 +16,61 @@ import numpy as np
 from scipy import stats
 
 HOLDS, REVERSED, ALIKE, INCONCLUSIVE, NOT_RUN = "holds", "reversed", "alike", "inconclusive", "not run"
-# The direction a claim states for `first - second` (or for a single value): POSITIVE, above
-# zero; for a measure bounded at zero (how far the validation loss rises from its minimum),
-# NEGLIGIBLE, below the margin, or MATERIAL, beyond it.
+# The direction a claim states for `first - second` (or for a single value): LOWER or HIGHER than
+# zero, POSITIVE (a single value above zero), SIMILAR (inside +-margin); for a measure bounded at
+# zero or a no-worse claim, NEGLIGIBLE (below +margin) or MATERIAL (beyond it).
 LOWER, HIGHER, SIMILAR, POSITIVE = "lower", "higher", "similar", "positive"
 NEGLIGIBLE, MATERIAL = "negligible", "material"
+# Which noise an interval carries.
+SEEDS, SEEDS_AND_IMAGES = "seeds", "seeds and test images"
+NOT_DECIDABLE = "more seeds will not decide this"
 
 
 @dataclasses.dataclass(frozen=True)
 class Interval:
     mean: float
-    sd: float
     low: float
     high: float
-    count: int
+    count: int  # seeds
+    # The standard error of the mean split in two: the part that shrinks with more seeds and the
+    # part that does not (the test images are always the same 10,000).
+    seed_variance: float = math.nan  # of one seed's value; the mean's share is this / count
+    image_variance: float = 0.0  # of the mean, from sampling the test images
+    degrees_of_freedom: float = math.nan
+    confidence: float = 0.95
+    covers: str = SEEDS  # the sources of noise the interval carries
+
+    @property
+    def standard_error(self):
+        return math.sqrt(self.seed_variance / self.count + self.image_variance)
 
     def text(self, digits=4):
         if self.count < 2:
             return f"{self.mean:.{digits}f} (1 seed, no interval)"
+        if self.low == self.high:
+            return f"{self.mean:.{digits}f} (the same in every seed)"
         return f"{self.mean:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+
+    def at(self, confidence):
+        """The same estimate at another confidence level."""
+        if self.count < 2:
+            return dataclasses.replace(self, confidence=confidence)
+        half = float(stats.t.ppf(0.5 + confidence / 2, self.degrees_of_freedom)) * self.standard_error
+        return dataclasses.replace(self, low=self.mean - half, high=self.mean + half, confidence=confidence)
 
 
 def interval(values, confidence=0.95):
-    """Mean, sd and the two-sided t-interval of the mean; with one value, the interval is that
-    value and its width unknown (count 1)."""
+    """Mean and two-sided t-interval of the mean over seeds; with one value, the interval is
+    that value and its width unknown (count 1)."""
     values = np.asarray(list(values), dtype=float)
     if values.size == 0:
         raise ValueError("no values")
     mean = float(values.mean())
     if values.size < 2:
-        return Interval(mean, math.nan, mean, mean, 1)
-    sd = float(values.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, values.size - 1)) * sd / math.sqrt(values.size)
-    return Interval(mean, sd, mean - half, mean + half, int(values.size))
+        return Interval(mean, mean, mean, 1, confidence=confidence)
+    found = Interval(mean, mean, mean, int(values.size), seed_variance=float(values.var(ddof=1)),
+                     degrees_of_freedom=values.size - 1.0)
+    return found.at(confidence)
 
 
 def paired_interval(first, second, confidence=0.95):
@@ -58,41 +81,80 @@ def paired_interval(first, second, confidence=0.95):
     return interval([first[seed] - second[seed] for seed in seeds], confidence)
 
 
-def mcnemar(first_correct, second_correct):
-    """McNemar's exact test on paired right/wrong outcomes (pooled over seeds by the caller):
-    (images only the first gets right, images only the second gets right, two-sided p)."""
-    first_correct, second_correct = np.asarray(first_correct, bool), np.asarray(second_correct, bool)
-    only_first = int(np.sum(first_correct & ~second_correct))
-    only_second = int(np.sum(~first_correct & second_correct))
-    discordant = only_first + only_second
-    if discordant == 0:
-        return only_first, only_second, 1.0
-    p_value = stats.binomtest(only_first, discordant, 0.5).pvalue
-    return only_first, only_second, float(p_value)
+def two_way_interval(table, confidence=0.95):
+    """The mean of a seeds-by-images table (per-image values, or paired differences on the same
+    images) and its t-interval, with both the seeds and the test images as sources of noise.
+
+    The table is read as a two-way random-effects layout without replication: value = mean +
+    seed effect + image effect + residual. From its mean squares (seeds MS_s, images MS_i,
+    residual MS_e, with S seeds and N images) the variance of the grand mean is estimated without
+    bias as MS_s / (S N) + (MS_i - MS_e) / (S N): the first term is a seed's variance over S (it
+    shrinks with more seeds), the second the images' share (it does not, the test set being
+    fixed). The degrees of freedom are Satterthwaite's, between S - 1 and N - 1. This is the
+    analytic form of a bootstrap that resamples seeds and images jointly (tests compare the two).
+    """
+    table = np.asarray(table, dtype=float)
+    seeds, images = table.shape
+    mean = float(table.mean())
+    if seeds < 2:
+        return Interval(mean, mean, mean, seeds, confidence=confidence, covers=SEEDS_AND_IMAGES)
+    seed_means, image_means = table.mean(axis=1), table.mean(axis=0)
+    mean_square_seeds = images * float(seed_means.var(ddof=1))
+    mean_square_images = seeds * float(image_means.var(ddof=1))
+    residuals = table - seed_means[:, None] - image_means[None, :] + mean
+    mean_square_error = float((residuals ** 2).sum()) / ((seeds - 1) * (images - 1))
+    seed_variance = mean_square_seeds / images  # one seed's value: its own noise and its residuals
+    image_variance = max(mean_square_images - mean_square_error, 0.0) / (seeds * images)
+    seed_part = seed_variance / seeds
+    total = seed_part + image_variance
+    if total == 0:
+        return Interval(mean, mean, mean, seeds, seed_variance=0.0, degrees_of_freedom=seeds - 1.0,
+                        confidence=confidence, covers=SEEDS_AND_IMAGES)
+    degrees = total ** 2 / (seed_part ** 2 / (seeds - 1) + image_variance ** 2 / (images - 1))
+    found = Interval(mean, mean, mean, seeds, seed_variance=seed_variance, image_variance=image_variance,
+                     degrees_of_freedom=degrees, covers=SEEDS_AND_IMAGES)
+    return found.at(confidence)
 
 
-def paired_bootstrap(first_losses, second_losses, rounds, seed, confidence=0.95):
-    """The mean over seeds of the mean per-image loss difference, and its percentile interval
-    from resampling the images (the same images for both models, within each seed).
-    `first_losses` and `second_losses` are lists of per-image arrays, one pair per seed."""
-    generator = np.random.default_rng(seed)
-    differences = [np.asarray(first, float) - np.asarray(second, float)
-                   for first, second in zip(first_losses, second_losses, strict=True)]
-    observed = float(np.mean([difference.mean() for difference in differences]))
-    resampled = np.zeros(rounds)
-    for difference in differences:
-        picks = generator.integers(0, difference.size, size=(rounds, difference.size))
-        resampled += difference[picks].mean(axis=1)
-    resampled /= len(differences)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(resampled, [tail, 100 - tail])
-    return observed, float(low), float(high)
+def p_value(found, direction, margin):
+    """The two-sided p-value of the test a verdict makes, so that `verdict` on the interval at
+    confidence 1 - alpha decides as this p <= alpha: against zero for a claimed difference,
+    against the margin for the other directions (for SIMILAR, two one-sided tests)."""
+    if found.count < 2:
+        return 1.0
+    if found.standard_error == 0:
+        return 0.0
+    def beyond(point, above):  # one-sided p that the mean lies beyond `point`, on the `above` side
+        statistic = (found.mean - point) / found.standard_error
+        return float(stats.t.sf(statistic if not above else -statistic, found.degrees_of_freedom))
+    if direction == SIMILAR:
+        return min(1.0, 2 * max(beyond(margin, above=True), beyond(-margin, above=False)))
+    if direction == NEGLIGIBLE:
+        return min(1.0, 2 * beyond(margin, above=True))
+    if direction == MATERIAL:
+        return min(1.0, 2 * beyond(margin, above=False))
+    statistic = found.mean / found.standard_error
+    return float(2 * stats.t.sf(abs(statistic), found.degrees_of_freedom))
+
+
+def holm(p_values):
+    """Holm's step-down adjusted p-values, in the order given: the k-th smallest p is multiplied
+    by (m - k + 1), and each adjusted p is at least the one before it in that order."""
+    p_values = np.asarray(p_values, dtype=float)
+    order = np.argsort(p_values, kind="stable")
+    count = len(p_values)
+    adjusted = np.empty(count)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (count - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
 
 
 def verdict(found, direction, margin):
     """The verdict on a claim about `first - second` (or one value, for POSITIVE), given the
-    interval `found` of it over seeds and the equivalence margin. The margin comes first: a
-    difference too small to matter is no difference, whatever its sign.
+    interval `found` of it and the equivalence margin. The margin comes first: a difference too
+    small to matter is no difference, whatever its sign.
 
     - A claimed difference (LOWER, HIGHER, or a value claimed POSITIVE): alike when the whole
       interval lies inside +-margin; otherwise it holds when the interval excludes zero on the
@@ -100,7 +162,7 @@ def verdict(found, direction, margin):
       does neither.
     - A claim that two runs are alike (SIMILAR): holds when the whole interval lies inside
       +-margin, is reversed only when it lies wholly outside, inconclusive otherwise.
-    - A measure bounded at zero is read against the margin on its one side: claimed NEGLIGIBLE,
+    - One side of the margin (a measure bounded at zero, or a no-worse claim): claimed NEGLIGIBLE,
       it holds when the interval lies below the margin and is reversed when it lies above it;
       claimed MATERIAL, the other way round.
     - Always inconclusive with fewer than two seeds.
@@ -127,3 +189,27 @@ def verdict(found, direction, margin):
     if (found.low > 0) if claimed_below else (found.high < 0):
         return REVERSED
     return INCONCLUSIVE
+
+
+def seeds_needed(found, direction, margin, most=200):
+    """How many seeds would decide an inconclusive claim if the mean and the spread stayed as
+    observed, or NOT_DECIDABLE. The images' share of the error stays whatever the seeds, so a
+    decision that needs a narrower interval than the test set allows is out of reach.
+
+    Decided means the interval clears the nearest boundary the verdict rules read: zero for a
+    claimed difference beyond the margin; the margin for a difference that sits inside it (it
+    would be alike), for a claim of likeness, and for NEGLIGIBLE and MATERIAL."""
+    if found is None or found.count < 2:
+        return "unknown: one seed has no spread"
+    size = abs(found.mean)
+    if direction in (NEGLIGIBLE, MATERIAL):
+        room = abs(found.mean - margin)
+    elif direction == SIMILAR or size < margin:
+        room = abs(margin - size)
+    else:
+        room = size
+    for count in range(found.count, most + 1):
+        error = math.sqrt(found.seed_variance / count + found.image_variance)
+        if float(stats.t.ppf(0.5 + found.confidence / 2, count - 1)) * error < room:
+            return str(count)
+    return NOT_DECIDABLE

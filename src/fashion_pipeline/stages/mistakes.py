@@ -2,8 +2,9 @@
 predicted labels, for the report.
 
 A plotting stage of its own because it needs the test images, which live in data/prepared (the
-DVC cache), while the report reads committed files only. The best model is the report's: the
-highest mean test accuracy over seeds; its lowest seed's predictions are used. Writes
+DVC cache), while the report reads committed files only. The best model is the report's: among
+the coursework's Part B models, the highest mean test accuracy over seeds; its lowest seed's
+predictions are used. Writes
 reports/mistakes/confident_mistakes.png and .csv (test-set index, labels, confidence).
 """
 
@@ -15,7 +16,7 @@ import pandas as pd
 from fashion_pipeline import cli, files
 from fashion_pipeline.data import load_split
 from fashion_pipeline.params import all_experiments, load_params
-from fashion_pipeline.reporting import analysis, figures, results
+from fashion_pipeline.reporting import analysis, drawing, results
 
 
 def confident_mistakes(predictions, count):
@@ -29,7 +30,7 @@ def confident_mistakes(predictions, count):
 
 def draw_mistakes(params, results_dir, prepared_dir, out_dir):
     experiments = results.load_experiments(results_dir, all_experiments(params), params["seeds"])
-    best = analysis.best(experiments, "test_accuracy", params["report"]["confidence"])
+    best, _ = analysis.best_models(experiments, params["holdout"]["experiments"])
     out_dir = Path(out_dir)
     if best is None:
         raise FileNotFoundError(f"{results_dir}: no evaluated experiment yet; run the evaluate stages first")
@@ -37,9 +38,9 @@ def draw_mistakes(params, results_dir, prepared_dir, out_dir):
     chosen = confident_mistakes(experiments[best][seed].predictions, params["report"]["mistakes_shown"])
     images, _ = load_split(prepared_dir, "test")
     titles = [f"true: {row.actual}\nsaid: {row.predicted}\nloss {row.loss:.1f}" for row in chosen.itertuples()]
-    figure = figures.image_grid(images[chosen["index"].to_numpy()], titles,
+    figure = drawing.image_grid(images[chosen["index"].to_numpy()], titles,
                                 f"{best}, seed {seed}: the most confident mistakes on the test set")
-    figures.save(figure, out_dir / "confident_mistakes.png")
+    drawing.save(figure, out_dir / "confident_mistakes.png")
     files.write_csv(out_dir / "confident_mistakes.csv",
                     pd.DataFrame({"experiment": best, "seed": seed, **chosen.to_dict("list")}))
     print(f"mistakes: {len(chosen)} of {best}, seed {seed} -> {out_dir / 'confident_mistakes.png'}")

@@ -1,8 +1,9 @@
 """Stage `report`: every run over every seed, gathered into reports/report.md and a
-self-contained reports/report.html, one section per question of the coursework, with figures
-under reports/figures and tables (CSV) under reports/tables. It reads the small committed
-files under results/ only, so it rebuilds on any machine without models or a DVC cache. The
-report is also logged to MLflow as a run of its own, linking every run it used."""
+self-contained reports/report.html. It opens with the answers, in words, to the coursework's
+questions, then gives one section per question, with figures under reports/figures and tables
+(CSV) under reports/tables. It reads the small committed files under results/ only, so it
+rebuilds on any machine without models or a DVC cache. The report is also logged to MLflow as a
+run of its own, linking every run it used."""
 
 import argparse
 import platform
@@ -11,273 +12,161 @@ from pathlib import Path
 
 import pandas as pd
 
-from fashion_pipeline import cli, files
-from fashion_pipeline.tracking import mlflow_runs
-from fashion_pipeline.data import CLASS_NAMES
-from fashion_pipeline.params import all_experiments, load_params
-from fashion_pipeline.reporting import analysis, figures, holdout_report, optimizer_report, results, statistics
-from fashion_pipeline.reporting.claims import CLAIMS
+from fashion_pipeline import cli
+from fashion_pipeline.params import load_params
+from fashion_pipeline.reporting import analysis, answers, holdout_report, optimizer_report, sections
 from fashion_pipeline.reporting.document import Report, anchor
-from fashion_pipeline.reporting.seed_reference import SEED_STARTING_TOTAL_LOSS, SEED_VALUES
-from fashion_pipeline.reporting.statistics import NOT_RUN
+from fashion_pipeline.reporting.inputs import gather
+from fashion_pipeline.tracking import mlflow_runs
 
 TITLE = "Fashion-MNIST MLP experiments: the coursework reproduced over seeds"
-# The coursework's questions, in its numbering, and the section that answers each.
-QUESTIONS = {
-    "A 1-1": "A 1-1: the softmax classifier",
-    "A 1-2-1, 1-2-2": "A 1-2-1, 1-2-2: Network A and Network B",
-    "A 3": "A 3: L1 and L2 regularization of Network B",
-    "B i": "B i: from softmax to five layers",
-    "B ii": "B ii: dropout",
-    "Essay": "Essay: the Adam optimizer, measured",
-}
-ARCHITECTURES = ["keras_softmax", "keras_2l", "keras_3l", "keras_4l", "keras_5l"]
-SUMMARY_MEASURES = ("train_loss", "test_loss", "best_val_loss", "gap_loss", "test_accuracy")
 
 
-def scorecard(verdicts, claims):
-    """One row per question: its headline claim (the seed's words and numbers, ours, the verdict),
-    the verdicts of its other claims, and a link to its section."""
+def summary(inputs):
+    """Five to eight sentences: each question's primary claim, then the best model."""
+    lines = []
+    for question in inputs.params["questions"]:
+        primary = [finding for finding in inputs.findings_of(question) if finding.primary]
+        if primary:
+            lines.append(f"- **{question}** ({inputs.params['questions'][question]}). "
+                         + answers.sentence(primary[0], inputs.labels, inputs.margins))
+    by_accuracy, _ = analysis.best_models(inputs.experiments, inputs.params["holdout"]["experiments"])
+    if by_accuracy:
+        found = analysis.measured(inputs.experiments[by_accuracy], None, "test_accuracy", inputs.confidence)
+        lines.append(f"- **Best model**: {inputs.labels[by_accuracy]}, test accuracy {found.mean:.4f} "
+                     f"({found.confidence:.0%} interval {found.low:.4f} to {found.high:.4f}), picked on the test set.")
+    return "\n".join(lines)
+
+
+def scorecard(inputs):
+    """One row per question: its primary claim, what is compared, what was measured, the verdict;
+    and the verdicts of its exploratory claims."""
     rows = []
-    for question, title in QUESTIONS.items():
-        indices = [index for index, claim in enumerate(claims) if claim.question == question]
-        if not indices:
+    for question in inputs.params["questions"]:
+        mine = inputs.findings_of(question)
+        if not mine:
             continue
-        head = next((index for index in indices if claims[index].headline), indices[0])
-        row = verdicts.loc[head]
-        others = verdicts.loc[[index for index in indices if index != head], "verdict"].value_counts()
-        rows.append({"question": f"[{question}](#{anchor(title)})", "the seed's claim": row["claim"],
-                     "seed": row["seed"], "measured (mean [95% interval] over seeds)": f"{row['measure']}: {row['measured']}",
-                     "verdict": row["verdict"],
-                     "other claims": ", ".join(f"{count} {word}" for word, count in others.items())})
+        head = next((finding for finding in mine if finding.primary), mine[0])
+        rows.append({
+            "question": f"[{question}](#{anchor(sections.title(inputs, question))})",
+            "the coursework's claim": head.claim.statement,
+            "the coursework's numbers": head.claim.coursework_says,
+            "measured": answers.effect(head, inputs.labels),
+            "verdict": head.verdict,
+            "exploratory claims": answers.counts([finding for finding in mine if finding is not head])})
     return pd.DataFrame(rows)
 
 
-def protocol(params, data_summary, verdicts, seeds_done):
+def how_to_read(inputs):
+    params, settings = inputs.params, inputs.params["report"]
     versions = ", ".join(f"{package} {metadata.version(package)}" for package in ("tensorflow-cpu", "keras", "mlflow", "dvc"))
-    settings = params["report"]
+    data = inputs.data_summary
+    primary = len(settings["primary_claims"])
     return "\n".join([
-        f"- Data: Fashion-MNIST, {data_summary['train_count']:,} training / {data_summary['val_count']:,} validation / "
-        f"{data_summary['test_count']:,} test images; validation set: {data_summary['validation']}. Raw files checked by "
-        "SHA-256 (appendix).",
-        f"- Seeds {', '.join(map(str, params['seeds']))}: each experiment and optimizer run is trained once per seed (its "
-        f"initial weights, batch order and dropout masks); done so far: {seeds_done}. TensorFlow op determinism on. "
-        f"Versions: {versions}. Git commit `{mlflow_runs.git_commit()}`; machine: {platform.machine()}, Python "
-        f"{platform.python_version()}.",
-        "- **The validation set is the test set**, as in the seed. Every choice made on it (the best epoch, the best "
-        "model) is optimistic: the same images pick and score it. The [protocol check]"
-        f"(#{anchor(holdout_report.TITLE)}) makes the best-model choice on a held-out split instead; "
-        "`data.val_fraction` does so for every run.",
-        f"- A measure is its mean over seeds with a {settings['confidence']:.0%} t-interval. A comparison is paired: the "
-        "difference of the two runs of each seed, then its mean and interval over seeds. Beside it, a test on the "
-        "images pooled over seeds: McNemar's exact test for accuracy, a paired bootstrap of the mean per-image loss "
-        f"({settings['bootstrap_rounds']} resamples). The test loss is computed exactly as training computes the "
-        "validation loss (cross-entropy from the logits).",
-        f"- Verdicts: **holds** when the interval excludes zero in the claimed direction; **reversed** when it excludes "
-        f"zero the other way; **alike** when the whole interval lies inside the margin (±{settings['margins']['accuracy']} "
-        f"accuracy, ±{settings['margins']['loss']} loss); **inconclusive** otherwise, and always with fewer than two "
-        "seeds. A claim that two runs perform alike holds when the interval lies inside the margin.",
-        f"- {len(verdicts)} claims are checked at once: at {settings['confidence']:.0%} each, about "
-        f"{len(verdicts) * (1 - settings['confidence']):.1f} of them would exclude zero by chance if no difference were "
-        "real. Read a lone 'holds' with an interval close to zero with that in mind.",
+        f"- **Data.** Fashion-MNIST: {data['train_count']:,} training and {data['test_count']:,} test images. As in the "
+        "coursework, Parts A and B validate on the test set; the optimizer study and the protocol check validate on "
+        f"a held-out {params['data']['held_out_fraction']:.0%} of the training set instead.",
+        f"- **Seeds.** Each experiment and optimizer run is trained once per seed ({', '.join(map(str, params['seeds']))}"
+        f"); a seed draws the initial weights, the batch order and the dropout masks. Done: {inputs.seeds_done()}. "
+        f"TensorFlow runs with {params['training']['threads']} thread and op determinism on. {versions}; git commit "
+        f"`{mlflow_runs.git_commit()}`; {platform.machine()}, Python {platform.python_version()}.",
+        "- **An interval** is where the mean over seeds lies, at the stated level. For a number measured on the test "
+        "images (final test loss and accuracy) it covers two sources of noise: the seeds, and the draw of the 10,000 "
+        "test images, which is the same for every seed; more seeds shrink only the first. For other numbers it "
+        "covers the seeds. A comparison is paired: the same seed and the same images for both models.",
+        f"- **Verdicts.** A difference whose whole interval lies within its margin (±{settings['margins']['loss']} "
+        f"loss, ±{settings['margins']['accuracy'] * 100:g} accuracy points, ±{settings['margins']['epochs']} epochs) is "
+        "**alike**: too small to matter, whatever its sign. Otherwise a claimed difference **holds** when the interval "
+        "excludes zero on the claimed side, is **reversed** when it excludes zero on the other side, and is "
+        "**inconclusive** when it includes zero; the seeds column says how many seeds would settle it. A claim that "
+        "two models are alike holds when the interval lies within the margin.",
+        f"- **Primary and exploratory claims.** The {primary} primary claims, one per question, were declared in "
+        "params.yaml before any result. Judged together, they use Holm's method: each interval is drawn at the "
+        "level that keeps the chance of any false 'holds' among them at "
+        f"{1 - settings['confidence']:.0%}. The other claims are exploratory, each at {settings['confidence']:.0%}: "
+        "with this many, one or two may exclude zero by chance, so they are leads, not findings.",
+        "- **These numbers replace earlier ones.** The whole grid was re-run once with one TensorFlow thread (the "
+        "thread count alone moved a final loss by 0.06), training metrics measured in inference mode at each "
+        "epoch's final weights, five seeds, three learning rates per optimizer rule and a held-out split for every "
+        "choice: every number changed.",
     ])
 
 
-def verdict_block(report, verdicts, question):
-    mine = verdicts[verdicts["question"] == question].drop(columns="question")
-    report.table(mine, "verdicts_" + anchor(question))
+def limitations(inputs):
+    return "\n".join([
+        "- One machine and one set of library versions. Another CPU rounds differently and gives other numbers, "
+        "within the spread the seeds show.",
+        "- Parts A and B validate on the test set, as the coursework did: a best epoch or a best model picked there is "
+        "optimistic. The protocol check measures by how much.",
+        f"- {len(inputs.params['seeds'])} seeds: 'inconclusive' often means 'not enough seeds', not 'no effect'.",
+        "- The optimizer study trains one network, full batch, at three rates per rule for Adam and SGD with momentum "
+        "and one for the others.",
+    ])
 
 
-def marks_for(names, columns=("train_loss", "val_loss", "train_accuracy", "val_accuracy")):
-    return {name: {column: SEED_VALUES[name][column] for column in columns if column in SEED_VALUES.get(name, {})}
-            for name in names}
+def appendix(report, inputs):
+    report.heading("Appendix: every experiment, the coursework's numbers, times")
+    report.table(analysis.metric_table(inputs.experiments, sections.SUMMARY_MEASURES, inputs.confidence), "summary")
+    report.text("The coursework's numbers beside ours (mean [interval] over seeds; `coursework inside`: its value "
+                "lies in our interval). Its Part A accuracies are its rounded metric; its L1/L2 losses include the "
+                "penalty.")
+    report.table(analysis.coursework_comparison(inputs.experiments, inputs.confidence), "coursework_comparison")
+    times = analysis.stage_times(inputs.experiments, inputs.optimizer_runs, inputs.holdout_runs)
+    by_part = times.groupby("stages", as_index=False, sort=False)["minutes"].sum()
+    report.text(f"Stage times on this machine, {times['minutes'].sum() / 60:.1f} h in all; seed by seed in "
+                "`tables/stage_times.csv`:")
+    report.table(by_part, "stage_times_by_part")
+    report.save_table(times, "stage_times")
+    report.save_table(pd.DataFrame(used_runs(inputs), columns=["mlflow_run_name", "mlflow_run_id"]), "mlflow_runs")
+    report.text(f"MLflow: every run is named `<experiment>-seed<n>` (`tables/mlflow_runs.csv` lists them); `make ui` "
+                f"serves the store at {inputs.params['report']['mlflow_ui']}. Raw files, SHA-256:")
+    report.text("\n".join(f"- `{name}`: `{entry['sha256']}`" for name, entry in sorted(inputs.data_summary["raw_files"].items())))
 
 
-def histories(experiments, names):
-    return {name: {seed: run.history for seed, run in experiments.get(name, {}).items()} for name in names}
-
-
-def part_a(report, experiments, verdicts, confidence):
-    report.heading(QUESTIONS["A 1-1"])
-    report.curves(histories(experiments, ["lowlevel_softmax"]), "lowlevel_softmax", "Softmax classifier, 500 full-batch epochs",
-                  marks=marks_for(["lowlevel_softmax"]), table="verdicts_a-1-1")
-    report.text(
-        "The seed's note 2: it rounded each of the 10 softmax outputs to 0 or 1 and compared them element-wise with the "
-        "one-hot label. At most one probability can exceed 0.5, so at most two of an image's ten entries disagree: the "
-        "metric never falls below **0.8**, and near-uniform outputs score **0.9**, the seed's \"0.89999\" at the start.")
-    report.curves(histories(experiments, ["lowlevel_softmax", "lowlevel_net_b"]), "rounded_vs_true_accuracy",
-                  "True (argmax) accuracy against the seed's rounded accuracy", columns=("accuracy", "rounded_accuracy"))
-    verdict_block(report, verdicts, "A 1-1")
-
-    report.heading(QUESTIONS["A 1-2-1, 1-2-2"])
-    names = ["lowlevel_net_a", "lowlevel_net_b"]
-    report.table(analysis.metric_table({name: experiments.get(name, {}) for name in names}, SUMMARY_MEASURES, confidence),
-                 "network_a_vs_b")
-    report.curves(histories(experiments, names), "network_a_vs_b", "Network A (300) and Network B (300-100)",
-                  marks=marks_for(names), table="network_a_vs_b")
-    verdict_block(report, verdicts, "A 1-2-1, 1-2-2")
-
-    report.heading(QUESTIONS["A 3"])
-    names = ["lowlevel_net_b", "lowlevel_net_b_l1", "lowlevel_net_b_l2"]
-    report.curves(histories(experiments, names[1:]), "l1_vs_l2", "Network B with L1 and L2: data loss and loss with penalty",
-                  columns=("loss", "total_loss"), table="regularization_starting_loss")
-    starts = [{"experiment": name, "seed_starting_total_loss": seed_value,
-               "our_starting_total_loss": statistics.interval(
-                   [run.history["train_total_loss"].iloc[0] for run in experiments[name].values()], confidence).text()
-               if experiments.get(name) else NOT_RUN} for name, seed_value in SEED_STARTING_TOTAL_LOSS.items()]
-    report.table(pd.DataFrame(starts), "regularization_starting_loss")
-    report.text("Weight matrices after training, mean over seeds (`share_near_zero`: share of |w| below "
-                "`evaluate.near_zero_weight`):")
-    report.table(weight_table(experiments, names), "regularization_weights")
-    verdict_block(report, verdicts, "A 3")
-
-
-def weight_table(experiments, names):
-    rows = []
-    for name in names:
-        layers = [run.evaluation["weights"] for run in experiments.get(name, {}).values()]
-        for index, layer in enumerate(layers[0] if layers else []):
-            rows.append({"experiment": name, "layer": layer["layer"], "shape": layer["shape"], "seeds": len(layers),
-                         **{key: sum(seed[index][key] for seed in layers) / len(layers)
-                            for key in ("mean_abs", "share_near_zero")}})
-    return pd.DataFrame(rows)
-
-
-def part_b(report, params, experiments, verdicts, confidence):
-    report.heading(QUESTIONS["B i"])
-    report.text("`gap_loss` = validation minus training loss at the last epoch (how much the model overfits); "
-                "`best_val_loss` = the lowest validation loss over the epochs (chosen on the test set, so optimistic).")
-    report.table(analysis.metric_table({name: experiments.get(name, {}) for name in ARCHITECTURES}, SUMMARY_MEASURES,
-                                       confidence), "overfitting")
-    report.curves(histories(experiments, ARCHITECTURES[:3]), "architectures_shallow", "Softmax, 2 and 3 layers",
-                  marks=marks_for(ARCHITECTURES[:3]), table="overfitting")
-    report.curves(histories(experiments, ARCHITECTURES[3:]), "architectures_deep", "4 and 5 layers",
-                  marks=marks_for(ARCHITECTURES[3:]), table="overfitting")
-    report.gap(histories(experiments, ARCHITECTURES), "architectures_gap", "How much each depth overfits",
-               table="overfitting")
-    raw = [name for name, spec in all_experiments(params).items() if spec.get("scale") is False]
-    report.text("A hypothesis for the seed's high validation losses (0.58-0.74 for 3-5 layers): unscaled 0-255 pixels. "
-                "The same architectures on raw pixels:")
-    report.table(analysis.metric_table({name: experiments.get(name, {}) for name in raw}, SUMMARY_MEASURES, confidence),
-                 "scale_hypothesis")
-    verdict_block(report, verdicts, "B i")
-
-    report.heading(QUESTIONS["B ii"])
-    for depth in ("4l", "5l"):
-        # Named by depth, and only the dropout variants and their baseline (not the raw-pixel runs).
-        names = [name for name in params["experiments"]["keras"] if name == f"keras_{depth}"
-                 or name.startswith(f"keras_{depth}_drop")]
-        report.table(analysis.metric_table({name: experiments.get(name, {}) for name in names},
-                                           SUMMARY_MEASURES + ("best_val_accuracy",), confidence), f"dropout_{depth}")
-        report.curves(histories(experiments, names), f"dropout_{depth}", f"{depth.upper()} with and without dropout",
-                      marks=marks_for(names), table=f"dropout_{depth}")
-        report.gap(histories(experiments, names), f"dropout_{depth}_gap", f"{depth.upper()}: how much dropout closes "
-                   "the gap", table=f"dropout_{depth}")
-    verdict_block(report, verdicts, "B ii")
-
-
-def best_model_section(report, experiments, mistakes_dir, confidence):
-    best = analysis.best(experiments, "test_accuracy", confidence)
-    if best is None:
-        return
-    seed = min(experiments[best])
-    report.heading(f"The best model: {best}")
-    report.text(f"Chosen by mean accuracy over seeds on the seed's validation set, which is the test set: the figure is "
-                f"optimistic (the protocol check below picks on a held-out split). Per-class precision and recall, "
-                f"seed {seed}:")
-    report.table(pd.read_csv(experiments[best][seed].folder / "per_class.csv"), "best_model_per_class")
-    predictions = experiments[best][seed].predictions
-    report.figure(figures.confusion(predictions["actual"], predictions["predicted"], CLASS_NAMES,
-                                    f"{best}, seed {seed}: test confusion matrix"),
-                  "best_model_confusion", f"{best}, seed {seed}: test confusion matrix", table="best_model_per_class")
-    mistakes = Path(mistakes_dir) / "confident_mistakes.png"
-    if mistakes.is_file():
-        shown = pd.read_csv(mistakes.with_suffix(".csv"))
-        report.image(mistakes, f"{shown['experiment'].iloc[0]}, seed {shown['seed'].iloc[0]}: its {len(shown)} most "
-                               "confident mistakes on the test set, with true and predicted labels and the confidence")
-
-
-def used_runs(experiments, optimizer_runs, holdout_runs):
-    """(label, seed, Run) for every run the report reads, labelled as MLflow names it less the seed:
-    a held-out run is `<name>-holdout`, apart from the experiment of the same name."""
-    for suffix, pool in (("", experiments), ("", optimizer_runs), ("-holdout", holdout_runs)):
+def used_runs(inputs):
+    """(MLflow run name, run id) of every run the report reads. A held-out run is named
+    `<name>-holdout-seed<n>`, apart from the experiment of the same name."""
+    for suffix, pool in (("", inputs.experiments), ("", inputs.optimizer_runs), ("-holdout", inputs.holdout_runs)):
         for name, seeds in pool.items():
             for seed, run in sorted(seeds.items()):
-                yield f"{name}{suffix}", seed, run
+                yield f"{name}{suffix}-seed{seed}", run.record["mlflow_run_id"]
 
 
-def appendix(report, params, experiments, optimizer_runs, holdout_runs, data_summary, confidence):
-    report.heading("Appendix: every experiment, the seed's numbers, times")
-    report.table(analysis.metric_table(experiments, SUMMARY_MEASURES, confidence), "summary")
-    report.text("The seed's numbers beside ours (mean [interval] over seeds; `seed_inside`: the seed's value lies in "
-                "our interval). The seed's Part A accuracies are its rounded metric, its L1/L2 losses include the penalty.")
-    report.table(analysis.seed_comparison(experiments, confidence), "seed_comparison")
-    address = params["report"]["mlflow_ui"]
-    runs = [{"run": label, "seed": seed, "mlflow_run": f"[{run.record['mlflow_run_id'][:8]}]"
-                                                      f"({address}/#/runs/{run.record['mlflow_run_id']})"}
-            for label, seed, run in used_runs(experiments, optimizer_runs, holdout_runs)]
-    report.text(f"MLflow runs: each link opens the run in the UI that `make ui` serves at {address}:")
-    report.table(pd.DataFrame(runs, columns=["run", "seed", "mlflow_run"]), "mlflow_runs")
-    report.text("\n".join(f"- `{name}`: SHA-256 `{entry['sha256']}`" for name, entry in sorted(data_summary["raw_files"].items())))
-    times = analysis.stage_times(experiments, optimizer_runs)
-    report.text(f"Stage times on this machine, {times['seconds'].sum() / 60:.1f} min in all:")
-    report.table(times, "stage_times")
-
-
-def build_report(params, results_dir, out_dir, data_summary, mistakes_dir=None):
-    settings, seeds = params["report"], params["seeds"]
-    experiments = results.load_experiments(results_dir, all_experiments(params), seeds)
-    optimizer_runs = results.load_optimizer_runs(results_dir, params["optimizers"]["runs"], seeds)
-    holdout_runs = results.load_holdout_runs(results_dir, params["holdout"]["experiments"], seeds)
-    verdicts = analysis.verdict_table(experiments, optimizer_runs, settings, params["optimizers"]["target_val_loss"], CLAIMS)
-    done = sum(len(runs) for runs in experiments.values())
-    expected = len(seeds) * len(experiments)
-    seeds_done = f"{done} of {expected} experiment runs, {sum(len(runs) for runs in optimizer_runs.values())} of " \
-                 f"{len(seeds) * len(optimizer_runs)} optimizer runs"
-    figures.assign_colours(*params["experiments"].values(), params["optimizers"]["runs"])
-    mistakes_dir = Path(out_dir) / "mistakes" if mistakes_dir is None else mistakes_dir
-    report = Report(out_dir)
+def build_report(params, results_dir, out_dir, figures_dir=None, mistakes_dir=None):
+    """Write the report under out_dir, showing the figures the `figures` stage drew (by default
+    in out_dir/figures); return what it was built from."""
+    inputs = gather(params, results_dir)
+    report = Report(out_dir, Path(out_dir) / "figures" if figures_dir is None else figures_dir)
     report.heading(TITLE, level=1)
-    report.text(f"Each conclusion of the coursework, tested over seeds ({seeds_done}). Runs not yet done show as "
-                f"'{NOT_RUN}'.")
+    report.text(summary(inputs))
     report.heading("Scorecard")
-    report.table(scorecard(verdicts, CLAIMS), "scorecard")
+    report.table(scorecard(inputs), "scorecard")
     report.text("**Contents**")
     report.contents()
     report.heading("How to read this report")
-    report.text(protocol(params, data_summary, verdicts, seeds_done))
-    part_a(report, experiments, verdicts, settings["confidence"])
-    part_b(report, params, experiments, verdicts, settings["confidence"])
-    best_model_section(report, experiments, mistakes_dir, settings["confidence"])
-    holdout_report.section(report, params, holdout_runs, settings["confidence"])
-    report.heading(QUESTIONS["Essay"])
-    optimizer_report.section(report, params, optimizer_runs, experiments.get(params["optimizers"]["network"], {}),
-                             settings["confidence"])
-    verdict_block(report, verdicts, "Essay")
+    report.text(how_to_read(inputs))
+    sections.part_a(report, inputs)
+    sections.part_b(report, inputs)
+    sections.best_model_section(report, inputs, Path(out_dir) / "mistakes" if mistakes_dir is None else mistakes_dir)
+    holdout_report.section(report, inputs)
+    optimizer_report.section(report, inputs)
     report.heading("Limitations")
-    report.text("- One machine and one set of library versions; other machines may differ in the last digits.\n"
-                "- The validation set is the test set (the seed's protocol), so best-epoch and best-model figures are "
-                "optimistic; only the protocol check's candidates are also picked on a held-out split.\n"
-                f"- {len(seeds)} seeds give wide intervals: 'inconclusive' often means 'not enough seeds', not 'no effect'.\n"
-                "- Each optimizer ran at one learning rate: the essay's 'little to tune' is not tested.")
-    appendix(report, params, experiments, optimizer_runs, holdout_runs, data_summary, settings["confidence"])
+    report.text(limitations(inputs))
+    appendix(report, inputs)
     report.write(TITLE)
-    return report, verdicts, experiments, optimizer_runs, holdout_runs
+    return inputs
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--results", default="results")
     parser.add_argument("--out", default="reports")
+    parser.add_argument("--figures", default="reports/figures")
     parser.add_argument("--params", default="params.yaml")
     arguments = parser.parse_args()
-    params = load_params(arguments.params)
-    data_summary = files.read_json(Path(arguments.results) / "data.json")
-    _, verdicts, experiments, optimizer_runs, holdout_runs = build_report(params, arguments.results, arguments.out,
-                                                                          data_summary)
-    used = {f"{label}-seed{seed}": run.record["mlflow_run_id"]
-            for label, seed, run in used_runs(experiments, optimizer_runs, holdout_runs)}
-    mlflow_runs.log_report(params["mlflow"], arguments.out, used, verdicts)
+    inputs = build_report(load_params(arguments.params), arguments.results, arguments.out, arguments.figures)
+    mlflow_runs.log_report(inputs.params["mlflow"], arguments.out, dict(used_runs(inputs)),
+                           analysis.verdict_table(inputs.findings))
     print(f"report: {Path(arguments.out) / 'report.html'}")
 
 

@@ -33,7 +33,6 @@ def small_params(params, experiments, epochs=2, limit_train=600, limit_test=300,
     params["data"].update(limit_train=limit_train, limit_test=limit_test)
     params["training"].update(progress_every_epochs=1, checkpoint_every_epochs=1)
     params["mlflow"]["log_every_epochs"] = 1
-    params["report"]["bootstrap_rounds"] = 200
     lowlevel = [name for name in experiments if name in params["experiments"]["lowlevel"]]
     study = params["optimizers"]
     if study["network"] not in lowlevel:
@@ -45,6 +44,10 @@ def small_params(params, experiments, epochs=2, limit_train=600, limit_test=300,
         kind: {name: {**spec, "epochs": epochs} for name, spec in group.items()
                if name in experiments or (kind == "lowlevel" and name == study["network"])}
         for kind, group in params["experiments"].items()}
+    kept = [name for group in params["experiments"].values() for name in group]
+    params["studies"] = {name: {**study, "experiments": [name for name in study["experiments"] if name in kept]}
+                         for name, study in params["studies"].items()
+                         if any(experiment in kept for experiment in study["experiments"])}
     keras = list(params["experiments"]["keras"])
     params["holdout"]["experiments"] = [name for name in keras if name in params["holdout"]["experiments"]] or keras[:1]
     return params

@@ -1,11 +1,13 @@
 """Screenshots for the README, taken as a person would see the pages (`make screenshots`): the
-MLflow runs view, MLflow's compare view of the 4-layer dropout study, and DVC's plots page, each
-in headless Chromium. Writes reports/screenshots/*.png."""
+MLflow runs view and the 4-layer dropout study's view as `make ui` prints them, MLflow's compare
+view of that study, and DVC's plots page, each in headless Chromium with a fresh profile. Writes
+reports/screenshots/*.png."""
 
 import json
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -14,7 +16,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from fashion_pipeline import cli, params
-from fashion_pipeline.tracking import mlflow_runs
+from fashion_pipeline.tracking import mlflow_runs, views
 
 OUT = Path("reports/screenshots")
 
@@ -26,15 +28,17 @@ def _free_port():
 
 
 def shoot(url, path, width=1400, height=900):
-    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={width},{height}",
-                    "--virtual-time-budget=20000", "--hide-scrollbars", f"--screenshot={path}", url],
-                   check=True, capture_output=True, timeout=180)
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+                        f"--window-size={width},{height}", "--virtual-time-budget=20000", "--hide-scrollbars",
+                        f"--screenshot={path}", url], check=True, capture_output=True, timeout=180)
     print(f"screenshots: {path}")
 
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
-    settings = params.load_params()["mlflow"]
+    project = params.load_params()
+    settings = project["mlflow"]
     uri = mlflow_runs.tracking_uri()
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
@@ -47,9 +51,11 @@ def main():
                 break
             except OSError:
                 time.sleep(1)
-        shoot(mlflow_runs.runs_view(settings, address), OUT / "mlflow_runs.png")
         client = MlflowClient(uri)
         experiment = client.get_experiment_by_name(settings["experiment_name"])
+        views.save_views(client, experiment.experiment_id, project["studies"])
+        shoot(views.view_address(address, experiment.experiment_id, "runs"), OUT / "mlflow_runs.png")
+        shoot(views.view_address(address, experiment.experiment_id, "study-dropout_4l"), OUT / "mlflow_dropout_4l.png")
         study = client.search_runs([experiment.experiment_id], "tags.studies LIKE '%dropout_4l%' AND tags.seed = '42'")
         ids = json.dumps([run.info.run_id for run in study])
         compare = f"{address}/#/compare-runs?runs={urllib.parse.quote(ids)}&experiments={urllib.parse.quote(json.dumps([experiment.experiment_id]))}"

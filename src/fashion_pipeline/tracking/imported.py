@@ -62,12 +62,13 @@ def import_results(results_dir, params, commit):
         digest = hashlib.md5(history_bytes).hexdigest()
         if record.get("mlflow_run_id") in known or digest in known_digests:
             continue
-        log_run(client, experiment, folder, name, seed, kind, spec, subfolder, commit, digest)
+        log_run(client, experiment, folder, name, seed, kind, spec, subfolder, commit, digest,
+                params["studies"])
         imported += 1
     return imported
 
 
-def log_run(client, experiment, folder, name, seed, kind, spec, subfolder, commit, digest):
+def log_run(client, experiment, folder, name, seed, kind, spec, subfolder, commit, digest, study_params):
     """One finished run, as its stage would have recorded it, without the model."""
     history = pd.read_csv(folder / "history.csv")
     final = json.loads((folder / "train.json").read_text())
@@ -75,9 +76,10 @@ def log_run(client, experiment, folder, name, seed, kind, spec, subfolder, commi
         final.update(json.loads((folder / "metrics.json").read_text()))
     experiment_name = f"optimizer_{name}" if kind == "optimizer" else name
     run_name, stage = names(name, seed, kind, subfolder)
-    tags = {**studies.tags(name, kind), "experiment": experiment_name, "kind": "lowlevel" if kind == "optimizer" else kind,
+    study_tags = studies.tags(name, kind, study_params)
+    tags = {**study_tags, "experiment": experiment_name, "kind": "lowlevel" if kind == "optimizer" else kind,
             "seed": str(seed), "dvc_stage": stage, "imported_from_commit": commit, "imported_history_md5": digest,
-            "mlflow.note.content": studies.tags(name, kind)["mlflow.note.content"] + " (imported from the committed results)"}
+            "mlflow.note.content": study_tags["mlflow.note.content"] + " (imported from the committed results)"}
     if subfolder == "holdout":
         tags.update(protocol="holdout", studies="holdout")
     run = client.create_run(experiment, run_name=run_name, tags=tags)

@@ -97,12 +97,6 @@ def experiment_id(mlflow_params, uri):
         return mlflow.get_experiment_by_name(name).experiment_id
 
 
-def runs_view(mlflow_params, address):
-    """The UI's address of the experiment's runs (the experiment itself when it has none yet)."""
-    experiment = MlflowClient(tracking_uri()).get_experiment_by_name(mlflow_params["experiment_name"])
-    return f"{address}/#/experiments/{experiment.experiment_id}/runs" if experiment else address
-
-
 # Spec keys whose last part names a value every run of a study shares under another name.
 SHARED_NAMES = {"rule": "optimizer"}
 
@@ -127,8 +121,8 @@ def start_training_run(params, uri, job):
     same params under their params.yaml paths as params.json."""
     kind, name = job.kind, job.tags["experiment"].removeprefix("optimizer_")
     # The job's own tags win over the study's (a held-out run of keras_3l is not in B i's study).
-    tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed), **studies.tags(name, kind),
-            **job.tags}
+    tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed),
+            **studies.tags(name, kind, params["studies"]), **job.tags}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
     # System metrics (CPU, memory) sampled while the run trains.

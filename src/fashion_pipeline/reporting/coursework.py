@@ -1,11 +1,11 @@
-"""The numbers and conclusions of the seed coursework, to put beside ours in the report.
+"""The numbers and conclusions of the coursework, to put beside ours in the report.
 
-Values are copied from the seed's text (Part A at 500 full-batch epochs, Part B at 30 epochs).
+Values are copied from the coursework's text (Part A at 500 full-batch epochs, Part B at 30 epochs).
 Its Part A accuracies are the rounded element-wise metric, so they sit beside our
 *_rounded_accuracy columns; its L1/L2 losses include the penalty (total loss).
 """
 
-SEED_VALUES = {
+COURSEWORK_VALUES = {
     "lowlevel_softmax": {"train_loss": 0.4861, "val_loss": 0.5208},
     "lowlevel_net_a": {"train_loss": 0.2177, "val_loss": 0.3302,
                        "train_rounded_accuracy": 0.9850, "val_rounded_accuracy": 0.9775},
@@ -25,14 +25,14 @@ SEED_VALUES = {
     "keras_5l_drop_taper": {"train_loss": 0.3744, "train_accuracy": 0.8913, "val_loss": 0.3469, "val_accuracy": 0.8982},
 }
 
-# The loss each regularized run starts from, read off the seed's curves ("in L1, loss starts to
+# The loss each regularized run starts from, read off the coursework's curves ("in L1, loss starts to
 # descend from 12 and in L2 the loss starts to descend from 3.0").
-SEED_STARTING_TOTAL_LOSS = {"lowlevel_net_b_l1": 12.0, "lowlevel_net_b_l2": 3.0}
+COURSEWORK_STARTING_TOTAL_LOSS = {"lowlevel_net_b_l1": 12.0, "lowlevel_net_b_l2": 3.0}
 
 # Adam's defaults: Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015,
-# Algorithm 1; and the two sets the seed's essay gives.
+# Algorithm 1; and the two sets the coursework's essay gives.
 ADAM_DEFAULTS_PAPER = {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}
-ADAM_DEFAULTS_SEED = {
-    "the seed, on the update rule": {"epsilon": 1e-9},
-    "the seed, \"the best part\"": {"beta_1": 0.9, "beta_2": 0.99, "epsilon": 1e-8},
+ADAM_DEFAULTS_COURSEWORK = {
+    "the coursework, on the update rule": {"epsilon": 1e-9},
+    "the coursework, \"the best part\"": {"beta_1": 0.9, "beta_2": 0.99, "epsilon": 1e-8},
 }

@@ -1,0 +1,41 @@
+"""Stage `figures`: every figure of the report, drawn from the committed results into
+reports/figures (PNG), with figures.json giving each one's caption and the table that holds its
+numbers. The report stage only composes them: a figure's look changes without re-judging a
+claim, and the report's text changes without redrawing a figure."""
+
+import argparse
+from pathlib import Path
+
+from fashion_pipeline import cli, files
+from fashion_pipeline.params import load_params
+from fashion_pipeline.reporting import drawing
+from fashion_pipeline.reporting.document import FIGURES_MANIFEST
+from fashion_pipeline.reporting.figure_plan import plan
+from fashion_pipeline.reporting.inputs import gather
+
+
+def draw_figures(params, results_dir, out_dir):
+    out_dir = Path(out_dir)
+    planned = plan(gather(params, results_dir))
+    for figure in planned:
+        drawing.save(figure.draw(), out_dir / f"{figure.name}.png")
+    # The folder persists between runs: a figure no longer planned goes.
+    for stale in set(out_dir.glob("*.png")) - {out_dir / f"{figure.name}.png" for figure in planned}:
+        stale.unlink()
+    files.write_json(out_dir / FIGURES_MANIFEST, {figure.name: {"caption": figure.caption, "table": figure.table}
+                                          for figure in planned})
+    return planned
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--out", default="reports/figures")
+    parser.add_argument("--params", default="params.yaml")
+    arguments = parser.parse_args()
+    planned = draw_figures(load_params(arguments.params), arguments.results, arguments.out)
+    print(f"figures: {len(planned)} -> {arguments.out}")
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,143 @@
+"""The report's statistics on constructed data with known answers: intervals over seeds and
+test images, the verdict rules, Holm's method and the seeds a claim needs. Every random draw
+has a fixed seed and the arithmetic is float64 NumPy, so the numbers are the same on any CPU."""
+
+import math
+
+import numpy as np
+import pytest
+
+from fashion_pipeline.reporting import statistics
+from fashion_pipeline.reporting.statistics import ALIKE, HOLDS, INCONCLUSIVE, NOT_DECIDABLE, NOT_RUN, REVERSED
+
+
+def test_interval_is_the_t_interval_of_the_mean():
+    found = statistics.interval([1.0, 2.0, 3.0])
+    half = 4.302653 * 1.0 / math.sqrt(3)  # t(0.975, 2 degrees of freedom) * sd / sqrt(n)
+    assert (found.mean, found.seed_variance, found.count, found.covers) == (2.0, 1.0, 3, statistics.SEEDS)
+    assert found.low == pytest.approx(2.0 - half, abs=1e-5) and found.high == pytest.approx(2.0 + half, abs=1e-5)
+    single = statistics.interval([0.4])
+    assert single.count == 1 and "1 seed" in single.text()
+    assert statistics.interval([201.0, 201.0, 201.0]).text(2) == "201.00 (the same in every seed)"
+
+
+def test_paired_interval_uses_the_seeds_both_runs_have():
+    found = statistics.paired_interval({42: 1.0, 43: 2.0, 44: 9.0}, {42: 0.5, 43: 1.5})
+    assert (found.mean, found.low, found.high, found.count) == (0.5, 0.5, 0.5, 2)
+    assert statistics.paired_interval({42: 1.0}, {43: 1.0}) is None
+
+
+def test_two_way_interval_without_image_effects_is_the_seed_interval():
+    # Every image of a seed has that seed's value: the images add no noise.
+    seed_values = np.array([0.3, 0.5, 0.4, 0.6])
+    table = np.repeat(seed_values[:, None], 50, axis=1)
+    found, plain = statistics.two_way_interval(table), statistics.interval(seed_values)
+    assert found.image_variance < 1e-20
+    assert (found.low, found.high) == pytest.approx((plain.low, plain.high), rel=1e-9)
+
+
+def simulated(generator, seeds, images, seed_sd=0.02, image_sd=0.5, noise_sd=0.3, mean=0.01):
+    """Paired per-image differences: mean + seed effect + image effect + residual."""
+    return (mean + generator.normal(0, seed_sd, (seeds, 1)) + generator.normal(0, image_sd, (1, images))
+            + generator.normal(0, noise_sd, (seeds, images)))
+
+
+def test_two_way_interval_covers_the_true_mean_where_a_seeds_only_interval_does_not():
+    # The test images are one draw shared by every seed: their effect does not average out over
+    # seeds. Here its share of the mean's error (1 / sqrt(2000) = 0.022) is twice the seeds'.
+    generator = np.random.default_rng(7)
+    ours = naive = 0
+    trials = 400
+    for _ in range(trials):
+        table = simulated(generator, seeds=5, images=2000, image_sd=1.0)
+        found = statistics.two_way_interval(table)
+        ours += found.low <= 0.01 <= found.high
+        seeds_only = statistics.interval(table.mean(axis=1))
+        naive += seeds_only.low <= 0.01 <= seeds_only.high
+    # 400 trials: a 95 % interval covers 380 +- 9 (binomial sd 4.4).
+    assert 0.92 <= ours / trials <= 0.98
+    assert naive / trials < 0.75
+
+
+def hierarchical_bootstrap(table, rounds, generator):
+    """The reference the analytic interval stands for: resample seeds and images jointly, the
+    same images for every seed, and take the standard deviation of the grand mean."""
+    seeds, images = table.shape
+    means = [table[generator.integers(0, seeds, seeds)][:, generator.integers(0, images, images)].mean()
+             for _ in range(rounds)]
+    return float(np.std(means))
+
+
+def test_two_way_standard_error_agrees_with_a_hierarchical_bootstrap():
+    generator = np.random.default_rng(3)
+    table = simulated(generator, seeds=40, images=400, seed_sd=0.05, image_sd=0.4, noise_sd=0.1)
+    found = statistics.two_way_interval(table)
+    # The bootstrap counts the residual twice (once per resampled factor) and the seed and image
+    # variances with (n - 1) / n; with the residual small, the two agree within 10 %.
+    assert hierarchical_bootstrap(table, 1500, generator) == pytest.approx(found.standard_error, rel=0.1)
+    assert found.covers == statistics.SEEDS_AND_IMAGES and found.count == 40
+
+
+@pytest.mark.parametrize(
+    ("values", "direction", "expected"),
+    [
+        ([-0.30, -0.25, -0.35], statistics.LOWER, HOLDS),
+        ([0.30, 0.25, 0.35], statistics.LOWER, REVERSED),
+        ([0.30, 0.25, 0.35], statistics.HIGHER, HOLDS),
+        ([0.001, -0.001, 0.0005], statistics.LOWER, ALIKE),  # inside the 0.02 margin both ways
+        ([0.10, -0.10, 0.05], statistics.LOWER, INCONCLUSIVE),  # wide, and crosses zero
+        ([0.001, -0.001, 0.0005], statistics.SIMILAR, HOLDS),
+        ([0.30, 0.25, 0.35], statistics.SIMILAR, REVERSED),
+        ([0.10, -0.10, 0.05], statistics.SIMILAR, INCONCLUSIVE),
+        ([0.2, 0.3, 0.25], statistics.POSITIVE, HOLDS),
+        ([0.001, -0.001, 0.0005], statistics.POSITIVE, ALIKE),
+        ([0.0, 0.0, 0.0], statistics.NEGLIGIBLE, HOLDS),  # bounded at zero, no rise at all
+        ([0.30, 0.25, 0.35], statistics.NEGLIGIBLE, REVERSED),
+        ([0.0, 0.05, 0.01], statistics.NEGLIGIBLE, INCONCLUSIVE),  # [-0.046, 0.086] straddles the margin
+        # No worse: a difference clearly below +margin holds, even a large negative one.
+        ([-0.30, -0.25, -0.35], statistics.NEGLIGIBLE, HOLDS),
+        ([0.30, 0.25, 0.35], statistics.MATERIAL, HOLDS),
+        ([0.0, 0.0, 0.0], statistics.MATERIAL, REVERSED),
+        # Margins first: [0.0085, 0.0135] excludes zero but lies inside +-0.02, so no difference.
+        ([0.010, 0.012, 0.011], statistics.LOWER, ALIKE),
+        # [0.0076, 0.0324] excludes zero but not wholly outside the margin: alikeness is not refuted.
+        ([0.015, 0.025, 0.020], statistics.SIMILAR, INCONCLUSIVE),
+        ([-0.30], statistics.LOWER, INCONCLUSIVE),  # one seed: no interval, no verdict
+    ],
+)
+def test_verdict_rules(values, direction, expected):
+    assert statistics.verdict(statistics.interval(values), direction, 0.02) == expected
+    assert statistics.verdict(None, direction, 0.02) == NOT_RUN
+
+
+def test_holm_adjusts_step_down_and_keeps_the_order():
+    # Sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> 0.06 (monotone).
+    adjusted = statistics.holm([0.01, 0.04, 0.03, 0.005])
+    assert adjusted == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert statistics.holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("values", "direction"),
+    [([-0.05, -0.03, -0.06, -0.02], statistics.LOWER), ([0.001, -0.002, 0.003, 0.0], statistics.SIMILAR),
+     ([0.004, 0.006, 0.001, 0.012], statistics.NEGLIGIBLE), ([0.06, 0.09, 0.05, 0.04], statistics.MATERIAL)],
+)
+def test_p_value_decides_as_the_interval_at_the_same_level(values, direction):
+    """The interval at confidence 1 - alpha decides (holds or reversed, against inconclusive) as
+    p <= alpha does: the basis of drawing a primary claim's interval at Holm's level."""
+    found = statistics.interval(values)
+    p_value = statistics.p_value(found, direction, 0.02)
+    assert 0 < p_value < 1
+    decided = {HOLDS, REVERSED}
+    assert statistics.verdict(found.at(1 - p_value * 1.02), direction, 0.02) in decided
+    assert statistics.verdict(found.at(1 - p_value * 0.98), direction, 0.02) not in decided
+
+
+def test_seeds_needed_at_the_observed_spread():
+    # Seed variance 1, mean 0.5: t(n - 1) / sqrt(n) < 0.5 first at n = 18 (2.110 / 4.243 = 0.497).
+    found = statistics.Interval(0.5, -1.0, 2.0, 3, seed_variance=1.0, degrees_of_freedom=2.0)
+    assert statistics.seeds_needed(found, statistics.LOWER, 0.02) == "18"
+    # The test images' share of the error does not shrink with seeds: 2 x 0.3 > 0.5 whatever n.
+    floored = statistics.Interval(0.5, -1.0, 2.0, 3, seed_variance=1.0, image_variance=0.09, degrees_of_freedom=2.0)
+    assert statistics.seeds_needed(floored, statistics.LOWER, 0.02) == NOT_DECIDABLE
+    assert statistics.seeds_needed(statistics.interval([0.4]), statistics.LOWER, 0.02).startswith("unknown")
