@@ -311,3 +311,17 @@ def test_stages_print_only_their_own_lines_on_any_cpu(pipeline):
     assert refused.stdout == "" and len(refused.stderr.splitlines()) == 1
     assert refused.stderr.startswith("error: params.yaml: 'experiments.keras' is 'no_such_experiment'")
 
+
+
+def test_verify_trains_the_sample_again_and_finds_the_committed_numbers(pipeline):
+    """`make verify`'s check on the small project: the same machine, versions and params give the
+    committed run's numbers exactly, and the project's files are untouched."""
+    project, _ = pipeline
+    before = {path: path.read_bytes() for path in (project / "results").rglob("*") if path.is_file()}
+    result = run(["python", "-m", "fashion_pipeline.tools.verify"], project)
+    params = yaml.safe_load((project / "params.yaml").read_text())["verify"]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("verify: ") and " val_" in line]
+    assert len(lines) == 2 * (len(params["experiments"]) + len(params["optimizer_runs"]))
+    assert all("exactly" in line for line in lines), lines
+    assert "every run reproduces" in result.stdout
+    assert {path: path.read_bytes() for path in (project / "results").rglob("*") if path.is_file()} == before
