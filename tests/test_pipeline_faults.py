@@ -13,9 +13,17 @@ from conftest import pipeline_env, run
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture
+def project(pipeline, tmp_path):
+    """A copy of the end-to-end project for a test that breaks it on purpose, so the tests of the
+    other files never see what these leave behind."""
+    copied = tmp_path / "project"
+    shutil.copytree(pipeline[0], copied, symlinks=True)
+    return copied
+
+
 @pytest.mark.reliability
-def test_sigterm_during_training_ends_the_run_killed_and_leaves_no_finished_output(pipeline):
-    project, _ = pipeline
+def test_sigterm_during_training_ends_the_run_killed_and_leaves_no_finished_output(project):
     original = (project / "params.yaml").read_text()
     params = yaml.safe_load(original)
     params["experiments"]["keras"]["keras_softmax"]["epochs"] = 10_000
@@ -42,10 +50,9 @@ def test_sigterm_during_training_ends_the_run_killed_and_leaves_no_finished_outp
 
 
 @pytest.mark.parametrize("cause", ["an unusable tracking store", "the wrong interpreter", "missing prepared data"])
-def test_a_stage_that_fails_under_dvc_repro_leaves_its_committed_outputs_byte_for_byte(pipeline, cause, tmp_path):
+def test_a_stage_that_fails_under_dvc_repro_leaves_its_committed_outputs_byte_for_byte(project, cause, tmp_path):
     """DVC removes a stage's outputs before it runs it, unless they persist: here they do, and the
     stage replaces each atomically only when it succeeds."""
-    project, _ = pipeline
     stage, folder = "train_keras@keras_4l_drop_taper-42", project / "results" / "seed_42" / "keras_4l_drop_taper"
     outputs = [*sorted(folder.iterdir()), project / "models" / "seed_42" / "keras_4l_drop_taper.keras"]
     before = {path: path.read_bytes() for path in outputs}
@@ -72,10 +79,9 @@ def test_a_stage_that_fails_under_dvc_repro_leaves_its_committed_outputs_byte_fo
     assert "up to date" in run(["dvc", "status", stage], project).stdout
 
 
-def test_stages_print_only_their_own_lines_on_any_cpu(pipeline):
+def test_stages_print_only_their_own_lines_on_any_cpu(project):
     """Nothing from TensorFlow, XLA, absl or oneDNN reaches the terminal: not while TensorFlow's
     native code loads (where no log level reaches), nor while a stage trains, nor when it fails."""
-    project, _ = pipeline
     env = {key: value for key, value in pipeline_env(project).items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     original = (project / "params.yaml").read_text()
     params = yaml.safe_load(original)

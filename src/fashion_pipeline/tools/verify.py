@@ -71,6 +71,9 @@ def judge(value, committed, seed):
 
 def verify(root, params, results_dir):
     """Train the sample in a temporary project and judge it; True when every run is inside."""
+    if params["verify"]["seed"] not in params["seeds"]:
+        raise StageError(f"verify.seed {params['verify']['seed']} is not one of params.yaml's seeds; the committed "
+                         "runs it is compared with are trained for those")
     stages = sample_stages(params)
     with tempfile.TemporaryDirectory(prefix="verify-") as workspace:
         project = make_project(root, Path(workspace) / "project", params)
