@@ -108,3 +108,22 @@ def data_params(sources, files):
         "sha256": {name: hashlib.sha256(content).hexdigest() for name, content in files.items()},
         "scale": True, "val_fraction": 0.0, "limit_train": 0, "limit_test": 0, "split_seed": 0,
     }
+
+
+# The end-to-end project: Part A with L1, three Keras experiments (softmax, tapered dropout, raw
+# pixels), two optimizer runs.
+EXPERIMENTS = {"lowlevel_net_b_l1": "lowlevel", "keras_softmax": "keras", "keras_4l_drop_taper": "keras", "keras_3l_raw": "keras"}
+OPTIMIZER_RUNS = ["adam", "adam_no_bias_correction"]
+SEEDS = [42, 43]
+EPOCHS = 3
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory, project_params, real_data):
+    """The real pipeline, `dvc repro` on a small subset of the real images over two seeds, built
+    once for every test file that reads it: (project folder, the first repro's output)."""
+    params = small_params(copy.deepcopy(project_params), list(EXPERIMENTS), epochs=EPOCHS,
+                          optimizer_runs=OPTIMIZER_RUNS, seeds=SEEDS)
+    project = copy_project(tmp_path_factory.mktemp("pipeline"), params)
+    first = run(["dvc", "repro"], project)
+    return project, first

@@ -1,10 +1,7 @@
 """The real pipeline end to end: real DVC, real MLflow (SQLite), real TensorFlow, on a small
 stratified subset of the real Fashion-MNIST files, over two seeds."""
 
-import copy
 import json
-import shutil
-import signal
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -13,24 +10,9 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, copy_project, pipeline_env, run, small_params
+from conftest import EPOCHS, EXPERIMENTS, OPTIMIZER_RUNS, ROOT, SEEDS, run
 
 pytestmark = pytest.mark.slow
-
-EXPERIMENTS = {"lowlevel_net_b_l1": "lowlevel", "keras_softmax": "keras", "keras_4l_drop_taper": "keras", "keras_3l_raw": "keras"}
-OPTIMIZER_RUNS = ["adam", "adam_no_bias_correction"]
-SEEDS = [42, 43]
-EPOCHS = 3
-
-
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory, project_params, real_data):
-    params = small_params(copy.deepcopy(project_params), list(EXPERIMENTS), epochs=EPOCHS, optimizer_runs=OPTIMIZER_RUNS,
-                    seeds=SEEDS)
-    project = copy_project(tmp_path_factory.mktemp("pipeline"), params)
-    first = run(["dvc", "repro"], project)
-    return project, first
-
 
 def test_every_stage_runs_for_every_seed_and_writes_sane_metrics(pipeline):
     project, first = pipeline
@@ -160,21 +142,6 @@ def test_adding_a_seed_trains_only_the_new_replicates(pipeline):
     assert {"holdout_keras@keras_4l_drop_taper-7", "train_keras@keras_softmax-7"} <= stale
 
 
-def test_the_report_rebuilds_from_committed_files_alone(pipeline, tmp_path):
-    """A clone without models/, data/ or a DVC cache: an edit to the report's code re-runs the
-    report alone, from results/, and gives the same numbers."""
-    project, _ = pipeline
-    clone = tmp_path / "clone"
-    shutil.copytree(project, clone, ignore=shutil.ignore_patterns("models", "data", "cache", "mlflow.db", "mlartifacts"))
-    report_code = clone / "src" / "fashion_pipeline" / "stages" / "report.py"
-    report_code.write_text(report_code.read_text() + "\n# An edit to the report's code.\n")
-    rebuilt = run(["dvc", "repro", "--allow-missing"], clone)
-    assert rebuilt.stdout.count("Running stage") == 1 and "Running stage 'report'" in rebuilt.stdout
-    for table in ("summary", "verdicts_b-ii", "optimizers"):
-        pd.testing.assert_frame_equal(pd.read_csv(clone / "reports" / "tables" / f"{table}.csv"),
-                                      pd.read_csv(project / "reports" / "tables" / f"{table}.csv"))
-
-
 def test_holdout_runs_validate_on_a_held_out_part_of_the_training_set(pipeline):
     """The protocol check: each candidate trained again per seed, validated on a held-out part of
     the training set (not the test set), scored once on the test set; the report picks on it."""
@@ -228,86 +195,3 @@ def test_dvc_plots_page_draws_every_chart_offline(pipeline):
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
                           "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert dom.count("<canvas") == charts
-
-
-@pytest.mark.reliability
-def test_sigterm_during_training_ends_the_run_killed_and_leaves_no_finished_output(pipeline):
-    project, _ = pipeline
-    original = (project / "params.yaml").read_text()
-    params = yaml.safe_load(original)
-    params["experiments"]["keras"]["keras_softmax"]["epochs"] = 10_000
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    results = project / "results" / "seed_43" / "keras_softmax"
-    shutil.rmtree(results)
-    process = subprocess.Popen(
-        ["python", "-m", "fashion_pipeline.stages.train", "--stage", "train_keras@keras_softmax-43"],
-        cwd=project, env=pipeline_env(project), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    for line in process.stdout:
-        if "epoch 2/" in line:
-            break
-    process.send_signal(signal.SIGTERM)
-    output = process.communicate(timeout=120)[0]
-    (project / "params.yaml").write_text(original)
-    assert process.returncode == 130, output
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp"],
-                              filter_string="tags.dvc_stage = 'train_keras@keras_softmax-43'")
-    assert sorted(runs["status"]) == ["FINISHED", "KILLED"]
-    assert not (results / "run.json").exists() and not (results / "train.json").exists()
-    assert not list(project.rglob(".*.*.keras")), "a temporary model was left behind"
-
-
-@pytest.mark.parametrize("cause", ["an unusable tracking store", "the wrong interpreter", "missing prepared data"])
-def test_a_stage_that_fails_under_dvc_repro_leaves_its_committed_outputs_byte_for_byte(pipeline, cause, tmp_path):
-    """DVC removes a stage's outputs before it runs it, unless they persist: here they do, and the
-    stage replaces each atomically only when it succeeds."""
-    project, _ = pipeline
-    stage, folder = "train_keras@keras_4l_drop_taper-42", project / "results" / "seed_42" / "keras_4l_drop_taper"
-    outputs = [*sorted(folder.iterdir()), project / "models" / "seed_42" / "keras_4l_drop_taper.keras"]
-    before = {path: path.read_bytes() for path in outputs}
-    env = pipeline_env(project)
-    dvc = [shutil.which("dvc", path=env["PATH"]), "repro", "--single-item", "--force", stage]
-    prepared = project / "data" / "prepared"
-    if cause == "an unusable tracking store":
-        env["MLFLOW_TRACKING_URI"] = "bogus://nowhere"
-    elif cause == "the wrong interpreter":
-        # A `python` that is not the project's: DVC runs the stage's command with whatever is first.
-        (tmp_path / "python").write_text("#!/bin/sh\necho 'No module named fashion_pipeline' >&2\nexit 1\n")
-        (tmp_path / "python").chmod(0o755)
-        env["PATH"] = f"{tmp_path}:{env['PATH']}"
-    else:
-        prepared.rename(tmp_path / "prepared")
-    try:
-        result = subprocess.run(dvc, cwd=project, env=env, capture_output=True, text=True)
-    finally:
-        if not prepared.exists():
-            (tmp_path / "prepared").rename(prepared)
-    assert result.returncode != 0, result.stdout
-    assert {path: path.read_bytes() for path in outputs} == before
-    # What DVC recorded still describes those files: nothing is stale, nothing is lost.
-    assert "up to date" in run(["dvc", "status", stage], project).stdout
-
-
-def test_stages_print_only_their_own_lines_on_any_cpu(pipeline):
-    """Nothing from TensorFlow, XLA, absl or oneDNN reaches the terminal: not while TensorFlow's
-    native code loads (where no log level reaches), nor while a stage trains, nor when it fails."""
-    project, _ = pipeline
-    env = {key: value for key, value in pipeline_env(project).items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    original = (project / "params.yaml").read_text()
-    params = yaml.safe_load(original)
-    params["experiments"]["keras"]["keras_softmax"]["epochs"] = 1
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    try:
-        runs = {stage: subprocess.run(["python", "-m", "fashion_pipeline.stages.train", "--stage", stage], cwd=project,
-                                      env=env, capture_output=True, text=True)
-                for stage in ("train_keras@keras_softmax-42", "train_keras@no_such_experiment-42")}
-    finally:
-        (project / "params.yaml").write_text(original)
-    trained, refused = runs.values()
-    assert trained.returncode == 0 and refused.returncode == 2
-    assert trained.stderr == "" and trained.stdout.splitlines()[0].startswith("train_keras@keras_softmax-42: epoch 1/1")
-    assert all(line.startswith("train_keras@keras_softmax-42: ") for line in trained.stdout.splitlines())
-    assert refused.stdout == "" and len(refused.stderr.splitlines()) == 1
-    assert refused.stderr.startswith("error: params.yaml: 'experiments.keras' is 'no_such_experiment'")
-

@@ -8,7 +8,6 @@ import json
 import re
 import subprocess
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -81,7 +80,7 @@ def test_answers_say_the_measured_difference_and_the_verdict_in_words():
     found = statistics.interval([0.010, 0.012, 0.005])
     finding = analysis.Finding(claim, ("net_b", "net_a"), found, True, 0.04, statistics.INCONCLUSIVE, "12")
     text = answers.sentence(finding, {"net_b": "Network B", "net_a": "Network A"}, {"loss": 0.02})
-    assert text.startswith("Network B beats Network A: Network B: test loss, final epoch 0.009 higher than Network A")
+    assert text.startswith("Network B beats Network A: final test loss: Network B is 0.009 higher than Network A")
     assert "not settled" in text and "12 seeds" in text
     reversed_finding = analysis.Finding(claim, ("net_b", "net_a"), found, True, 0.04, statistics.REVERSED, "")
     assert "opposite" in answers.sentence(reversed_finding, {}, {"loss": 0.02})
@@ -113,7 +112,7 @@ def test_report_built_from_result_files_alone(tmp_path, project_params):
     dropout = scorecard[scorecard["question"].str.startswith("[B ii]")].iloc[0]
     assert dropout["the coursework's claim"] == "Dropout 0.2 lowers the 4-layer validation loss (final epoch)"
     assert dropout["verdict"] == HOLDS
-    assert dropout["measured"].startswith("4 layers, dropout 0.2: test loss, final epoch 0.118 lower than 4 layers")
+    assert dropout["measured"].startswith("final test loss: 4 layers, dropout 0.2 is 0.118 lower than 4 layers")
     # The summary under the title answers that question in words, with the same numbers.
     summary = markdown.split("## Scorecard", 1)[0]
     assert "**B ii**" in summary and "0.118 lower than 4 layers" in summary and "claim holds" in summary

@@ -141,3 +141,16 @@ def test_seeds_needed_at_the_observed_spread():
     floored = statistics.Interval(0.5, -1.0, 2.0, 3, seed_variance=1.0, image_variance=0.09, degrees_of_freedom=2.0)
     assert statistics.seeds_needed(floored, statistics.LOWER, 0.02) == NOT_DECIDABLE
     assert statistics.seeds_needed(statistics.interval([0.4]), statistics.LOWER, 0.02).startswith("unknown")
+
+
+def test_verify_judges_a_new_run_by_the_prediction_interval_of_the_committed_seeds():
+    from fashion_pipeline.tools.verify import judge
+
+    committed = {42: 0.30, 43: 0.32, 44: 0.31, 45: 0.33, 46: 0.29}
+    assert judge(0.30, committed, 42) == (True, "0.3000, the committed seed 42's exactly")
+    # Mean 0.31, sd 0.0158; the 95 % prediction interval for one more seed is
+    # 0.31 +- 2.776 * 0.0158 * sqrt(1.2) = [0.262, 0.358].
+    inside, words = judge(0.34, committed, 42)
+    assert inside and "[0.2619, 0.3581]" in words and "+1.9 sd" in words
+    outside, words = judge(0.40, committed, 42)
+    assert not outside and "OUTSIDE" in words

@@ -102,6 +102,8 @@ SCHEMA = {
         "steps_per_execution": integer(1),
         "resume": boolean,
     },
+    "verify": {"seed": integer(0), "experiments": distinct_list(text, "experiment names"),
+               "optimizer_runs": distinct_list(text, "optimizer run names")},  # names checked in validate_params
     "experiments": None,  # checked by validate_experiment, one spec at a time, per kind
     "holdout": {"experiments": None},  # Keras experiment names, checked in validate_params
     "optimizers": {
@@ -243,6 +245,11 @@ def validate_params(params):
         validate_optimizer_run(name, spec)
     validate_rate_grids(study["rate_grids"], study["runs"])
     validate_studies(params["questions"], params["studies"], seen)
+    sample = params["verify"]
+    for key, known in (("experiments", seen), ("optimizer_runs", study["runs"])):
+        unknown = [name for name in sample[key] if name not in known]
+        if unknown:
+            raise ParamsError(f"verify.{key}", unknown[0], "one of " + ", ".join(known))
     return params
 
 

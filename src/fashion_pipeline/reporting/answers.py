@@ -40,8 +40,8 @@ def amount(value, margin_name):
 
 
 def effect(finding, labels):
-    """What was measured, in words: "Part A 300-100: test loss, final epoch 0.009 higher than
-    Part A 300 (interval +0.002 to +0.016)"."""
+    """What was measured, in words: "final test loss: Network B is 0.009 higher than Network A
+    (95% interval +0.002 to +0.016, 5 seeds)"."""
     found, claim = finding.found, finding.claim
     if found is None:
         return "not run yet"
@@ -54,10 +54,10 @@ def effect(finding, labels):
     else:
         spread = f"{found.confidence:.0%} interval {found.low:+.3g} to {found.high:+.3g}, {found.count} seeds"
     if finding.runs[1] is None:
-        return f"{first}: {words} {found.mean:.3g} ({spread})"
+        return f"{words}: {first} is {found.mean:.3g} ({spread})"
     second = labels.get(finding.runs[1], finding.runs[1])
     side = "higher" if found.mean > 0 else "lower"
-    return f"{first}: {words} {amount(found.mean, claim.margin)} {side} than {second} ({spread})"
+    return f"{words}: {first} is {amount(found.mean, claim.margin)} {side} than {second} ({spread})"
 
 
 def verdict_words(finding, margins):

@@ -53,12 +53,12 @@ DERIVED = {
 
 # Each measure in words, as the scorecard names it.
 MEASURE_WORDS = {
-    "train_loss": "training loss, final epoch",
-    "test_loss": "test loss, final epoch",
-    "test_accuracy": "test accuracy, final epoch",
-    "best_val_loss": "lowest validation loss over the epochs",
-    "best_val_accuracy": "validation accuracy at the epoch of lowest loss",
-    "gap_loss": "test minus training loss, final epoch",
+    "train_loss": "final training loss",
+    "test_loss": "final test loss",
+    "test_accuracy": "final test accuracy",
+    "best_val_loss": "lowest validation loss",
+    "best_val_accuracy": "validation accuracy at the lowest-loss epoch",
+    "gap_loss": "final test-minus-training loss gap",
     "val_loss_rise": "rise of the validation loss above its minimum",
     "layer1_share_near_zero": "share of first-layer weights near zero",
     "mean_abs_weight": "mean |weight|",

@@ -6,130 +6,16 @@ rebuilds on any machine without models or a DVC cache. The report is also logged
 run of its own, linking every run it used."""
 
 import argparse
-import platform
-from importlib import metadata
 from pathlib import Path
-
-import pandas as pd
 
 from fashion_pipeline import cli
 from fashion_pipeline.params import load_params
-from fashion_pipeline.reporting import analysis, answers, holdout_report, optimizer_report, sections
-from fashion_pipeline.reporting.document import Report, anchor
+from fashion_pipeline.reporting import analysis, holdout_report, optimizer_report, overview, sections
+from fashion_pipeline.reporting.document import Report
 from fashion_pipeline.reporting.inputs import gather
 from fashion_pipeline.tracking import mlflow_runs
 
 TITLE = "Fashion-MNIST MLP experiments: the coursework reproduced over seeds"
-
-
-def summary(inputs):
-    """Five to eight sentences: each question's primary claim, then the best model."""
-    lines = []
-    for question in inputs.params["questions"]:
-        primary = [finding for finding in inputs.findings_of(question) if finding.primary]
-        if primary:
-            lines.append(f"- **{question}** ({inputs.params['questions'][question]}). "
-                         + answers.sentence(primary[0], inputs.labels, inputs.margins))
-    by_accuracy, _ = analysis.best_models(inputs.experiments, inputs.params["holdout"]["experiments"])
-    if by_accuracy:
-        found = analysis.measured(inputs.experiments[by_accuracy], None, "test_accuracy", inputs.confidence)
-        lines.append(f"- **Best model**: {inputs.labels[by_accuracy]}, test accuracy {found.mean:.4f} "
-                     f"({found.confidence:.0%} interval {found.low:.4f} to {found.high:.4f}), picked on the test set.")
-    return "\n".join(lines)
-
-
-def scorecard(inputs):
-    """One row per question: its primary claim, what is compared, what was measured, the verdict;
-    and the verdicts of its exploratory claims."""
-    rows = []
-    for question in inputs.params["questions"]:
-        mine = inputs.findings_of(question)
-        if not mine:
-            continue
-        head = next((finding for finding in mine if finding.primary), mine[0])
-        rows.append({
-            "question": f"[{question}](#{anchor(sections.title(inputs, question))})",
-            "the coursework's claim": head.claim.statement,
-            "the coursework's numbers": head.claim.coursework_says,
-            "measured": answers.effect(head, inputs.labels),
-            "verdict": head.verdict,
-            "exploratory claims": answers.counts([finding for finding in mine if finding is not head])})
-    return pd.DataFrame(rows)
-
-
-def how_to_read(inputs):
-    params, settings = inputs.params, inputs.params["report"]
-    versions = ", ".join(f"{package} {metadata.version(package)}" for package in ("tensorflow-cpu", "keras", "mlflow", "dvc"))
-    data = inputs.data_summary
-    primary = len(settings["primary_claims"])
-    return "\n".join([
-        f"- **Data.** Fashion-MNIST: {data['train_count']:,} training and {data['test_count']:,} test images. As in the "
-        "coursework, Parts A and B validate on the test set; the optimizer study and the protocol check validate on "
-        f"a held-out {params['data']['held_out_fraction']:.0%} of the training set instead.",
-        f"- **Seeds.** Each experiment and optimizer run is trained once per seed ({', '.join(map(str, params['seeds']))}"
-        f"); a seed draws the initial weights, the batch order and the dropout masks. Done: {inputs.seeds_done()}. "
-        f"TensorFlow runs with {params['training']['threads']} thread and op determinism on. {versions}; git commit "
-        f"`{mlflow_runs.git_commit()}`; {platform.machine()}, Python {platform.python_version()}.",
-        "- **An interval** is where the mean over seeds lies, at the stated level. For a number measured on the test "
-        "images (final test loss and accuracy) it covers two sources of noise: the seeds, and the draw of the 10,000 "
-        "test images, which is the same for every seed; more seeds shrink only the first. For other numbers it "
-        "covers the seeds. A comparison is paired: the same seed and the same images for both models.",
-        f"- **Verdicts.** A difference whose whole interval lies within its margin (±{settings['margins']['loss']} "
-        f"loss, ±{settings['margins']['accuracy'] * 100:g} accuracy points, ±{settings['margins']['epochs']} epochs) is "
-        "**alike**: too small to matter, whatever its sign. Otherwise a claimed difference **holds** when the interval "
-        "excludes zero on the claimed side, is **reversed** when it excludes zero on the other side, and is "
-        "**inconclusive** when it includes zero; the seeds column says how many seeds would settle it. A claim that "
-        "two models are alike holds when the interval lies within the margin.",
-        f"- **Primary and exploratory claims.** The {primary} primary claims, one per question, were declared in "
-        "params.yaml before any result. Judged together, they use Holm's method: each interval is drawn at the "
-        "level that keeps the chance of any false 'holds' among them at "
-        f"{1 - settings['confidence']:.0%}. The other claims are exploratory, each at {settings['confidence']:.0%}: "
-        "with this many, one or two may exclude zero by chance, so they are leads, not findings.",
-        "- **These numbers replace earlier ones.** The whole grid was re-run once with one TensorFlow thread (the "
-        "thread count alone moved a final loss by 0.06), training metrics measured in inference mode at each "
-        "epoch's final weights, five seeds, three learning rates per optimizer rule and a held-out split for every "
-        "choice: every number changed.",
-    ])
-
-
-def limitations(inputs):
-    return "\n".join([
-        "- One machine and one set of library versions. Another CPU rounds differently and gives other numbers, "
-        "within the spread the seeds show.",
-        "- Parts A and B validate on the test set, as the coursework did: a best epoch or a best model picked there is "
-        "optimistic. The protocol check measures by how much.",
-        f"- {len(inputs.params['seeds'])} seeds: 'inconclusive' often means 'not enough seeds', not 'no effect'.",
-        "- The optimizer study trains one network, full batch, at three rates per rule for Adam and SGD with momentum "
-        "and one for the others.",
-    ])
-
-
-def appendix(report, inputs):
-    report.heading("Appendix: every experiment, the coursework's numbers, times")
-    report.table(analysis.metric_table(inputs.experiments, sections.SUMMARY_MEASURES, inputs.confidence), "summary")
-    report.text("The coursework's numbers beside ours (mean [interval] over seeds; `coursework inside`: its value "
-                "lies in our interval). Its Part A accuracies are its rounded metric; its L1/L2 losses include the "
-                "penalty.")
-    report.table(analysis.coursework_comparison(inputs.experiments, inputs.confidence), "coursework_comparison")
-    times = analysis.stage_times(inputs.experiments, inputs.optimizer_runs, inputs.holdout_runs)
-    by_part = times.groupby("stages", as_index=False, sort=False)["minutes"].sum()
-    report.text(f"Stage times on this machine, {times['minutes'].sum() / 60:.1f} h in all; seed by seed in "
-                "`tables/stage_times.csv`:")
-    report.table(by_part, "stage_times_by_part")
-    report.save_table(times, "stage_times")
-    report.save_table(pd.DataFrame(used_runs(inputs), columns=["mlflow_run_name", "mlflow_run_id"]), "mlflow_runs")
-    report.text(f"MLflow: every run is named `<experiment>-seed<n>` (`tables/mlflow_runs.csv` lists them); `make ui` "
-                f"serves the store at {inputs.params['report']['mlflow_ui']}. Raw files, SHA-256:")
-    report.text("\n".join(f"- `{name}`: `{entry['sha256']}`" for name, entry in sorted(inputs.data_summary["raw_files"].items())))
-
-
-def used_runs(inputs):
-    """(MLflow run name, run id) of every run the report reads. A held-out run is named
-    `<name>-holdout-seed<n>`, apart from the experiment of the same name."""
-    for suffix, pool in (("", inputs.experiments), ("", inputs.optimizer_runs), ("-holdout", inputs.holdout_runs)):
-        for name, seeds in pool.items():
-            for seed, run in sorted(seeds.items()):
-                yield f"{name}{suffix}-seed{seed}", run.record["mlflow_run_id"]
 
 
 def build_report(params, results_dir, out_dir, figures_dir=None, mistakes_dir=None):
@@ -138,21 +24,21 @@ def build_report(params, results_dir, out_dir, figures_dir=None, mistakes_dir=No
     inputs = gather(params, results_dir)
     report = Report(out_dir, Path(out_dir) / "figures" if figures_dir is None else figures_dir)
     report.heading(TITLE, level=1)
-    report.text(summary(inputs))
+    report.text(overview.summary(inputs))
     report.heading("Scorecard")
-    report.table(scorecard(inputs), "scorecard")
+    report.table(overview.scorecard(inputs), "scorecard")
     report.text("**Contents**")
     report.contents()
     report.heading("How to read this report")
-    report.text(how_to_read(inputs))
+    report.text(overview.how_to_read(inputs))
     sections.part_a(report, inputs)
     sections.part_b(report, inputs)
     sections.best_model_section(report, inputs, Path(out_dir) / "mistakes" if mistakes_dir is None else mistakes_dir)
     holdout_report.section(report, inputs)
     optimizer_report.section(report, inputs)
     report.heading("Limitations")
-    report.text(limitations(inputs))
-    appendix(report, inputs)
+    report.text(overview.limitations(inputs))
+    overview.appendix(report, inputs)
     report.write(TITLE)
     return inputs
 
@@ -165,7 +51,7 @@ def main():
     parser.add_argument("--params", default="params.yaml")
     arguments = parser.parse_args()
     inputs = build_report(load_params(arguments.params), arguments.results, arguments.out, arguments.figures)
-    mlflow_runs.log_report(inputs.params["mlflow"], arguments.out, dict(used_runs(inputs)),
+    mlflow_runs.log_report(inputs.params["mlflow"], arguments.out, dict(overview.used_runs(inputs)),
                            analysis.verdict_table(inputs.findings))
     print(f"report: {Path(arguments.out) / 'report.html'}")
 

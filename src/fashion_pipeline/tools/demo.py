@@ -45,9 +45,15 @@ def small_params(params, experiments, epochs=2, limit_train=600, limit_test=300,
                if name in experiments or (kind == "lowlevel" and name == study["network"])}
         for kind, group in params["experiments"].items()}
     kept = [name for group in params["experiments"].values() for name in group]
-    params["studies"] = {name: {**study, "experiments": [name for name in study["experiments"] if name in kept]}
-                         for name, study in params["studies"].items()
-                         if any(experiment in kept for experiment in study["experiments"])}
+    # The reproduction check's sample: a kept experiment of each kind (a Keras one with dropout if
+    # kept) and the first optimizer run kept.
+    keras_kept = params["experiments"]["keras"]
+    dropout = [name for name, spec in keras_kept.items() if spec["dropout"]] or list(keras_kept)
+    params["verify"] = {"seed": params["seeds"][0], "optimizer_runs": list(study["runs"])[:1],
+                        "experiments": [*list(params["experiments"]["lowlevel"])[:1], *dropout[:1]]}
+    params["studies"] = {name: {**spec, "experiments": [member for member in spec["experiments"] if member in kept]}
+                         for name, spec in params["studies"].items()
+                         if any(member in kept for member in spec["experiments"])}
     keras = list(params["experiments"]["keras"])
     params["holdout"]["experiments"] = [name for name in keras if name in params["holdout"]["experiments"]] or keras[:1]
     return params

@@ -1,4 +1,4 @@
-"""DVC's plots page without the internet (`make plots-offline`, part of `make setup`): DVC's own
+"""DVC's plots page without the internet (part of `make setup`): DVC's own
 page loads Vega from a CDN, so offline it stays blank. This writes DVC's page template with
 Vega, Vega-Lite and Vega-Embed inlined, from the npm registry's packages of the versions DVC
 names, and points `dvc plots show` at it (`plots.html_template` in .dvc/config.local)."""

@@ -1,0 +1,107 @@
+"""`make verify`: a grader's reproduction check. It trains again, on this machine, a sample of
+the committed grid (params.yaml's `verify`: a Part A experiment, a Keras experiment with dropout
+and an optimizer run, one seed, at full length) in a temporary project of its own, so no
+committed file is touched. For each run it prints whether its final numbers equal the committed
+run's of the same seed (same CPU kind, library versions and params give the same numbers), or
+else whether they fall inside the 95 % prediction interval of the committed seeds, and how many
+standard deviations from their mean. The exit status is 1 when a run falls outside.
+"""
+
+import argparse
+import math
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from fashion_pipeline import cli, files, paths
+from fashion_pipeline.errors import StageError
+from fashion_pipeline.params import all_experiments, load_params
+from fashion_pipeline.tools.demo import make_project, project_env
+
+# Compared per run: its final validation loss and accuracy (for Parts A and B the validation set
+# is the test set; for the optimizer runs, the held-out split).
+MEASURES = ("val_loss", "val_accuracy")
+# Equal up to float32's last digit, as a re-run on the same CPU kind and versions gives.
+EXACT = 1e-6
+LEVEL = 0.95
+
+
+def sample_stages(params):
+    """The training stages of the sample, each with its results' folder under a seed's folder."""
+    settings, kinds = params["verify"], {name: spec["kind"] for name, spec in all_experiments(params).items()}
+    seed = settings["seed"]
+    stages = {f"train_{kinds[name]}@{name}-{seed}": Path(name) for name in settings["experiments"]}
+    stages.update({f"compare_optimizers@{name}-{seed}": Path("optimizers") / name for name in settings["optimizer_runs"]})
+    return stages
+
+
+def committed_values(results_dir, folder, seeds):
+    """measure -> {seed: value} over the committed seeds that have the run."""
+    found = {measure: {} for measure in MEASURES}
+    for seed in seeds:
+        train = Path(results_dir) / paths.seed_folder(seed) / folder / "train.json"
+        if train.is_file():
+            values = files.read_json(train)
+            for measure in MEASURES:
+                found[measure][seed] = float(values[measure])
+    return found
+
+
+def judge(value, committed, seed):
+    """(inside, words) for one measure: an exact match of the committed run of the same seed, or
+    its place in the prediction interval of the committed seeds (t over n - 1 degrees of freedom,
+    sd * sqrt(1 + 1/n) wide, for one new observation)."""
+    same = committed.get(seed)
+    if same is not None and abs(value - same) <= EXACT * max(1.0, abs(same)):
+        return True, f"{value:.4f}, the committed seed {seed}'s exactly"
+    others = np.array(list(committed.values()))
+    if others.size < 2:
+        return True, f"{value:.4f}; {others.size} committed seed(s): no interval to judge by"
+    mean, spread = float(others.mean()), float(others.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, others.size - 1)) * spread * math.sqrt(1 + 1 / others.size)
+    inside = mean - half <= value <= mean + half
+    distance = (value - mean) / spread if spread > 0 else math.inf
+    return inside, (f"{value:.4f}, {'inside' if inside else 'OUTSIDE'} [{mean - half:.4f}, {mean + half:.4f}] of "
+                    f"{others.size} committed seeds ({distance:+.1f} sd from their mean)")
+
+
+def verify(root, params, results_dir):
+    """Train the sample in a temporary project and judge it; True when every run is inside."""
+    if params["verify"]["seed"] not in params["seeds"]:
+        raise StageError(f"verify.seed {params['verify']['seed']} is not one of params.yaml's seeds; the committed "
+                         "runs it is compared with are trained for those")
+    stages = sample_stages(params)
+    with tempfile.TemporaryDirectory(prefix="verify-") as workspace:
+        project = make_project(root, Path(workspace) / "project", params)
+        print(f"verify: training {len(stages)} runs again in {project}: {', '.join(stages)}", flush=True)
+        result = subprocess.run(["dvc", "repro", *stages], cwd=project, env=project_env(project))
+        if result.returncode != 0:
+            raise StageError(f"verify: the sample did not train (dvc repro exit {result.returncode})")
+        verdicts = []
+        seed = params["verify"]["seed"]
+        for stage, folder in stages.items():
+            new = files.read_json(project / "results" / paths.seed_folder(seed) / folder / "train.json")
+            committed = committed_values(results_dir, folder, params["seeds"])
+            for measure in MEASURES:
+                inside, words = judge(float(new[measure]), committed[measure], seed)
+                verdicts.append(inside)
+                print(f"verify: {stage} {measure}: {words}")
+    print("verify: every run reproduces" if all(verdicts) else "verify: a run falls outside its interval")
+    return all(verdicts)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--results", default="results", help="the committed results to compare with")
+    arguments = parser.parse_args()
+    if not verify(Path.cwd(), load_params(arguments.params), arguments.results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    cli.run(main)
