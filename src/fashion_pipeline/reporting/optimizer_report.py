@@ -5,7 +5,7 @@ from importlib import metadata
 
 import pandas as pd
 
-from fashion_pipeline.reporting import analysis, essay, sections, statistics
+from fashion_pipeline.reporting import analysis, essay, sections
 from fashion_pipeline.reporting.coursework import ADAM_DEFAULTS_COURSEWORK, ADAM_DEFAULTS_PAPER
 from fashion_pipeline.reporting.statistics import NOT_RUN
 
@@ -25,8 +25,8 @@ def comparison_table(study, runs, confidence):
                "seeds": len(runs.get(name, {}))}
         for measure in measures:
             done = runs.get(name, {})
-            values = analysis.values_by_seed(done, measure, study["target_val_loss"]).values()
-            row[measure] = statistics.interval(values, confidence).text(2 if measure == "epochs_to_target" else 4) if done else NOT_RUN
+            found = analysis.measured(done, None, measure, confidence, study["target_val_loss"]) if done else None
+            row[measure] = found.text(2 if measure == "epochs_to_target" else 4) if found else NOT_RUN
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -45,7 +45,7 @@ def section(report, inputs):
     """The essay, term by term, each beside its measurement; then the tables behind it."""
     params, runs, confidence = inputs.params, inputs.optimizer_runs, inputs.confidence
     study = params["optimizers"]
-    sections.open_question(report, inputs, "Essay")
+    sections.open_question(report, inputs, "Essay", claim_figures=False)
     parts = essay.paragraphs(inputs)
     # Where each figure reads best: after the part that cites it.
     after = {"Momentum: the first moment": ("optimizers", "optimizer_rates", "claim_adam_beats_momentum"),

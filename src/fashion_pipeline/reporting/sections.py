@@ -18,9 +18,15 @@ def title(inputs, question):
     return f"{question}: {inputs.params['questions'][question]}"
 
 
-def open_question(report, inputs, question):
+def open_question(report, inputs, question, claim_figures=True):
+    """A question's heading, its answer in words and (unless its text cites them later) the
+    figure of each of its primary claims: the difference over the epochs."""
     report.heading(title(inputs, question))
     report.text(answers.question_answer(inputs.findings, question, inputs.labels, inputs.margins))
+    if claim_figures:
+        for finding in inputs.findings_of(question):
+            if finding.primary:
+                report.show(f"claim_{finding.claim.name}")
 
 
 def verdict_block(report, inputs, question):
@@ -29,13 +35,6 @@ def verdict_block(report, inputs, question):
     report.text(f"Every claim of {question} (all columns: `tables/{name}_full.csv`):")
     report.table(analysis.verdict_page_table(mine), name)
     report.save_table(analysis.verdict_table(mine), name + "_full")
-
-
-def show_claims(report, inputs, question):
-    """The figure of each primary claim of a question: its difference over the epochs."""
-    for finding in inputs.findings_of(question):
-        if finding.primary:
-            report.show(f"claim_{finding.claim.name}")
 
 
 def part_a(report, inputs):
@@ -52,7 +51,6 @@ def part_a(report, inputs):
 
     question = "A 1-2-1, 1-2-2"
     open_question(report, inputs, question)
-    show_claims(report, inputs, question)
     report.table(analysis.metric_table(inputs.study("network_a_vs_b"), SUMMARY_MEASURES, inputs.confidence),
                  "network_a_vs_b")
     report.show("network_a_vs_b")
@@ -60,7 +58,6 @@ def part_a(report, inputs):
 
     question = "A 3"
     open_question(report, inputs, question)
-    show_claims(report, inputs, question)
     report.show("l1_vs_l2")
     starts = [{"experiment": name, "coursework_starting_total_loss": value,
                "our_starting_total_loss": statistics.interval(
@@ -116,7 +113,6 @@ def weight_table(runs_by_name):
 def part_b(report, inputs):
     question = "B i"
     open_question(report, inputs, question)
-    show_claims(report, inputs, question)
     report.text("`gap_loss`: test minus training loss at the last epoch (how much the model overfits), the training "
                 "loss measured as the test loss is, in inference mode at the epoch's final weights; `best_val_loss`: "
                 "the lowest validation loss over the epochs (picked on the test set, so optimistic).")
@@ -133,7 +129,6 @@ def part_b(report, inputs):
 
     question = "B ii"
     open_question(report, inputs, question)
-    show_claims(report, inputs, question)
     for study in ("dropout_4l", "dropout_5l"):
         report.table(analysis.metric_table(inputs.study(study), SUMMARY_MEASURES + ("best_val_accuracy",),
                                            inputs.confidence), study)
