@@ -105,8 +105,10 @@ server-stop: setup
 screenshots: setup chromium
 	$(RUN) python -m fashion_pipeline.tools.screenshots
 
-# Training speed on this machine (not a test): prints a table, writes reports/benchmark.json.
-bench: setup
+# Speed on this machine (not a test): the training loops, and the grid runner against sequential
+# `dvc repro` on the demo's grid and on params.yaml's bench.slice (about 30 minutes on 2 cores).
+# Prints a table, writes reports/benchmark.json.
+bench: setup chromium
 	$(RUN) python -m fashion_pipeline.tools.benchmark
 
 clean:

@@ -133,6 +133,44 @@ def test_a_read_only_store_ends_in_one_line(tmp_path, monkeypatch, capsys, proje
     assert (store / "mlflow.db").read_bytes() == before
 
 
+# Every place the project writes, made unwritable before the command starts: (what is made
+# unwritable, how, the command, what its one line names). None of them has the inputs it would
+# read first (prepared data, results, a report), so an error about the place shows that it was
+# checked before any work.
+UNWRITABLE = {
+    "results": ("results", "read-only", ["fashion_pipeline.stages.train", "--stage", "train_keras@keras_2l-42"],
+                "results/seed_42/keras_2l: the file system is read-only"),
+    "models": ("models", "a file", ["fashion_pipeline.stages.train", "--stage", "train_lowlevel@lowlevel_net_a-42"],
+               "models: a part of the path is a file where a folder is needed"),
+    "checkpoints": ("checkpoints", "read-only", ["fashion_pipeline.stages.compare_optimizers", "--stage",
+                                                 "compare_optimizers@adam-42"],
+                    "checkpoints/compare_optimizers/seed_42/adam: the file system is read-only"),
+    "reports": ("reports", "read-only", ["fashion_pipeline.stages.figures"],
+                "reports: the file system is read-only"),
+    "data": ("data", "read-only", ["fashion_pipeline.stages.download", "data/raw"], "the file system is read-only"),
+    "server home": ("team", "read-only", ["fashion_pipeline.tools.server", "start", "--home", "team/server"],
+                    "team/server: the file system is read-only"),
+}
+
+
+@pytest.mark.parametrize("place", UNWRITABLE)
+def test_a_place_that_cannot_be_written_ends_in_one_line_before_any_work(place, tmp_path, project_params,
+                                                                         small_mount):
+    folder, how, command, said = UNWRITABLE[place]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params, sort_keys=False))
+    if how == "a file":
+        (tmp_path / folder).write_text("not a folder")
+    else:
+        small_mount(tmp_path / folder)
+        subprocess.run(["mount", "-o", "remount,ro", str(tmp_path / folder)], check=True)
+    before = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*"))
+    result = subprocess.run([sys.executable, "-m", *command], cwd=tmp_path, env=pipeline_env(ROOT),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [result.stderr.strip()] and said in result.stderr, result.stderr
+    assert sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*")) == before, "something was left behind"
+
+
 def test_shell_metacharacters_in_names_run_nothing_through_dvc(tmp_path, project_params):
     """Names go into stage names and paths, never into a command: `dvc repro` of a stage named
     after a hostile experiment runs the pipeline's own command, which refuses the name."""

@@ -1,20 +1,28 @@
 """The grid runner on a real Dask cluster on loopback: a scheduler and two workers as separate
 processes run a subset grid (two seeds, both kinds, optimizer and held-out runs), and it ends
-as a sequential `dvc repro` of the same subset ends, even when a worker dies mid-stage."""
+as a sequential `dvc repro` of the same subset ends, even when a worker dies mid-stage. Ctrl-C
+stops it as it stops `dvc repro`. Its order, and `make bench`'s checks and arithmetic."""
 
 import copy
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import keras
 import pytest
 import yaml
 from conftest import copy_project, free_port, pipeline_env, run, small_params
+from mlflow.tracking import MlflowClient
 
-pytestmark = pytest.mark.slow
+from fashion_pipeline import files
+from fashion_pipeline.errors import StageError
+from fashion_pipeline.models import build_model
+from fashion_pipeline.tools import grid_bench
+from fashion_pipeline.tools.grid import Grid
 
 EXPERIMENTS = ["lowlevel_softmax", "keras_4l_drop20"]
 SEEDS = [42, 43]
@@ -65,6 +73,7 @@ def subset_params(project_params):
     return small_params(copy.deepcopy(project_params), EXPERIMENTS, epochs=3, optimizer_runs=("adam",), seeds=SEEDS)
 
 
+@pytest.mark.slow
 def test_the_runner_on_a_scheduler_with_two_workers_ends_as_dvc_repro_even_when_a_worker_dies(tmp_path, subset_params,
                                                                                                real_data):
     sequential = copy_project(tmp_path / "sequential", subset_params)
@@ -103,3 +112,85 @@ def test_the_runner_on_a_scheduler_with_two_workers_ends_as_dvc_repro_even_when_
     attempts = training.read_text().split("grid: ")[1:]
     assert [attempt.split(" on worker ")[1].split()[0] for attempt in attempts] == [killed, ({"w0", "w1"} - {killed}).pop()]
     assert "error: interrupted" in attempts[0] and "epoch 3/3" in attempts[1]
+
+
+def processes_in(folder):
+    """The processes whose working folder is `folder` or inside it."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")).is_relative_to(folder):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_running_stages_killed_and_leaves_nothing_half_written(tmp_path, subset_params, real_data):
+    project = copy_project(tmp_path / "project", subset_params)
+    # In a process group of its own, as in a terminal, where Ctrl-C sends SIGINT to the whole
+    # foreground group: the runner, its Dask workers and the stages they run.
+    runner = subprocess.Popen([sys.executable, "-m", "fashion_pipeline.tools.grid"], cwd=project,
+                              env=pipeline_env(project), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not (training := training_log(project / "logs" / "grid")):
+            assert time.monotonic() < deadline and runner.poll() is None, "no stage trained an epoch"
+            time.sleep(0.1)
+        os.killpg(runner.pid, signal.SIGINT)
+        output = runner.communicate(timeout=300)[0]
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+    assert runner.returncode == 130, output
+    assert output.strip().splitlines()[-1].startswith("error: interrupted"), output
+    address = training.stem
+    assert "error: interrupted" in training.read_text()
+    left = processes_in(project)
+    assert left == [], [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    runs = client.search_runs([experiment.experiment_id for experiment in client.search_experiments()])
+    statuses = {run.data.tags.get("dvc_stage"): run.info.status for run in runs}
+    assert statuses[address] == "KILLED" and "RUNNING" not in statuses.values(), statuses
+    assert not [path for path in project.rglob(".*.*") if ".git" not in path.parts and ".dvc" not in path.parts], \
+        "a temporary file was left behind"
+    group, _, rest = address.partition("@")
+    name, seed = rest.rsplit("-", 1)
+    results = project / "results" / f"seed_{seed}" / name
+    assert not (results / "train.json").exists() and not (results / "run.json").exists()
+    assert address in run(["dvc", "status", address], project).stdout
+
+
+def test_the_runner_runs_seed_by_seed_and_the_longest_stages_of_a_seed_first(tmp_path, subset_params, monkeypatch):
+    project = copy_project(tmp_path / "project", subset_params)
+    # Stage times as the last run recorded them; keras_4l_drop20 is the longest.
+    for seed in SEEDS:
+        for name, seconds in (("lowlevel_softmax", 50.0), ("keras_4l_drop20", 400.0)):
+            files.write_json(project / "results" / f"seed_{seed}" / name / "run.json", {"stage_seconds": seconds})
+    monkeypatch.chdir(project)
+    trained = [address for address in Grid([]).order if address.startswith("train_")]
+    assert trained == [f"train_{kind}@{name}-{seed}" for seed in SEEDS
+                       for kind, name in (("keras", "keras_4l_drop20"), ("lowlevel", "lowlevel_softmax"))]
+
+
+def test_the_bench_slice_is_checked_before_anything_runs(project_params):
+    assert grid_bench.slice_stages(project_params) == project_params["bench"]["slice"]
+    for address in ("evaluate_keras@keras_2l-42", "train_keras@keras_2l-7", "train_keras@no_such-42", "keras_2l"):
+        params = copy.deepcopy(project_params)
+        params["bench"]["slice"] = [address]
+        with pytest.raises(StageError, match=f"bench.slice: {address!r}"):
+            grid_bench.slice_stages(params)
+
+
+def test_the_flop_bound_counts_the_weights_keras_trains(project_params):
+    spec = project_params["experiments"]["keras"]["keras_4l"]
+    model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"])
+    kernels = sum(keras.ops.size(layer.kernel) for layer in model.layers if hasattr(layer, "kernel"))
+    assert grid_bench.weight_count([784, *spec["hidden_units"], 10]) == int(kernels)
+    # 784-100-10 has 79,400 weights, 784-50-10 half as many: twice the samples per second, and
+    # twice again at twice the matrix-product rate.
+    bound = grid_bench.flop_bound_samples_per_second([100], 100.0)
+    assert bound == pytest.approx(100e9 / (6 * 79_400))
+    assert grid_bench.flop_bound_samples_per_second([50], 200.0) == pytest.approx(4 * bound)

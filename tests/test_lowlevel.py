@@ -1,5 +1,5 @@
 """Part A maths: the hand-written network against Keras on the same weights, the penalties,
-the seed's rounded accuracy, and a short real training run."""
+the coursework's rounded accuracy, and a short real training run."""
 
 import numpy as np
 import pytest
@@ -68,7 +68,7 @@ def test_penalties_on_known_weights():
 def test_rounded_accuracy_floor_uniform_and_perfect():
     labels = tf.constant(one_hot(np.array([0, 1, 2, 3])))
     uniform = tf.fill([4, 10], 0.1)
-    # Near-uniform output: every entry rounds to 0, so 9 of 10 match: the seed's 0.89999.
+    # Near-uniform output: every entry rounds to 0, so 9 of 10 match: the coursework's 0.89999.
     assert lowlevel.rounded_accuracy(labels, uniform).numpy() == pytest.approx(0.9)
     # Confidently wrong on every image: 8 of 10 entries still match, the floor.
     wrong = tf.constant(one_hot(np.array([1, 2, 3, 4])))

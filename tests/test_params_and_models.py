@@ -50,6 +50,9 @@ def change(params, path, value):
     ("path", "value", "message"),
     [
         ("data.colour", True, "'data.colour' is True; allowed: known keys: sources"),
+        # A section under an unknown key is named by its keys, not printed whole.
+        ("benchmark", {"slice": ["a", "b"], "rounds": 3},
+         "'benchmark' is '<a section with keys slice, rounds>'; allowed: known keys: seeds, data"),
         ("seeds", 42, "'seeds' is 42; allowed: a non-empty list of distinct integers >= 0"),
         ("seeds", [42, 42], "'seeds' is [42, 42]; allowed: a non-empty list of distinct integers >= 0"),
         ("seeds", [42, -1], "'seeds[1]' is -1; allowed: an integer >= 0"),
@@ -110,7 +113,7 @@ def test_missing_params_file_names_it(tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(PARAMETER_COUNTS))
-def test_builder_parameter_counts_match_the_seed_architectures(project_params, name):
+def test_builder_parameter_counts_match_the_coursework_architectures(project_params, name):
     spec = project_params["experiments"]["keras"][name]
     assert build_model(spec["hidden_units"], spec["activation"], spec["dropout"]).count_params() == PARAMETER_COUNTS[name]
 

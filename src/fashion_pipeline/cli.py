@@ -9,10 +9,12 @@ import errno
 import os
 import signal
 import sys
+from pathlib import Path
 
+from fashion_pipeline import files
 from fashion_pipeline.errors import USER_ERRORS
 from fashion_pipeline.params import load_params
-from fashion_pipeline.paths import stage_address
+from fashion_pipeline.paths import stage_address, stage_folders
 
 # Failures of the machine rather than of the code, with what to do about each.
 DISK_ERRORS = {
@@ -79,6 +81,25 @@ def stage_main(stage_function, description, example):
         parser.add_argument("--prepared", default="data/prepared")
         parser.add_argument("--params", default="params.yaml")
         arguments = parser.parse_args()
-        stage_function(load_params(arguments.params), stage_address(arguments.stage), arguments.prepared)
+        params, address = load_params(arguments.params), stage_address(arguments.stage)
+        # Before the data is read or a minute is trained: a folder that cannot take the outputs.
+        files.check_writable(stage_folders(*address))
+        stage_function(params, address, arguments.prepared)
+
+    return main
+
+
+def files_stage_main(stage_function, description, options):
+    """The `main` of a stage whose files come as options: `options` maps each option to its
+    default, and `out` is what the stage writes. Where `--out` goes is checked as stage_main
+    checks its folders, then `stage_function(arguments)` runs; `run(main)` runs it."""
+    def main():
+        parser = argparse.ArgumentParser(description=description)
+        for option, default in options.items():
+            parser.add_argument(f"--{option}", default=default)
+        arguments = parser.parse_args()
+        out = Path(arguments.out)
+        files.check_writable([out.parent, *([out] if out.is_dir() else [])])
+        stage_function(arguments)
 
     return main

@@ -1,6 +1,7 @@
 """Atomic file output: a stage interrupted mid-write never leaves a file that looks finished."""
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -19,6 +20,23 @@ def remove_stale_temporaries(folder, prefix):
             shutil.rmtree(stale, ignore_errors=True)
         else:
             stale.unlink(missing_ok=True)
+
+
+def check_writable(folders):
+    """Raise OSError naming the folder when one of `folders` could not be written: a file
+    where a folder is needed, a read-only file system, no permission. Checked on the nearest
+    folder that exists, so nothing is made: a failed check leaves nothing behind."""
+    for folder in map(Path, folders):
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(existing))
+        try:
+            with tempfile.TemporaryFile(dir=existing):
+                pass
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(folder)) from None
 
 
 @contextlib.contextmanager

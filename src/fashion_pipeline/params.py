@@ -104,6 +104,7 @@ SCHEMA = {
     },
     "verify": {"seed": integer(0), "experiments": distinct_list(text, "experiment names"),
                "optimizer_runs": distinct_list(text, "optimizer run names")},  # names checked in validate_params
+    "bench": {"slice": distinct_list(text, "stage names")},  # checked by tools/grid_bench.py
     "experiments": None,  # checked by validate_experiment, one spec at a time, per kind
     "holdout": {"experiments": None},  # Keras experiment names, checked in validate_params
     "optimizers": {

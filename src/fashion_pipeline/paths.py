@@ -58,3 +58,16 @@ def optimizer_results_dir(seed, run):
 
 def checkpoint_dir(group, seed, name):
     return Path("checkpoints") / group / seed_folder(seed) / name
+
+
+def stage_folders(group, name, seed):
+    """The folders the stage `group@name-seed` writes into (dvc.yaml's outputs, and its
+    checkpoint), checked before it starts work."""
+    if group.startswith("evaluate_"):
+        return [results_dir(seed, name)]
+    if group == "compare_optimizers":
+        return [optimizer_results_dir(seed, name), checkpoint_dir(group, seed, name)]
+    if group == "holdout_keras":
+        return [holdout_results_dir(seed, name), holdout_model_path(seed, name).parent,
+                checkpoint_dir(group, seed, name)]
+    return [results_dir(seed, name), model_path(seed, name).parent, checkpoint_dir(group, seed, name)]

@@ -3,7 +3,6 @@ reports/figures (PNG), with figures.json giving each one's caption and the table
 numbers. The report stage only composes them: a figure's look changes without re-judging a
 claim, and the report's text changes without redrawing a figure."""
 
-import argparse
 from pathlib import Path
 
 from fashion_pipeline import cli, files
@@ -27,15 +26,13 @@ def draw_figures(params, results_dir, out_dir):
     return planned
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results", default="results")
-    parser.add_argument("--out", default="reports/figures")
-    parser.add_argument("--params", default="params.yaml")
-    arguments = parser.parse_args()
+def figures_stage(arguments):
     planned = draw_figures(load_params(arguments.params), arguments.results, arguments.out)
     print(f"figures: {len(planned)} -> {arguments.out}")
 
+
+main = cli.files_stage_main(figures_stage, __doc__,
+                            {"results": "results", "out": "reports/figures", "params": "params.yaml"})
 
 if __name__ == "__main__":
     cli.run(main)

@@ -8,7 +8,6 @@ predictions are used. Writes
 reports/mistakes/confident_mistakes.png and .csv (test-set index, labels, confidence).
 """
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
@@ -47,15 +46,12 @@ def draw_mistakes(params, results_dir, prepared_dir, out_dir):
     return chosen
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results", default="results")
-    parser.add_argument("--prepared", default="data/prepared")
-    parser.add_argument("--out", default="reports/mistakes")
-    parser.add_argument("--params", default="params.yaml")
-    arguments = parser.parse_args()
+def mistakes_stage(arguments):
     draw_mistakes(load_params(arguments.params), arguments.results, arguments.prepared, arguments.out)
 
+
+main = cli.files_stage_main(mistakes_stage, __doc__, {"results": "results", "prepared": "data/prepared",
+                                                      "out": "reports/mistakes", "params": "params.yaml"})
 
 if __name__ == "__main__":
     cli.run(main)

@@ -2,7 +2,6 @@
 headless Chromium on A4 (the page's print style sheet keeps tables whole and headings with what
 follows them). `make chromium` installs Debian's Chromium."""
 
-import argparse
 import re
 import shutil
 import subprocess
@@ -45,14 +44,12 @@ def page_count(pdf_path):
     return len(re.findall(rb"/Type\s*/Page(?![s\w])", Path(pdf_path).read_bytes()))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--html", default="reports/report.html")
-    parser.add_argument("--out", default="reports/report.pdf")
-    arguments = parser.parse_args()
+def pdf_stage(arguments):
     path = print_pdf(arguments.html, arguments.out)
     print(f"pdf: {page_count(path)} A4 pages -> {path}")
 
+
+main = cli.files_stage_main(pdf_stage, __doc__, {"html": "reports/report.html", "out": "reports/report.pdf"})
 
 if __name__ == "__main__":
     cli.run(main)

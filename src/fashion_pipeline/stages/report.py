@@ -5,7 +5,6 @@ questions, then gives one section per question, with figures under reports/figur
 rebuilds on any machine without models or a DVC cache. The report is also logged to MLflow as a
 run of its own, linking every run it used."""
 
-import argparse
 from pathlib import Path
 
 from fashion_pipeline import cli
@@ -43,18 +42,15 @@ def build_report(params, results_dir, out_dir, figures_dir=None, mistakes_dir=No
     return inputs
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results", default="results")
-    parser.add_argument("--out", default="reports")
-    parser.add_argument("--figures", default="reports/figures")
-    parser.add_argument("--params", default="params.yaml")
-    arguments = parser.parse_args()
+def report_stage(arguments):
     inputs = build_report(load_params(arguments.params), arguments.results, arguments.out, arguments.figures)
     mlflow_runs.log_report(inputs.params["mlflow"], arguments.out, dict(overview.used_runs(inputs)),
                            analysis.verdict_table(inputs.findings))
     print(f"report: {Path(arguments.out) / 'report.html'}")
 
+
+main = cli.files_stage_main(report_stage, __doc__, {"results": "results", "out": "reports",
+                                                    "figures": "reports/figures", "params": "params.yaml"})
 
 if __name__ == "__main__":
     cli.run(main)

@@ -1,4 +1,6 @@
-"""`make bench`: how fast the pipeline trains on this machine, measured side by side in one run.
+"""`make bench`: how fast the pipeline trains on this machine, measured side by side in one run:
+the training loops (this module), and the grid runner against sequential `dvc repro`
+(grid_bench.py).
 
 Prints a table and writes reports/benchmark.json. A benchmark, not a test: nothing here
 asserts a speed.
@@ -24,6 +26,7 @@ from fashion_pipeline.lowlevel import network
 from fashion_pipeline.lowlevel.trainer import keras_adam
 from fashion_pipeline.models import build_model
 from fashion_pipeline.params import load_params
+from fashion_pipeline.tools.grid_bench import grid_benchmark, slice_stages, weight_count
 
 
 def seconds(work):
@@ -57,10 +60,6 @@ def lowlevel_epoch_seconds(spec, train, sets, epochs=5, rounds=4):
     _, run_epochs, _ = network.build_trainer(spec, train, sets, 0, keras_adam(spec["learning_rate"]))
     run_epochs(1)
     return best_seconds(lambda: run_epochs(epochs), rounds) / epochs
-
-
-def weight_count(layer_sizes):
-    return sum(fan_in * fan_out for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]))
 
 
 def keras_samples_per_second(spec, train, sets, rounds=2):
@@ -145,19 +144,39 @@ def run_benchmark(params, prepared_dir, stage_times_path):
     return results
 
 
+def rounded(value):
+    if isinstance(value, dict):
+        return {key: rounded(inner) for key, inner in value.items()}
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def show(results, indent=""):
+    for key, value in results.items():
+        if isinstance(value, dict):
+            print(f"{indent}{key}")
+            show(value, indent + "  ")
+        else:
+            print(f"{indent}{key:{45 - len(indent)}s} {f'{value:,.3f}' if isinstance(value, float) else value}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--prepared", default="data/prepared")
     parser.add_argument("--stage-times", default="reports/tables/stage_times.csv")
     parser.add_argument("--out", default="reports/benchmark.json")
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--no-grid", action="store_true",
+                        help="leave out the runner against sequential `dvc repro` (about 30 minutes on 2 cores)")
     arguments = parser.parse_args()
-    results = run_benchmark(load_params(arguments.params), arguments.prepared, arguments.stage_times)
-    for key, value in results.items():
-        shown = f"{value:,.3f}" if isinstance(value, float) else str(value)
-        print(f"{key:45s} {shown}")
-    files.write_json(arguments.out, {key: (round(value, 4) if isinstance(value, float) else value)
-                                     for key, value in results.items()})
+    params = load_params(arguments.params)
+    if not arguments.no_grid:
+        slice_stages(params)
+    results = run_benchmark(params, arguments.prepared, arguments.stage_times)
+    if not arguments.no_grid:
+        with tempfile.TemporaryDirectory(prefix="bench-") as workspace:
+            results["grid"] = grid_benchmark(Path.cwd(), params, results["matmul_gflops"], workspace)
+    show(results)
+    files.write_json(arguments.out, rounded(results))
 
 
 if __name__ == "__main__":

@@ -59,6 +59,13 @@ def small_params(params, experiments, epochs=2, limit_train=600, limit_test=300,
     return params
 
 
+def demo_params(params, epochs=3):
+    """The demo's configuration: EXPERIMENTS and OPTIMIZER_RUNS over two seeds, `epochs` epochs
+    on 3,000 training and 1,000 test images."""
+    return small_params(params, EXPERIMENTS, epochs=epochs, limit_train=3000, limit_test=1000,
+                        optimizer_runs=OPTIMIZER_RUNS, seeds=(42, 43))
+
+
 def make_project(root, destination, params):
     """The pipeline of the project at `root` in a new git + DVC repository at `destination`,
     with `params` as params.yaml and a copy of the code, so DVC's hashes follow what runs."""
@@ -87,8 +94,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     arguments = parser.parse_args()
     root = Path.cwd()
-    params = small_params(load_params(root / "params.yaml"), EXPERIMENTS, epochs=arguments.epochs, limit_train=3000,
-                          limit_test=1000, optimizer_runs=OPTIMIZER_RUNS, seeds=(42, 43))
+    params = demo_params(load_params(root / "params.yaml"), arguments.epochs)
     params["mlflow"]["experiment_name"] += "-demo"
     folder = root / arguments.folder
     shutil.rmtree(folder, ignore_errors=True)

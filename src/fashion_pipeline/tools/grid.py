@@ -33,6 +33,8 @@ from fashion_pipeline import cli
 from fashion_pipeline.errors import StageError
 
 LOG_DIR = Path("logs") / "grid"
+# How long Ctrl-C waits for the running stages to wind down.
+STOP_SECONDS = 120
 
 
 def fingerprint(root, watched):
@@ -55,9 +57,15 @@ def run_command(address, argv, root, stop_event, log_path, watched):
     """On a worker: run one stage's command as DVC would, its output to `log_path`; stop it
     (SIGTERM, as Ctrl-C) when `stop_event` is set. Returns the stage's code and params
     fingerprint as the command started, or None when it was stopped; a failure raises, so Dask
-    tries the stage once more."""
+    tries the stage once more.
+
+    The stage runs in a session of its own, so a terminal's Ctrl-C reaches the runner only, and
+    the runner stops every stage the same way, local or remote, and waits for it to end."""
     from distributed import Event, get_worker
 
+    stop = Event(stop_event)
+    if stop.is_set():
+        return None
     started_as = fingerprint(root, watched)
     env = {**os.environ, "DVC_STAGE": address, "DVC_ROOT": root}
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -65,13 +73,15 @@ def run_command(address, argv, root, stop_event, log_path, watched):
     with open(log_path, "a") as log:
         log.write(f"grid: {address} on worker {get_worker().name}\n")
         log.flush()
-        process = subprocess.Popen(argv, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-        stop = Event(stop_event)
+        process = subprocess.Popen(argv, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
         while process.poll() is None:
             if stop.wait(timeout=1):
                 process.send_signal(signal.SIGTERM)
                 process.wait()
                 return None
+    if process.returncode != 0 and stop.is_set():
+        return None
     if process.returncode != 0:
         raise RuntimeError(f"{address}: exited with {process.returncode}; see {log_path}")
     return started_as
@@ -95,7 +105,9 @@ def seed_of(address):
 
 class Grid:
     """DVC's graph (its edges run from a stage to the stages it needs), what is stale in it,
-    and the order the grid runs it in: seed by seed, each seed in dvc.yaml's order."""
+    and the order the grid runs it in: seed by seed, so that each seed's results are complete
+    early; within a seed the longest stages first (by their last recorded time, then in
+    dvc.yaml's order), so that a long stage started last does not keep one worker busy alone."""
 
     def __init__(self, targets):
         import networkx
@@ -112,9 +124,11 @@ class Grid:
             wanted = set().union(*({target} | {stage.addressing for stage in networkx.descendants(graph, stages[target])}
                                    for target in targets))
         listing = list(stages)
+        seconds = {address: estimate_seconds(address) for address in wanted}
         needed_first = graph.subgraph([stages[address] for address in wanted]).reverse()
         self.order = [stage.addressing for stage in networkx.lexicographical_topological_sort(
-            needed_first, key=lambda stage: (seed_of(stage.addressing), listing.index(stage.addressing)))]
+            needed_first, key=lambda stage: (seed_of(stage.addressing), -seconds[stage.addressing],
+                                             listing.index(stage.addressing)))]
         self.stages = {address: stages[address] for address in self.order}
         self.needs = {address: {stage.addressing for stage in graph.successors(stages[address])} & wanted
                       for address in self.order}
@@ -162,8 +176,13 @@ class Grid:
 
     def record(self, address):
         """Write the finished stage to dvc.lock and its cached outputs to the cache, as `dvc
-        repro` does after a stage."""
-        self.locked(lambda: self.repo.commit(address, force=True))
+        repro` does after a stage. Ctrl-C waits until dvc.lock is written whole."""
+        interrupts = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, interrupts)
+        try:
+            self.locked(lambda: self.repo.commit(address, force=True))
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupts)
 
 
 def estimate_seconds(address):
@@ -187,20 +206,28 @@ def hours(addresses, workers):
     return sum(estimate_seconds(address) for address in addresses) / workers / 3600
 
 
+def dask_setup(worker):
+    """Dask's preload hook, run in each local worker process as it starts. A terminal's Ctrl-C
+    reaches every process of its foreground group; the workers leave it to the runner, which
+    stops their stages, waits for them, and then stops the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def start_client(scheduler, workers):
     from distributed import Client, LocalCluster
 
     if scheduler:
         return Client(scheduler), None
+    # Its HTTP endpoint on a free loopback port: on 8787, Dask's default, a second runner warns.
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None)
+                           dashboard_address="127.0.0.1:0", preload=[__name__])
     return Client(cluster), cluster
 
 
 def run_grid(targets, scheduler=None, workers=2):
     """Run every stale stage of `targets` (all of dvc.yaml when empty) and every stage after
     them; return the ones that failed."""
-    from distributed import Event, as_completed
+    from distributed import Event, as_completed, wait
 
     grid = Grid(targets)
     pending = grid.plan()
@@ -245,13 +272,14 @@ def run_grid(targets, scheduler=None, workers=2):
                       f"{hours(left, workers):.1f} h left ({(time.perf_counter() - started) / 60:.0f} min so far)",
                       flush=True)
     except KeyboardInterrupt:
-        # Queued stages never start; running ones get SIGTERM from their worker and wind down.
+        # Queued stages never start; running ones get SIGTERM from their worker, and the runner
+        # waits for them to remove what they had half-written and end their MLflow runs.
         stop.set()
+        try:
+            wait(list(running), timeout=STOP_SECONDS)
+        except TimeoutError:
+            print(f"grid: a stage did not stop within {STOP_SECONDS} s", flush=True)
         client.cancel(list(running))
-        for _ in range(120):
-            if not any(client.processing().values()):
-                break
-            time.sleep(1)
         raise
     finally:
         client.close()

@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from fashion_pipeline import cli
+from fashion_pipeline import cli, files
 from fashion_pipeline.errors import TrackingError
 
 DATABASE_USER = "postgres"
@@ -97,6 +97,7 @@ def _password_file_for_database(home):
 
 def start(home, host, port, database_port):
     home = Path(home).resolve()
+    files.check_writable([home])
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o755)
     database = start_database(home, database_port)

@@ -1,0 +1,120 @@
+"""`make bench`, the grid's part: the grid runner against a sequential `dvc repro` of the same
+stages, side by side in one run, and each training stage's speed against its FLOP bound.
+
+Two grids, each in fresh projects of its own (committed files are never touched, and nothing
+is recorded into the project's MLflow store):
+- the subset grid: the demo's whole DAG (both kinds, two seeds, optimizer runs, a few epochs on
+  a subset of the images);
+- the full-size slice: params.yaml's `bench.slice`, training stages of one seed at full size.
+Each grid's project is made once with its data prepared, then copied twice, so both runs start
+from the same state: one copy runs `dvc repro`, the other the runner.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fashion_pipeline import files, paths
+from fashion_pipeline.errors import StageError
+from fashion_pipeline.params import all_experiments
+from fashion_pipeline.tools.demo import demo_params, make_project, project_env
+
+TRAINING_GROUPS = ("train_keras", "train_lowlevel")
+
+
+def slice_stages(params):
+    """`bench.slice`, checked before anything runs: training stages of experiments and seeds
+    that params.yaml has."""
+    experiments = all_experiments(params)
+    for address in params["bench"]["slice"]:
+        match = paths.ADDRESS.fullmatch(address)
+        if not (match and match["group"] in TRAINING_GROUPS and match["name"] in experiments
+                and int(match["seed"]) in params["seeds"]):
+            raise StageError(f"bench.slice: {address!r} is not a training stage of params.yaml; expected "
+                             "train_<kind>@<experiment>-<seed>, for example train_keras@keras_2l-42")
+    return list(params["bench"]["slice"])
+
+
+def bench_env(project):
+    """A copied project's environment, recording into the project's own MLflow store."""
+    return {key: value for key, value in project_env(project).items() if not key.startswith("MLFLOW_")}
+
+
+def run_logged(command, project, log_name):
+    """Run `command` in `project`, its output to logs/<log_name>; return its wall seconds."""
+    log_path = Path(project) / "logs" / log_name
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with open(log_path, "w") as log:
+        result = subprocess.run(command, cwd=project, env=bench_env(project), stdout=log, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise StageError(f"bench: {' '.join(command[:4])} failed in {project} (exit {result.returncode}); see {log_path}")
+    return time.perf_counter() - started
+
+
+def prepared_copies(root, folder, params):
+    """Two copies of a fresh project of `params` with its data prepared: (sequential, runner)."""
+    base = make_project(root, Path(folder) / "base", params)
+    run_logged(["dvc", "repro", "prepare"], base, "prepare.log")
+    copies = []
+    for kind in ("sequential", "runner"):
+        copies.append(Path(folder) / kind)
+        shutil.copytree(base, copies[-1], symlinks=True)
+    shutil.rmtree(base)
+    return copies
+
+
+def compare(root, folder, params, targets):
+    """(sequential seconds, runner seconds, sequential project, runner project) for `targets`
+    (every stage when empty) of a project of `params`."""
+    sequential, runner = prepared_copies(root, folder, params)
+    sequential_seconds = run_logged(["dvc", "repro", *targets], sequential, "repro.log")
+    runner_seconds = run_logged([sys.executable, "-m", "fashion_pipeline.tools.grid", *targets], runner, "grid.log")
+    return sequential_seconds, runner_seconds, sequential, runner
+
+
+def weight_count(layer_sizes):
+    return sum(fan_in * fan_out for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]))
+
+
+def flop_bound_samples_per_second(hidden_units, gflops, inputs=784, classes=10):
+    """Training samples per second if every FLOP ran at `gflops`: a sample's forward pass costs 2
+    FLOPs per weight, its backward pass 4 (the gradients of the weights and of the inputs)."""
+    return gflops * 1e9 / (6 * weight_count([inputs, *hidden_units, classes]))
+
+
+def samples_per_second(project, address):
+    """A finished training stage's training samples per second, over its training seconds
+    (which also hold each epoch's validation pass and training-subset measurement)."""
+    _, name, seed = paths.stage_address(address)
+    results = Path(project) / paths.results_dir(seed, name)
+    seconds = files.read_json(results / "run.json")["train_seconds"]
+    epochs = files.read_json(results / "train.json")["epochs"]
+    return files.read_json(Path(project) / "results" / "data.json")["train_count"] * epochs / seconds
+
+
+def grid_benchmark(root, params, gflops, workspace):
+    """The runner against sequential `dvc repro`, on the subset grid and on the full-size slice,
+    and each slice stage's speed both ways against its FLOP bound at `gflops`, the matrix-product
+    rate measured in the same run at the stages' thread count."""
+    targets = slice_stages(params)
+    results = {"grid_workers": max(1, (os.cpu_count() or 1) // params["training"]["threads"])}
+    for label, grid_params, grid_targets in (("subset", demo_params(params), []), ("slice", params, targets)):
+        print(f"bench: the {label} grid, by sequential `dvc repro`, then by the runner", flush=True)
+        sequential_seconds, runner_seconds, sequential, runner = compare(root, Path(workspace) / label, grid_params,
+                                                                         grid_targets)
+        results.update({f"{label}_sequential_seconds": sequential_seconds, f"{label}_runner_seconds": runner_seconds,
+                        f"{label}_runner_speedup": sequential_seconds / runner_seconds})
+    experiments = all_experiments(params)
+    results["slice_stages"] = {}
+    for address in targets:
+        bound = flop_bound_samples_per_second(experiments[paths.stage_address(address)[1]]["hidden_units"], gflops)
+        rates = {"flop_bound_samples_per_second": bound}
+        for way, project in (("sequential", sequential), ("runner", runner)):
+            rate = samples_per_second(project, address)
+            rates.update({f"{way}_samples_per_second": rate, f"{way}_share_of_bound": rate / bound})
+        results["slice_stages"][address] = rates
+    return results
