@@ -87,15 +87,24 @@ def test_stages_print_only_their_own_lines_on_any_cpu(project):
     params = yaml.safe_load(original)
     params["experiments"]["keras"]["keras_softmax"]["epochs"] = 1
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # Plain `model.fit` (jit_compile: false) feeds its batches through tf.data, whose native
+    # code has its own log lines.
+    params["training"]["jit_compile"] = False
+    (project / "plain.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    stages = {"compiled": ("train_keras@keras_softmax-42", "params.yaml"),
+              "plain": ("train_keras@keras_softmax-42", "plain.yaml"),
+              "refused": ("train_keras@no_such_experiment-42", "params.yaml")}
     try:
-        runs = {stage: subprocess.run(["python", "-m", "fashion_pipeline.stages.train", "--stage", stage], cwd=project,
-                                      env=env, capture_output=True, text=True)
-                for stage in ("train_keras@keras_softmax-42", "train_keras@no_such_experiment-42")}
+        runs = {name: subprocess.run(["python", "-m", "fashion_pipeline.stages.train", "--stage", stage,
+                                      "--params", params_file], cwd=project, env=env, capture_output=True, text=True)
+                for name, (stage, params_file) in stages.items()}
     finally:
         (project / "params.yaml").write_text(original)
-    trained, refused = runs.values()
-    assert trained.returncode == 0 and refused.returncode == 2
-    assert trained.stderr == "" and trained.stdout.splitlines()[0].startswith("train_keras@keras_softmax-42: epoch 1/1")
-    assert all(line.startswith("train_keras@keras_softmax-42: ") for line in trained.stdout.splitlines())
+    refused = runs.pop("refused")
+    assert refused.returncode == 2
+    for trained in runs.values():
+        assert trained.returncode == 0 and trained.stderr == "", trained.stderr
+        assert trained.stdout.splitlines()[0].startswith("train_keras@keras_softmax-42: epoch 1/1")
+        assert all(line.startswith("train_keras@keras_softmax-42: ") for line in trained.stdout.splitlines())
     assert refused.stdout == "" and len(refused.stderr.splitlines()) == 1
     assert refused.stderr.startswith("error: params.yaml: 'experiments.keras' is 'no_such_experiment'")

@@ -58,5 +58,7 @@ def test_verify_trains_the_sample_again_and_finds_the_committed_numbers(pipeline
     lines = [line for line in result.stdout.splitlines() if line.startswith("verify: ") and " val_" in line]
     assert len(lines) == 2 * (len(params["experiments"]) + len(params["optimizer_runs"]))
     assert all("exactly" in line for line in lines), lines
+    partings = [line for line in result.stdout.splitlines() if "the committed run at every one of its" in line]
+    assert len(partings) == len(params["experiments"]) + len(params["optimizer_runs"]), result.stdout
     assert "every run reproduces" in result.stdout
     assert {path: path.read_bytes() for path in (project / "results").rglob("*") if path.is_file()} == before

@@ -154,3 +154,15 @@ def test_verify_judges_a_new_run_by_the_prediction_interval_of_the_committed_see
     assert inside and "[0.2619, 0.3581]" in words and "+1.9 sd" in words
     outside, words = judge(0.40, committed, 42)
     assert not outside and "OUTSIDE" in words
+
+
+def test_verify_finds_the_epoch_where_two_histories_part():
+    import pandas as pd
+
+    from fashion_pipeline.tools.verify import parting_epoch
+
+    committed = pd.DataFrame({"epoch": [1, 2, 3, 4], "val_loss": [0.9, 0.7, 0.6, 0.55]})
+    assert parting_epoch(committed.copy(), committed) is None
+    # A difference in float32's last digit is no parting; one in the fourth digit is.
+    rounded = committed.assign(val_loss=[0.9, 0.7 + 1e-8, 0.6, 0.5501])
+    assert parting_epoch(rounded, committed) == 4

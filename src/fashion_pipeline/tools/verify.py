@@ -4,7 +4,8 @@ and an optimizer run, one seed, at full length) in a temporary project of its ow
 committed file is touched. For each run it prints whether its final numbers equal the committed
 run's of the same seed (same CPU kind, library versions and params give the same numbers), or
 else whether they fall inside the 95 % prediction interval of the committed seeds, and how many
-standard deviations from their mean. The exit status is 1 when a run falls outside.
+standard deviations from their mean, and where its history parts from the committed run's.
+The exit status is 1 when a run falls outside.
 """
 
 import argparse
@@ -15,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from fashion_pipeline import cli, files, paths
@@ -69,6 +71,30 @@ def judge(value, committed, seed):
                     f"{others.size} committed seeds ({distance:+.1f} sd from their mean)")
 
 
+def parting_epoch(new_history, committed_history):
+    """The first epoch whose validation loss differs between two histories beyond float32's
+    last digit (None when they agree throughout): where another CPU's rounding shows."""
+    for (epoch, new), (_, committed) in zip(new_history[["epoch", "val_loss"]].itertuples(index=False),
+                                           committed_history[["epoch", "val_loss"]].itertuples(index=False)):
+        if abs(new - committed) > EXACT * max(1.0, abs(committed)):
+            return int(epoch)
+    return None
+
+
+def parting_words(project_folder, committed_folder):
+    """Where this run's history parts from the committed run of the same seed, in words."""
+    committed = Path(committed_folder) / "history.csv"
+    if not committed.is_file():
+        return "no committed history of this seed to compare with"
+    new_history, committed_history = pd.read_csv(Path(project_folder) / "history.csv"), pd.read_csv(committed)
+    epoch = parting_epoch(new_history, committed_history)
+    final = new_history["val_loss"].iloc[-1] - committed_history["val_loss"].iloc[-1]
+    if epoch is None:
+        return f"the same validation loss as the committed run at every one of its {len(new_history)} epochs"
+    return (f"the validation loss equals the committed run's through epoch {epoch - 1} of {len(new_history)} and "
+            f"parts at epoch {epoch}; at the end it differs by {final:+.4f}")
+
+
 def verify(root, params, results_dir):
     """Train the sample in a temporary project and judge it; True when every run is inside."""
     if params["verify"]["seed"] not in params["seeds"]:
@@ -84,8 +110,10 @@ def verify(root, params, results_dir):
         verdicts = []
         seed = params["verify"]["seed"]
         for stage, folder in stages.items():
-            new = files.read_json(project / "results" / paths.seed_folder(seed) / folder / "train.json")
+            trained = project / "results" / paths.seed_folder(seed) / folder
+            new = files.read_json(trained / "train.json")
             committed = committed_values(results_dir, folder, params["seeds"])
+            print(f"verify: {stage}: {parting_words(trained, Path(results_dir) / paths.seed_folder(seed) / folder)}")
             for measure in MEASURES:
                 inside, words = judge(float(new[measure]), committed[measure], seed)
                 verdicts.append(inside)
