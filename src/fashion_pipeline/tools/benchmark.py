@@ -26,7 +26,8 @@ from fashion_pipeline.lowlevel import network
 from fashion_pipeline.lowlevel.trainer import keras_adam
 from fashion_pipeline.models import build_model
 from fashion_pipeline.params import load_params
-from fashion_pipeline.tools.grid_bench import grid_benchmark, slice_stages, weight_count
+from fashion_pipeline.tools.stage_costs import weight_count
+from fashion_pipeline.tools.grid_bench import grid_benchmark, slice_stages
 
 
 def seconds(work):

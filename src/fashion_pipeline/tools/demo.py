@@ -80,9 +80,11 @@ def make_project(root, destination, params):
     return destination
 
 
-def project_env(project):
-    """The environment a copied project's stages run in: its own code first on the path."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DVC_")}
+def project_env(project, own_store=False):
+    """The environment a copied project's stages run in: its own code first on the path; with
+    `own_store`, they record into the project's own MLflow store, whatever store is set."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("DVC_") and not (own_store and key.startswith("MLFLOW_"))}
     env["PYTHONPATH"] = str(Path(project) / "src")
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return env

@@ -31,6 +31,8 @@ import yaml
 
 from fashion_pipeline import cli
 from fashion_pipeline.errors import StageError
+from fashion_pipeline.params import load_params
+from fashion_pipeline.tools.stage_costs import estimate_seconds, fill_estimates, hours, training_cost
 
 LOG_DIR = Path("logs") / "grid"
 # How long Ctrl-C waits for the running stages to wind down.
@@ -106,8 +108,9 @@ def seed_of(address):
 class Grid:
     """DVC's graph (its edges run from a stage to the stages it needs), what is stale in it,
     and the order the grid runs it in: seed by seed, so that each seed's results are complete
-    early; within a seed the longest stages first (by their last recorded time, then in
-    dvc.yaml's order), so that a long stage started last does not keep one worker busy alone."""
+    early; within a seed the longest stages first (by their last recorded time, or for a stage
+    never run by its arithmetic; then in dvc.yaml's order), so that a long stage started last
+    does not keep one worker busy alone."""
 
     def __init__(self, targets):
         import networkx
@@ -124,7 +127,8 @@ class Grid:
             wanted = set().union(*({target} | {stage.addressing for stage in networkx.descendants(graph, stages[target])}
                                    for target in targets))
         listing = list(stages)
-        seconds = {address: estimate_seconds(address) for address in wanted}
+        seconds = fill_estimates({address: estimate_seconds(address) for address in wanted},
+                                 {address: training_cost(address, load_params()) for address in wanted})
         needed_first = graph.subgraph([stages[address] for address in wanted]).reverse()
         self.order = [stage.addressing for stage in networkx.lexicographical_topological_sort(
             needed_first, key=lambda stage: (seed_of(stage.addressing), -seconds[stage.addressing],
@@ -183,27 +187,6 @@ class Grid:
             self.locked(lambda: self.repo.commit(address, force=True))
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupts)
-
-
-def estimate_seconds(address):
-    """A stage's time on the machine that ran it last, at any seed (0 when none is known)."""
-    group, _, rest = address.partition("@")
-    name = rest.rsplit("-", 1)[0]
-    folder, key = {"compare_optimizers": (f"optimizers/{name}", "stage_seconds"),
-                   "holdout_keras": (f"holdout/{name}", "stage_seconds"),
-                   "evaluate_lowlevel": (name, "evaluate_seconds"),
-                   "evaluate_keras": (name, "evaluate_seconds")}.get(group, (name, "stage_seconds"))
-    file = "evaluation.json" if key == "evaluate_seconds" else "run.json"
-    for record in sorted(Path("results").glob(f"seed_*/{folder}/{file}")):
-        try:
-            return float(json.loads(record.read_text())[key])
-        except (OSError, ValueError, KeyError):
-            continue
-    return 0.0
-
-
-def hours(addresses, workers):
-    return sum(estimate_seconds(address) for address in addresses) / workers / 3600
 
 
 def dask_setup(worker):
@@ -297,8 +280,6 @@ def main():
     parser.add_argument("--workers", type=int, default=0,
                         help="local worker processes (default: the cores over training.threads)")
     arguments = parser.parse_args()
-    from fashion_pipeline.params import load_params
-
     threads = load_params()["training"]["threads"]
     workers = arguments.workers or max(1, (os.cpu_count() or 1) // threads)
     failed = run_grid(arguments.targets, arguments.scheduler, workers)

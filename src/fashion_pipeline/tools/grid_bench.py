@@ -21,6 +21,7 @@ from fashion_pipeline import files, paths
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import all_experiments
 from fashion_pipeline.tools.demo import demo_params, make_project, project_env
+from fashion_pipeline.tools.stage_costs import weight_count
 
 TRAINING_GROUPS = ("train_keras", "train_lowlevel")
 
@@ -38,18 +39,14 @@ def slice_stages(params):
     return list(params["bench"]["slice"])
 
 
-def bench_env(project):
-    """A copied project's environment, recording into the project's own MLflow store."""
-    return {key: value for key, value in project_env(project).items() if not key.startswith("MLFLOW_")}
-
-
 def run_logged(command, project, log_name):
     """Run `command` in `project`, its output to logs/<log_name>; return its wall seconds."""
     log_path = Path(project) / "logs" / log_name
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with open(log_path, "w") as log:
-        result = subprocess.run(command, cwd=project, env=bench_env(project), stdout=log, stderr=subprocess.STDOUT)
+        result = subprocess.run(command, cwd=project, env=project_env(project, own_store=True), stdout=log,
+                                stderr=subprocess.STDOUT)
     if result.returncode != 0:
         raise StageError(f"bench: {' '.join(command[:4])} failed in {project} (exit {result.returncode}); see {log_path}")
     return time.perf_counter() - started
@@ -74,10 +71,6 @@ def compare(root, folder, params, targets):
     sequential_seconds = run_logged(["dvc", "repro", *targets], sequential, "repro.log")
     runner_seconds = run_logged([sys.executable, "-m", "fashion_pipeline.tools.grid", *targets], runner, "grid.log")
     return sequential_seconds, runner_seconds, sequential, runner
-
-
-def weight_count(layer_sizes):
-    return sum(fan_in * fan_out for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]))
 
 
 def flop_bound_samples_per_second(hidden_units, gflops, inputs=784, classes=10):

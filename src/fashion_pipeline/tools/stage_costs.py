@@ -1,0 +1,59 @@
+"""How long each stage of the grid takes, for the runner's order and its time left: the time
+recorded by the stage's last run (at any seed, on the machine that ran it), and for a stage
+never run, its arithmetic scaled by the recorded ones."""
+
+import json
+from pathlib import Path
+
+from fashion_pipeline.params import all_experiments
+
+
+def estimate_seconds(address):
+    """A stage's time on the machine that ran it last, at any seed (0 when none is known)."""
+    group, _, rest = address.partition("@")
+    name = rest.rsplit("-", 1)[0]
+    folder, key = {"compare_optimizers": (f"optimizers/{name}", "stage_seconds"),
+                   "holdout_keras": (f"holdout/{name}", "stage_seconds"),
+                   "evaluate_lowlevel": (name, "evaluate_seconds"),
+                   "evaluate_keras": (name, "evaluate_seconds")}.get(group, (name, "stage_seconds"))
+    file = "evaluation.json" if key == "evaluate_seconds" else "run.json"
+    for record in sorted(Path("results").glob(f"seed_*/{folder}/{file}")):
+        try:
+            return float(json.loads(record.read_text())[key])
+        except (OSError, ValueError, KeyError):
+            continue
+    return 0.0
+
+
+def weight_count(layer_sizes):
+    return sum(fan_in * fan_out for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]))
+
+
+def training_cost(address, params, inputs=784, classes=10):
+    """A training stage's arithmetic in its own units, epochs x weights (every stage of a
+    project trains on the same images), for the stages no time is recorded for; 0 for the
+    others, which train nothing."""
+    group, _, rest = address.partition("@")
+    name, experiments = rest.rsplit("-", 1)[0], all_experiments(params)
+    if group == "compare_optimizers":
+        spec, epochs = experiments[params["optimizers"]["network"]], params["optimizers"]["epochs"]
+    elif group.startswith(("train_", "holdout_")) and name in experiments:
+        spec = experiments[name]
+        epochs = spec["epochs"]
+    else:
+        return 0.0
+    return float(epochs * weight_count([inputs, *spec["hidden_units"], classes]))
+
+
+def fill_estimates(recorded, costs):
+    """The recorded seconds, and for a stage without them its cost at the median seconds per
+    unit of cost of the recorded ones (its cost alone when none is recorded: only the order of
+    the stages counts then)."""
+    rates = sorted(recorded[address] / costs[address] for address in recorded
+                   if recorded[address] > 0 and costs[address] > 0)
+    rate = rates[len(rates) // 2] if rates else 1.0
+    return {address: recorded[address] or costs[address] * rate for address in recorded}
+
+
+def hours(addresses, workers):
+    return sum(estimate_seconds(address) for address in addresses) / workers / 3600
