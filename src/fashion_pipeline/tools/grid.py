@@ -18,6 +18,7 @@ runs end KILLED, and with `training.resume` they continue from their checkpoints
 import argparse
 import hashlib
 import json
+import logging
 import os
 import shlex
 import signal
@@ -32,7 +33,7 @@ import yaml
 from fashion_pipeline import cli
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import load_params
-from fashion_pipeline.tools.stage_costs import estimate_seconds, fill_estimates, hours, training_cost
+from fashion_pipeline.tools.stage_costs import estimate_seconds, fill_estimates, time_left, training_cost
 
 LOG_DIR = Path("logs") / "grid"
 # How long Ctrl-C waits for the running stages to wind down.
@@ -212,10 +213,14 @@ def run_grid(targets, scheduler=None, workers=2):
     them; return the ones that failed."""
     from distributed import Event, as_completed, wait
 
+    # DVC's own notes on each commit ("Updating lock file 'dvc.lock'") between the runner's lines.
+    logging.getLogger("dvc").setLevel(logging.WARNING)
     grid = Grid(targets)
     pending = grid.plan()
-    print(f"grid: {len(pending)} of {len(grid.order)} stages to run, {workers} at a time; about "
-          f"{hours(pending, workers):.1f} h by the stage times recorded in results/ (their machine's)", flush=True)
+    estimate = time_left(pending, workers)
+    print(f"grid: {len(pending)} of {len(grid.order)} stages to run, {workers} at a time; "
+          + (f"{estimate} by the stage times recorded in results/ (their machine's)" if estimate
+             else "no stage time recorded in results/ to tell how long"), flush=True)
     client, cluster = start_client(scheduler, workers)
     stop_name = f"grid-stop-{uuid.uuid4().hex}"
     stop = Event(stop_name, client=client)
@@ -251,9 +256,10 @@ def run_grid(targets, scheduler=None, workers=2):
                 grid.record(address)
                 finished.add(address)
                 left = pending + [other for other, _ in running.values()]
-                print(f"grid: {address} done; {len(finished & set(grid.order))} done, {len(left)} to go, about "
-                      f"{hours(left, workers):.1f} h left ({(time.perf_counter() - started) / 60:.0f} min so far)",
-                      flush=True)
+                estimate = time_left(left, workers)
+                print(f"grid: {address} done; {len(finished & set(grid.order))} done, {len(left)} to go, "
+                      + (f"{estimate} left, " if estimate else "")
+                      + f"{(time.perf_counter() - started) / 60:.0f} min so far", flush=True)
     except KeyboardInterrupt:
         # Queued stages never start; running ones get SIGTERM from their worker, and the runner
         # waits for them to remove what they had half-written and end their MLflow runs.

@@ -55,5 +55,10 @@ def fill_estimates(recorded, costs):
     return {address: recorded[address] or costs[address] * rate for address in recorded}
 
 
-def hours(addresses, workers):
-    return sum(estimate_seconds(address) for address in addresses) / workers / 3600
+def time_left(addresses, workers):
+    """What `addresses` take on `workers` by the recorded stage times, in words ("about 1.2 h",
+    "about 25 min"); None when no time is recorded for any of them."""
+    seconds = sum(estimate_seconds(address) for address in addresses) / workers
+    if not seconds:
+        return None
+    return f"about {seconds / 3600:.1f} h" if seconds >= 3600 else f"about {max(1, round(seconds / 60))} min"
