@@ -3,7 +3,6 @@
 import copy
 import gzip
 import hashlib
-import socket
 import struct
 import subprocess
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from fashion_pipeline import data
 from fashion_pipeline.tools.demo import make_project, project_env, small_params  # noqa: F401 - for the tests
+from fashion_pipeline.tools.screenshots import free_port  # noqa: F401 - for the tests
 
 ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
@@ -30,12 +30,6 @@ def project_params():
 def params(project_params):
     """A copy tests may change."""
     return copy.deepcopy(project_params)
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def copy_project(destination, params):

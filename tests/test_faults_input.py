@@ -129,7 +129,7 @@ CATALOGUE = {
     "params: seeds not a list": (params_case("seeds", 42), "'seeds' is 42; allowed: a non-empty list"),
     "params: a seed the stage is not for": (params_case("seeds", [7]), "stage seed 42 is not one of params.yaml's seeds"),
     "params: experiment of another kind": (params_case("seeds", [42], address="train_keras@lowlevel_net_b-42"), "'lowlevel_net_b'; allowed: one of keras_softmax"),
-    "params: held-out candidate not a Keras experiment": (params_case("holdout.experiments", ["lowlevel_net_b"], holdout.main, "holdout_keras@keras_2l-42"), "'holdout.experiments' is ['lowlevel_net_b']; allowed: a non-empty list of distinct keras"),
+    "params: held-out candidate not a Keras experiment": (params_case("holdout.experiments", ["lowlevel_net_b"], holdout.main, "holdout_keras@keras_2l-42"), "'holdout.experiments[0]' is 'lowlevel_net_b'; allowed: a non-empty list of distinct keras"),
     "params: held-out stage for a name not listed": (params_case("holdout.experiments", ["keras_4l"], holdout.main, "holdout_keras@keras_2l-42"), "'keras_2l' is not one of holdout.experiments"),
     "params: YAML syntax error": (params_text_case("seeds: [42, 43\n"), "params.yaml: not valid YAML at line 2"),
     "params: python tag": (params_text_case("seeds: !!python/object/apply:os.system [touch owned]\n"), "no tags such as !!python"),

@@ -53,6 +53,8 @@ def change(params, path, value):
         # A section under an unknown key is named by its keys, not printed whole.
         ("benchmark", {"slice": ["a", "b"], "rounds": 3},
          "'benchmark' is '<a section with keys slice, rounds>'; allowed: known keys: seeds, data"),
+        ("experiments.torch", {"mlp": {"hidden_units": [10]}},
+         "'experiments' is '<a section with keys lowlevel, keras, torch>'; allowed: a mapping with the groups"),
         ("seeds", 42, "'seeds' is 42; allowed: a non-empty list of distinct integers >= 0"),
         ("seeds", [42, 42], "'seeds' is [42, 42]; allowed: a non-empty list of distinct integers >= 0"),
         ("seeds", [42, -1], "'seeds[1]' is -1; allowed: an integer >= 0"),

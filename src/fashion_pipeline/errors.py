@@ -2,11 +2,21 @@
 what is allowed; `cli.run` prints it as one line."""
 
 
+def outline(value):
+    """A value as an error shows it: a section or a long list by its shape, not every line of it."""
+    if isinstance(value, dict):
+        return f"<a section with keys {', '.join(map(str, value))}>"
+    if isinstance(value, list) and len(value) > 3:
+        return f"<a list of {len(value)} items>"
+    return value
+
+
 class ParamsError(ValueError):
-    """A value in params.yaml that the pipeline cannot use."""
+    """A value in params.yaml that the pipeline cannot use: the message names its key and the
+    value found there (outlined when it is a whole section)."""
 
     def __init__(self, key, found, allowed):
-        super().__init__(f"params.yaml: '{key}' is {found!r}; allowed: {allowed}")
+        super().__init__(f"params.yaml: '{key}' is {outline(found)!r}; allowed: {allowed}")
         self.key = key
 
 

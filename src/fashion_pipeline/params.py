@@ -232,10 +232,12 @@ def validate_params(params):
                 raise ParamsError(f"experiments.{kind}.{name}", name, f"a name not already used in experiments.{seen[name]}")
             seen[name] = kind
     candidates, keras = params["holdout"]["experiments"], groups.get("keras") or {}
-    if (not isinstance(candidates, list) or not candidates or len(set(map(repr, candidates))) != len(candidates)
-            or any(name not in keras for name in candidates)):
-        raise ParamsError("holdout.experiments", candidates, "a non-empty list of distinct keras experiments: "
-                          + ", ".join(keras))
+    allowed = "a non-empty list of distinct keras experiments: " + ", ".join(keras)
+    if not isinstance(candidates, list) or not candidates or len(set(map(repr, candidates))) != len(candidates):
+        raise ParamsError("holdout.experiments", candidates, allowed)
+    for index, name in enumerate(candidates):
+        if name not in keras:
+            raise ParamsError(f"holdout.experiments[{index}]", name, allowed)
     study = params["optimizers"]
     lowlevel = groups.get("lowlevel") or {}
     if study["network"] not in lowlevel:

@@ -46,22 +46,13 @@ def text(key, value):
         raise ParamsError(key, value, "a non-empty string")
 
 
-def outline(value):
-    """A value as an error shows it: a section or a list by its shape, not every line of it."""
-    if isinstance(value, dict):
-        return f"<a section with keys {', '.join(map(str, value))}>"
-    if isinstance(value, list) and len(value) > 3:
-        return f"<a list of {len(value)} items>"
-    return value
-
-
 def check_keys(prefix, mapping, required, optional=()):
     known = [*required, *optional]
     if not isinstance(mapping, dict):
         raise ParamsError(prefix, mapping, "a mapping with keys " + ", ".join(known))
     for key, value in mapping.items():
         if key not in known:
-            raise ParamsError(f"{prefix}{key}", outline(value), "known keys: " + ", ".join(known))
+            raise ParamsError(f"{prefix}{key}", value, "known keys: " + ", ".join(known))
     for key in required:
         if key not in mapping:
             raise ParamsError(f"{prefix}{key}", "<missing>", "a value must be set")

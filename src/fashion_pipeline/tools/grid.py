@@ -213,9 +213,10 @@ def run_grid(targets, scheduler=None, workers=2):
     them; return the ones that failed."""
     from distributed import Event, as_completed, wait
 
-    # DVC's own notes on each commit ("Updating lock file 'dvc.lock'") between the runner's lines.
-    logging.getLogger("dvc").setLevel(logging.WARNING)
     grid = Grid(targets)
+    # DVC's own notes on each commit ("Updating lock file 'dvc.lock'") between the runner's lines;
+    # set after DVC has set up its logging.
+    logging.getLogger("dvc").setLevel(logging.WARNING)
     pending = grid.plan()
     estimate = time_left(pending, workers)
     print(f"grid: {len(pending)} of {len(grid.order)} stages to run, {workers} at a time; "

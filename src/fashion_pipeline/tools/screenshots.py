@@ -21,7 +21,8 @@ from fashion_pipeline.tracking import mlflow_runs, views
 OUT = Path("reports/screenshots")
 
 
-def _free_port():
+def free_port():
+    """A TCP port on the loopback interface that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -40,7 +41,7 @@ def main():
     project = params.load_params()
     settings = project["mlflow"]
     uri = mlflow_runs.tracking_uri()
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
                                "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     address = f"http://127.0.0.1:{port}"
