@@ -84,6 +84,12 @@ def test_answers_say_the_measured_difference_and_the_verdict_in_words():
     assert "not settled" in text and "12 seeds" in text
     reversed_finding = analysis.Finding(claim, ("net_b", "net_a"), found, True, 0.04, statistics.REVERSED, "")
     assert "opposite" in answers.sentence(reversed_finding, {}, {"loss": 0.02})
+    # Epochs are counted: fewer, not lower.
+    faster = Claim("l2_faster", "A 3", "L2 converges faster", "epochs_to_target", statistics.LOWER, "epochs",
+                   "l2", "l1")
+    epochs = analysis.Finding(faster, ("l2", "l1"), statistics.interval([-110.0, -118.0, -101.0]), True, 0.01,
+                              statistics.HOLDS, "")
+    assert "110 epochs fewer than l1" in answers.effect(epochs, {})
 
 
 def test_coursework_comparison_says_whether_its_value_lies_in_our_interval(tmp_path):

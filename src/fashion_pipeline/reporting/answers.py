@@ -56,7 +56,9 @@ def effect(finding, labels):
     if finding.runs[1] is None:
         return f"{words}: {first} is {found.mean:.3g} ({spread})"
     second = labels.get(finding.runs[1], finding.runs[1])
-    side = "higher" if found.mean > 0 else "lower"
+    # Counts of epochs are more or fewer; losses, gaps and accuracies higher or lower.
+    side = ("more" if found.mean > 0 else "fewer") if claim.margin == "epochs" else \
+        ("higher" if found.mean > 0 else "lower")
     return f"{words}: {first} is {amount(found.mean, claim.margin)} {side} than {second} ({spread})"
 
 
