@@ -6,6 +6,7 @@ stops it as it stops `dvc repro`. Its order, and `make bench`'s checks and arith
 import copy
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -181,6 +182,37 @@ def test_the_runner_runs_seed_by_seed_and_the_longest_stages_of_a_seed_first(tmp
         files.write_json(project / "results" / "seed_42" / name / "run.json", {"stage_seconds": seconds})
     assert trained_first() == ["lowlevel_softmax", "keras_4l_drop20"]
     assert seeds() == ["42", "42", "43", "43"]
+
+
+@pytest.mark.slow
+def test_a_stage_to_run_takes_its_inputs_from_the_cache_or_makes_them_again(tmp_path, subset_params, real_data,
+                                                                           monkeypatch):
+    # As on a clone of a grid trained elsewhere: a trained stage's model is in dvc.lock, but the
+    # stage that reads it has not run here.
+    project = copy_project(tmp_path / "project", subset_params)
+    trained, reader = "train_lowlevel@lowlevel_softmax-42", "evaluate_lowlevel@lowlevel_softmax-42"
+    run(["dvc", "repro", trained], project)
+    model = project / "models" / "seed_42" / "lowlevel_softmax.keras"
+    locked_model = yaml.safe_load((project / "dvc.lock").read_text())["stages"][trained]["outs"]
+    monkeypatch.chdir(project)
+
+    # Missing here but in the cache: checked out, nothing trained again.
+    model.unlink()
+    grid = Grid([reader])
+    assert grid.plan() == [reader] and grid.remade == set()
+    assert model.is_file()
+
+    # Missing from the cache too: the model's stage runs again, then the stage that reads it.
+    model.unlink()
+    shutil.rmtree(project / ".dvc" / "cache")
+    grid = Grid([reader])
+    assert grid.plan() == [trained, reader] and grid.remade == {trained}
+    output = run([sys.executable, "-m", "fashion_pipeline.tools.grid", reader], project).stdout
+    assert "(1 again: outputs another machine made" in output and "FAILED" not in output, output
+    assert model.is_file() and (project / "results" / "seed_42" / "lowlevel_softmax" / "evaluation.json").is_file()
+    assert "up to date" in run(["dvc", "status", reader], project).stdout
+    # Its outputs are recorded anew, model and all.
+    assert yaml.safe_load((project / "dvc.lock").read_text())["stages"][trained]["outs"] != locked_model
 
 
 def test_the_bench_slice_is_checked_before_anything_runs(project_params):

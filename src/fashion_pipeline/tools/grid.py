@@ -9,6 +9,9 @@ project folder, DVC_STAGE and DVC_ROOT set), and records each finished stage in 
 processes (a LocalCluster, the default) or the workers of a scheduler on other machines that
 share the project folder (`--scheduler tcp://host:8786`).
 
+When an input of a stage to run is not in the folder (a model trained on another machine), it is
+checked out of the DVC cache, or, when the cache lacks it too, its stage runs again first.
+
 A stage that fails is tried once more, then reported, and the stages that do not need it go on.
 A stage whose code or params changed while it ran is not recorded. Ctrl-C stops every running
 stage as Ctrl-C stops `dvc repro`: the stages remove what they had half-written, their MLflow
@@ -16,6 +19,7 @@ runs end KILLED, and with `training.resume` they continue from their checkpoints
 """
 
 import argparse
+import functools
 import hashlib
 import json
 import logging
@@ -137,6 +141,8 @@ class Grid:
         self.stages = {address: stages[address] for address in self.order}
         self.needs = {address: {stage.addressing for stage in graph.successors(stages[address])} & wanted
                       for address in self.order}
+        # Stages planned because a stage to run reads their outputs, which are nowhere here.
+        self.remade = set()
 
     def locked(self, action):
         """`action()` under the repository's lock, as every DVC command runs; wait while
@@ -158,13 +164,50 @@ class Grid:
         machine's cache) are not a change."""
         return self.locked(lambda: self.stages[address].changed(allow_missing=True))
 
+    def restored(self, out):
+        """Whether a stage's output is here, after checking it out from the cache if it holds
+        it, as `dvc checkout` would. An output missing from both was made on another machine."""
+        from dvc.exceptions import CheckoutError
+
+        def checkout():
+            if not out.exists and out.use_cache and out.hash_info and out.cache.exists(out.hash_info.value):
+                try:
+                    out.checkout()
+                except CheckoutError:  # a folder whose files are not all in the cache
+                    pass
+            return out.exists
+        return self.locked(checkout)
+
+    def read_by(self, address, need):
+        """The outputs of `need` that the stage `address` reads: those inside its deps."""
+        deps = [Path(dep.fs_path) for dep in self.stages[address].deps]
+        return [out for out in self.stages[need].outs
+                if any(Path(out.fs_path).is_relative_to(dep) or dep.is_relative_to(out.fs_path) for dep in deps)]
+
     def plan(self):
-        """The stages to run: the stale ones and every stage after them."""
-        planned = set()
-        for address in self.order:
-            if self.needs[address] & planned or self.is_stale(address):
-                planned.add(address)
+        """The stages to run: the stale ones, those that made an input of a stage to run that
+        neither this folder nor the cache holds, and every stage after them."""
+        is_stale, restored = functools.cache(self.is_stale), functools.cache(self.restored)
+        planned, grown = set(), True
+        while grown:
+            before = len(planned)
+            for address in self.order:
+                if self.needs[address] & planned or is_stale(address):
+                    planned.add(address)
+            # From the last stage back, so that a stage brought in brings in its own inputs.
+            for address in reversed(self.order):
+                if address in planned:
+                    missing = {need for need in self.needs[address] - planned
+                               if not all(restored(out) for out in self.read_by(address, need))}
+                    self.remade |= missing
+                    planned |= missing
+            grown = len(planned) > before
         return [address for address in self.order if address in planned]
+
+    def needs_run(self, address):
+        """Whether a planned stage still needs its run once the stages it needs have ended:
+        they may have left its inputs as they were."""
+        return address in self.remade or self.is_stale(address)
 
     def argv(self, address):
         return shlex.split(self.stages[address].cmd)
@@ -219,7 +262,8 @@ def run_grid(targets, scheduler=None, workers=2):
     logging.getLogger("dvc").setLevel(logging.WARNING)
     pending = grid.plan()
     estimate = time_left(pending, workers)
-    print(f"grid: {len(pending)} of {len(grid.order)} stages to run, {workers} at a time; "
+    remade = f" ({len(grid.remade)} again: outputs another machine made, not in this cache)" if grid.remade else ""
+    print(f"grid: {len(pending)} of {len(grid.order)} stages to run{remade}, {workers} at a time; "
           + (f"{estimate} by the stage times recorded in results/ (their machine's)" if estimate
              else "no stage time recorded in results/ to tell how long"), flush=True)
     client, cluster = start_client(scheduler, workers)
@@ -235,7 +279,7 @@ def run_grid(targets, scheduler=None, workers=2):
                 if grid.needs[address] & set(failed):
                     failed.append(address)
                     print(f"grid: {address} not run: a stage it needs failed", flush=True)
-                elif not grid.is_stale(address):
+                elif not grid.needs_run(address):
                     finished.add(address)
                 else:
                     log_path = str(Path(root) / LOG_DIR / f"{address}.log")
