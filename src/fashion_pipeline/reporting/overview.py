@@ -103,8 +103,11 @@ def appendix(report, inputs):
     report.table(analysis.coursework_comparison(inputs.experiments, inputs.confidence), "coursework_comparison")
     times = analysis.stage_times(inputs.experiments, inputs.optimizer_runs, inputs.holdout_runs)
     by_part = times.groupby("stages", as_index=False, sort=False)["minutes"].sum()
-    report.text(f"Stage times on this machine, {times['minutes'].sum() / 60:.1f} h in all; seed by seed in "
-                "`tables/stage_times.csv`:")
+    # The grid may run on several machines and over several sessions; each stage records only its
+    # last run, so a stage resumed from its checkpoint counts the part after the resume.
+    report.text(f"Stage times as each stage's last run recorded them, on the machine it ran on (a stage resumed "
+                f"from its checkpoint counts what it ran after resuming), {times['minutes'].sum() / 60:.1f} h in "
+                "all; seed by seed in `tables/stage_times.csv`:")
     report.table(by_part, "stage_times_by_part")
     report.save_table(times, "stage_times")
     report.save_table(pd.DataFrame(used_runs(inputs), columns=["mlflow_run_name", "mlflow_run_id"]), "mlflow_runs")
