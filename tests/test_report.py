@@ -90,6 +90,22 @@ def test_answers_say_the_measured_difference_and_the_verdict_in_words():
     epochs = analysis.Finding(faster, ("l2", "l1"), statistics.interval([-110.0, -118.0, -101.0]), True, 0.01,
                               statistics.HOLDS, "")
     assert "110 epochs fewer than l1" in answers.effect(epochs, {})
+    assert "interval -131 to -89 epochs, 3 seeds)" in answers.effect(epochs, {})
+    # An accuracy difference is in points, and its interval too, not in fractions beside points.
+    alike = Claim("a_b_alike", "A 1-2-1, 1-2-2", "Networks A and B alike", "test_accuracy", statistics.SIMILAR,
+                  "accuracy", "net_b", "net_a")
+    accuracy = analysis.Finding(alike, ("net_b", "net_a"), statistics.interval([0.0010, 0.0030, 0.0020]), True,
+                                0.01, statistics.ALIKE, "")
+    text = answers.effect(accuracy, {})
+    assert "0.20 points higher than net_a" in text and "interval -0.05 to +0.45 points" in text, text
+    # A one-sided claim against the margin is unsettled when its interval spans the margin, though
+    # it excludes zero.
+    overfits = Claim("overfits", "B i", "Two layers overfit", "val_loss_rise", statistics.MATERIAL, "loss", "keras_2l")
+    rise = analysis.Finding(overfits, ("keras_2l", None), statistics.interval([0.04, 0.07, 0.055]), True, 0.2,
+                            statistics.INCONCLUSIVE, "4")
+    assert 0 < rise.found.low < 0.02 < rise.found.high
+    assert statistics.verdict(rise.found, statistics.MATERIAL, 0.02) == statistics.INCONCLUSIVE
+    assert "not settled (the interval spans the margin of 0.020)" in answers.verdict_words(rise, {"loss": 0.02})
 
 
 def test_coursework_comparison_says_whether_its_value_lies_in_our_interval(tmp_path):

@@ -2,7 +2,8 @@
 is the measured one, and the wording follows the verdict."""
 
 from fashion_pipeline.reporting.claims import MEASURE_WORDS
-from fashion_pipeline.reporting.statistics import ALIKE, HOLDS, INCONCLUSIVE, NEGLIGIBLE, NOT_RUN, REVERSED, SIMILAR
+from fashion_pipeline.reporting.statistics import (ALIKE, HOLDS, INCONCLUSIVE, MATERIAL, NEGLIGIBLE, NOT_RUN, REVERSED,
+                                                   SIMILAR)
 
 RULE_NAMES = {"sgd": "SGD", "sgd_momentum": "SGD with momentum", "rmsprop": "RMSprop", "adagrad": "Adagrad",
               "adamax": "Adamax", "adam": "Adam"}
@@ -39,6 +40,15 @@ def amount(value, margin_name):
     return f"{abs(value):.3g}" if abs(value) < 0.01 else f"{abs(value):.3f}"
 
 
+def interval_words(found, margin_name):
+    """An interval in the unit `amount` states its difference in: "+0.25 to +0.29 points"."""
+    if margin_name in ("accuracy", "share"):
+        return f"{found.low * 100:+.2f} to {found.high * 100:+.2f} points"
+    if margin_name == "epochs":
+        return f"{found.low:+.0f} to {found.high:+.0f} epochs"
+    return f"{found.low:+.3g} to {found.high:+.3g}"
+
+
 def effect(finding, labels):
     """What was measured, in words: "final test loss: Network B is 0.009 higher than Network A
     (95% interval +0.002 to +0.016, 5 seeds)"."""
@@ -52,7 +62,10 @@ def effect(finding, labels):
     elif found.low == found.high:
         spread = f"the same in all {found.count} seeds"
     else:
-        spread = f"{found.confidence:.0%} interval {found.low:+.3g} to {found.high:+.3g}, {found.count} seeds"
+        # A difference is said in its margin's unit (points, epochs), and so is its interval.
+        bounds = f"{found.low:+.3g} to {found.high:+.3g}" if finding.runs[1] is None else \
+            interval_words(found, claim.margin)
+        spread = f"{found.confidence:.0%} interval {bounds}, {found.count} seeds"
     if finding.runs[1] is None:
         return f"{words}: {first} is {found.mean:.3g} ({spread})"
     second = labels.get(finding.runs[1], finding.runs[1])
@@ -74,7 +87,9 @@ def verdict_words(finding, margins):
     if finding.verdict == ALIKE:
         return f"alike: the whole interval lies within ±{amount(margin, claim.margin)}, too small to matter"
     needed = finding.seeds_needed
-    if claim.direction in (SIMILAR, NEGLIGIBLE):
+    if claim.direction in (NEGLIGIBLE, MATERIAL):
+        reason = f"the interval spans the margin of {amount(margin, claim.margin)}"
+    elif claim.direction == SIMILAR:
         reason = f"the interval reaches past ±{amount(margin, claim.margin)}"
     else:
         reason = "the interval includes zero"
