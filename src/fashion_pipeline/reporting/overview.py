@@ -84,8 +84,10 @@ def how_to_read(inputs):
 
 def limitations(inputs):
     return "\n".join([
-        "- One machine and one set of library versions. Another CPU rounds differently and gives other numbers, "
-        "within the spread the seeds show.",
+        "- One set of library versions, but not always one machine: the grid's stages may run on several, and "
+        "another CPU kind rounds differently. A run repeated there can leave the committed history after some "
+        "epochs; `make verify` retrains a sample and says where, and whether its final numbers stay inside the "
+        "seeds' prediction interval.",
         "- Parts A and B validate on the test set, as the coursework did: a best epoch or a best model picked there is "
         "optimistic. The protocol check measures by how much.",
         f"- {len(inputs.params['seeds'])} seeds: 'inconclusive' often means 'not enough seeds', not 'no effect'.",
