@@ -23,7 +23,7 @@ from fashion_pipeline import files
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.models import build_model
 from fashion_pipeline.tools import grid_bench
-from fashion_pipeline.tools.grid import Grid
+from fashion_pipeline.tools.grid_plan import Grid
 
 EXPERIMENTS = ["lowlevel_softmax", "keras_4l_drop20"]
 SEEDS = [42, 43]
