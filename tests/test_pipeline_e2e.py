@@ -2,6 +2,7 @@
 stratified subset of the real Fashion-MNIST files, over two seeds."""
 
 import json
+import platform
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -11,6 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import EPOCHS, EXPERIMENTS, OPTIMIZER_RUNS, ROOT, SEEDS, run
+
+from fashion_pipeline.tracking import mlflow_runs
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +65,16 @@ def test_optimizer_comparison_runs_each_optimizer_from_the_same_weights(pipeline
     assert (project / "reports" / "figures" / "bias_correction.png").stat().st_size > 10_000
 
 
+def test_the_cpu_tag_names_the_model_and_its_widest_vectors(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse2 avx avx2 fma\n\n"
+                       "processor\t: 1\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse2 avx avx2 fma\n")
+    assert mlflow_runs.cpu_name(cpuinfo) == "AMD EPYC 9R14, AVX2"
+    cpuinfo.write_text(cpuinfo.read_text().replace("avx2", "avx2 avx512f avx512bw"))
+    assert mlflow_runs.cpu_name(cpuinfo) == "AMD EPYC 9R14, AVX-512"
+    assert mlflow_runs.cpu_name(tmp_path / "absent") == platform.machine()
+
+
 def test_mlflow_store_holds_each_run_with_its_curves_params_and_tags(pipeline):
     project, _ = pipeline
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
@@ -91,6 +104,8 @@ def test_mlflow_store_holds_each_run_with_its_curves_params_and_tags(pipeline):
         # lines a study up param by param; params.json keeps each value's params.yaml path.
         assert row["params.epochs"] == str(EPOCHS)
         assert row["params.threads"] == "1" and row["params.seed"] == str(seed)
+        # The CPU kind, because runs compare exactly only within one.
+        assert row["tags.cpu"] == mlflow_runs.cpu_name() and row["tags.cpu"].endswith(("AVX-512", "AVX2", "no AVX2"))
         shared = ("dropout", "batch_size", "jit_compile") if kind == "keras" else ("regularizer", "regularization_rate")
         assert all(isinstance(row[f"params.{key}"], str) for key in ("hidden_units", "learning_rate", *shared))
         paths = json.loads((Path(client.download_artifacts(row["run_id"], "params.json"))).read_text())

@@ -3,6 +3,7 @@
 import contextlib
 import fcntl
 import os
+import platform
 import subprocess
 import warnings
 from pathlib import Path
@@ -45,6 +46,21 @@ def git_commit():
         return result.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def cpu_name(cpuinfo=Path("/proc/cpuinfo")):
+    """The CPU as its kind shows in the numbers: another kind rounds float sums differently, so
+    runs compare exactly only within one. "AMD EPYC, AVX-512"; the machine's name where Linux's
+    /proc/cpuinfo is not there."""
+    try:
+        lines = cpuinfo.read_text().splitlines()
+    except OSError:
+        return platform.machine() or "unknown"
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    flags = fields.get("flags", "").split()
+    vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{fields.get('model name', platform.machine() or 'unknown')}, {vectors}"
 
 
 def flatten(mapping, prefix=""):
@@ -121,7 +137,7 @@ def start_training_run(params, uri, job):
     same params under their params.yaml paths as params.json."""
     kind, name = job.kind, job.tags["experiment"].removeprefix("optimizer_")
     # The job's own tags win over the study's (a held-out run of keras_3l is not in B i's study).
-    tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed),
+    tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed), "cpu": cpu_name(),
             **studies.tags(name, kind, params["studies"]), **job.tags}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
