@@ -214,6 +214,11 @@ def test_a_stage_to_run_takes_its_inputs_from_the_cache_or_makes_them_again(tmp_
     # Its outputs are recorded anew, model and all.
     assert yaml.safe_load((project / "dvc.lock").read_text())["stages"][trained]["outs"] != locked_model
 
+    # A stage DVC refuses to record (its model added to git by hand) is one line, not a crash.
+    run(["git", "add", "--force", str(model)], project)
+    reason = Grid([reader]).record(trained)
+    assert "is already tracked by SCM" in reason and "\n" not in reason, reason
+
 
 def test_the_bench_slice_is_checked_before_anything_runs(project_params):
     assert grid_bench.slice_stages(project_params) == project_params["bench"]["slice"]

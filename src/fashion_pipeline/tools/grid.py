@@ -165,8 +165,10 @@ def run_grid(targets, scheduler=None, workers=2):
             elif future.result() != fingerprint(root, grid.watched(address)):
                 failed.append(address)
                 print(f"grid: {address} not recorded: its code or params changed while it ran", flush=True)
+            elif (refused := grid.record(address)) is not None:
+                failed.append(address)
+                print(f"grid: {address} not recorded: {refused}", flush=True)
             else:
-                grid.record(address)
                 finished.add(address)
                 left = pending + [other for other, _ in running.values()]
                 estimate = time_left(left, workers)

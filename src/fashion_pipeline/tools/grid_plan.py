@@ -133,10 +133,17 @@ class Grid:
 
     def record(self, address):
         """Write the finished stage to dvc.lock and its cached outputs to the cache, as `dvc
-        repro` does after a stage. Ctrl-C waits until dvc.lock is written whole."""
+        repro` does after a stage; return None, or DVC's reason in one line when it refuses (an
+        output that git tracks, say), so that the other stages go on. Ctrl-C waits until
+        dvc.lock is written whole."""
+        from dvc.exceptions import DvcException
+
         interrupts = {signal.SIGINT, signal.SIGTERM}
         signal.pthread_sigmask(signal.SIG_BLOCK, interrupts)
         try:
             self.locked(lambda: self.repo.commit(address, force=True))
+        except DvcException as error:
+            return " ".join(str(error).split())
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupts)
+        return None
