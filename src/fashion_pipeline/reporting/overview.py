@@ -105,6 +105,7 @@ def appendix(report, inputs):
     report.table(analysis.coursework_comparison(inputs.experiments, inputs.confidence), "coursework_comparison")
     times = analysis.stage_times(inputs.experiments, inputs.optimizer_runs, inputs.holdout_runs)
     by_part = times.groupby("stages", as_index=False, sort=False)["minutes"].sum()
+    by_part["minutes"] = by_part["minutes"].map(lambda minutes: f"{minutes:.0f}")  # whole minutes suffice here
     # The grid may run on several machines and over several sessions; each stage records only its
     # last run, so a stage resumed from its checkpoint counts the part after the resume.
     report.text(f"Stage times as each stage's last run recorded them, on the machine it ran on (a stage resumed "
