@@ -31,22 +31,28 @@ def label(spec):
     return text + (", raw pixels" if spec.get("scale") is False else "")
 
 
-def amount(value, margin_name):
-    """A size in the unit of its margin: percentage points, epochs, or the measure's own."""
+UNITS = {"accuracy": " points", "share": " points", "epochs": " epochs"}
+
+
+def number(value, margin_name, sign=""):
+    """A value in the unit of its margin, without the unit's name: percentage points, whole
+    epochs, or the measure's own; `sign="+"` for an interval's ends."""
     if margin_name in ("accuracy", "share"):
-        return f"{abs(value) * 100:.2f} points"
+        return f"{value * 100:{sign}.2f}"
     if margin_name == "epochs":
-        return f"{abs(value):.0f} epochs"
-    return f"{abs(value):.3g}" if abs(value) < 0.01 else f"{abs(value):.3f}"
+        return f"{value:{sign}.0f}"
+    return f"{value:{sign}.3g}" if sign or abs(value) < 0.01 else f"{value:.3f}"
+
+
+def amount(value, margin_name):
+    """A size in the unit of its margin: "0.27 points", "110 epochs", "0.129"."""
+    return number(abs(value), margin_name) + UNITS.get(margin_name, "")
 
 
 def interval_words(found, margin_name):
     """An interval in the unit `amount` states its difference in: "+0.25 to +0.29 points"."""
-    if margin_name in ("accuracy", "share"):
-        return f"{found.low * 100:+.2f} to {found.high * 100:+.2f} points"
-    if margin_name == "epochs":
-        return f"{found.low:+.0f} to {found.high:+.0f} epochs"
-    return f"{found.low:+.3g} to {found.high:+.3g}"
+    return (f"{number(found.low, margin_name, '+')} to {number(found.high, margin_name, '+')}"
+            + UNITS.get(margin_name, ""))
 
 
 def effect(finding, labels):
@@ -63,8 +69,7 @@ def effect(finding, labels):
         spread = f"the same in all {found.count} seeds"
     else:
         # A difference is said in its margin's unit (points, epochs), and so is its interval.
-        bounds = f"{found.low:+.3g} to {found.high:+.3g}" if finding.runs[1] is None else \
-            interval_words(found, claim.margin)
+        bounds = interval_words(found, claim.margin if finding.runs[1] else None)
         spread = f"{found.confidence:.0%} interval {bounds}, {found.count} seeds"
     if finding.runs[1] is None:
         return f"{words}: {first} is {found.mean:.3g} ({spread})"

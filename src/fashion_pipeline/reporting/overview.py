@@ -106,8 +106,7 @@ def appendix(report, inputs):
     times = analysis.stage_times(inputs.experiments, inputs.optimizer_runs, inputs.holdout_runs)
     by_part = times.groupby("stages", as_index=False, sort=False)["minutes"].sum()
     by_part["minutes"] = by_part["minutes"].map(lambda minutes: f"{minutes:.0f}")  # whole minutes suffice here
-    # The grid may run on several machines and over several sessions; each stage records only its
-    # last run, so a stage resumed from its checkpoint counts the part after the resume.
+    # A grid may run in pieces, on several machines: each stage keeps only its last run's time.
     report.text(f"Stage times as each stage's last run recorded them, on the machine it ran on (a stage resumed "
                 f"from its checkpoint counts what it ran after resuming), {times['minutes'].sum() / 60:.1f} h in "
                 "all; seed by seed in `tables/stage_times.csv`:")

@@ -97,6 +97,7 @@ class Grid:
         """The stages to run: the stale ones, those that made an input of a stage to run that
         neither this folder nor the cache holds, and every stage after them."""
         is_stale, restored = functools.cache(self.is_stale), functools.cache(self.restored)
+        self.remade = set()
         planned, grown = set(), True
         while grown:
             before = len(planned)

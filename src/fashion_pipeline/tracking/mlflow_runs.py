@@ -56,8 +56,7 @@ def cpu_name(cpuinfo=Path("/proc/cpuinfo")):
         lines = cpuinfo.read_text().splitlines()
     except OSError:
         return platform.machine() or "unknown"
-    fields = dict(line.split(":", 1) for line in lines if ":" in line)
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in lines if ":" in line)}
     flags = fields.get("flags", "").split()
     vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
     return f"{fields.get('model name', platform.machine() or 'unknown')}, {vectors}"
