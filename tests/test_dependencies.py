@@ -5,7 +5,7 @@ re-run which stages is printed (pytest -s) and held to the layout's promises."""
 import yaml
 from conftest import ROOT
 
-from fashion_pipeline import dependencies
+from fashion_pipeline import dependencies, runs
 
 PACKAGE = "src/fashion_pipeline/"
 # Stage groups that train, and the groups each feeds (through its outputs).
@@ -36,10 +36,10 @@ def stages():
 
 def stage_modules(name, stage):
     """The modules a stage runs: the one its command names, and for train_<kind> the package of
-    that kind, which stages/train.py imports by name."""
+    that kind, which stages/train.py imports by its name in runs.KINDS."""
     module = stage["cmd"].split(" -m ", 1)[1].split()[0]
-    kind = name.removeprefix("train_")
-    return [module, f"fashion_pipeline.{kind}"] if name.startswith("train_") else [module]
+    kind = runs.KINDS.get(name.removeprefix("train_"))
+    return [module, kind.training_module] if name.startswith("train_") else [module]
 
 
 def declared_code(stage):

@@ -14,7 +14,7 @@ from pathlib import Path
 from fashion_pipeline import files
 from fashion_pipeline.errors import USER_ERRORS
 from fashion_pipeline.params import load_params
-from fashion_pipeline.paths import stage_address, stage_folders
+from fashion_pipeline.runs import stage_address, stage_folders
 
 # Failures of the machine rather than of the code, with what to do about each.
 DISK_ERRORS = {

@@ -22,7 +22,7 @@ RECORDING_ONLY = {
     "files.py": "writes files atomically; the bytes written are the caller's",
     "params.py": "reads and validates params.yaml, returning its values unchanged",
     "value_checks.py": "the checkers params.py applies to each value",
-    "paths.py": "where outputs go, and which stage is running",
+    "runs.py": "a run's names and paths, and which stage is running",
     "checkpoints.py": "saves and restores training state exactly (a resumed run equals an uninterrupted one)",
     "dependencies.py": "this list, and the import closure that dvc.yaml and checkpoints follow",
 }

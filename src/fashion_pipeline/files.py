@@ -74,11 +74,6 @@ def atomic_directory(path):
         shutil.rmtree(temporary, ignore_errors=True)
 
 
-def write_bytes(path, data):
-    with atomic_path(path) as temporary:
-        temporary.write_bytes(data)
-
-
 def write_text(path, text):
     with atomic_path(path) as temporary:
         temporary.write_text(text)

@@ -9,9 +9,10 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from fashion_pipeline import checkpoints, files
+from fashion_pipeline import checkpoints, files, runs
 from fashion_pipeline.data import load_training_data
 from fashion_pipeline.errors import ParamsError
+from fashion_pipeline.params import experiment_spec
 from fashion_pipeline.tracking import mlflow_runs
 from fashion_pipeline.tracking.progress import EpochRecorder
 
@@ -49,22 +50,35 @@ def summarize(history):
 
 @dataclasses.dataclass
 class TrainingJob:
-    """What one training stage trains and where its outputs go."""
+    """What one training stage trains; its names and paths are its run's (runs.Run)."""
 
-    stage: str  # the DVC stage, e.g. train_keras@keras_4l-42
-    kind: str  # lowlevel, keras or optimizer: which study's tags the MLflow run gets
-    run_name: str  # the MLflow run's name
-    seed: int
+    run: runs.Run
     spec: dict  # the spec the training function reads (pixel scale in `scale`, epochs in `epochs`)
     logged: dict  # every param DVC tracks for the stage, flat: logged to MLflow, fingerprinted
-    tags: dict
     modules: tuple  # the modules that train, for the checkpoint's code fingerprint
-    results_dir: Path
-    checkpoint_dir: Path
     progress_every: int
     # 0: validate on the prepared validation split (the coursework's protocol). > 0: validate on
     # this stratified part of the training set, and record the test set beside it.
     held_out_fraction: float = 0.0
+
+
+# The training params each kind reads, besides its experiment's spec and frame.shared_logged.
+TRAINING_KEYS = {"lowlevel": (), "keras": ("jit_compile", "steps_per_execution")}
+# How often each kind prints a progress line.
+PROGRESS_KEYS = {"lowlevel": "progress_every_epochs", "keras": "keras_progress_every_epochs"}
+
+
+def training_job(params, kind, name, seed, stage_module):
+    """What the stage (`stage_module`) trains of experiment `name` of `kind`, and what it logs."""
+    spec = experiment_spec(params, name, kind)
+    own_spec = {key: value for key, value in spec.items() if key != "kind"}
+    logged = {**mlflow_runs.flatten(own_spec, f"experiments.{kind}.{name}."), **shared_logged(params)}
+    logged.update({f"training.{key}": params["training"][key] for key in TRAINING_KEYS[kind]})
+    return TrainingJob(
+        run=runs.Run(kind, name, seed), spec=spec, logged=logged,
+        modules=(stage_module, runs.KINDS[kind].training_module),
+        progress_every=params["training"][PROGRESS_KEYS[kind]],
+    )
 
 
 def shared_logged(params, held_out_fraction=0.0):
@@ -79,23 +93,24 @@ def shared_logged(params, held_out_fraction=0.0):
     return logged
 
 
-def train(params, job, prepared_dir, train_function, model_path=None):
+def train(params, job, prepared_dir, train_function):
     """Run `train_function(train, sets, recorder, checkpoint) -> Keras model or None` inside the
     frame (`sets`: the pairs measured after every epoch, by name; see data.load_training_data),
-    save the model to `model_path` when there is one, and return the final metrics."""
+    save the model to its run's model path when there is one, and return the final metrics."""
     stage_started = time.perf_counter()
+    run = job.run
     use_threads(params["training"]["threads"])
     # An unreachable store stops the stage now, not after the training it could not record.
     uri = mlflow_runs.connect(params["mlflow"])
-    seed_everything(job.seed)
+    seed_everything(run.seed)
     train, sets = load_training_data(prepared_dir, params["data"]["scale"], job.spec.get("scale"),
                                      job.held_out_fraction, params["data"]["split_seed"],
                                      params["training"]["train_eval_images"])
-    fingerprint = checkpoints.fingerprint({"seed": job.seed, **job.logged}, job.modules)
-    checkpoint = checkpoints.Checkpoint(job.checkpoint_dir, fingerprint, params["training"]["resume"])
+    fingerprint = checkpoints.fingerprint({"seed": run.seed, **job.logged}, job.modules)
+    checkpoint = checkpoints.Checkpoint(run.checkpoint_dir, fingerprint, params["training"]["resume"])
     with mlflow_runs.start_training_run(params, uri, job) as active, mlflow_runs.killed_on_interrupt():
         run_id = active.info.run_id
-        recorder = EpochRecorder(run_id, job.stage, job.spec["epochs"], params["mlflow"]["log_every_epochs"],
+        recorder = EpochRecorder(run_id, run.stage, job.spec["epochs"], params["mlflow"]["log_every_epochs"],
                                  job.progress_every)
         started = time.perf_counter()
         model = train_function(train, sets, recorder, checkpoint)
@@ -104,18 +119,18 @@ def train(params, job, prepared_dir, train_function, model_path=None):
         metrics = summarize(history)
         if model is not None:
             metrics["parameter_count"] = int(model.count_params())
-            with files.atomic_path(model_path) as temporary:
+            with files.atomic_path(run.model_path) as temporary:
                 model.save(temporary)
-            mlflow_runs.log_model(model, train[0][:5], job.run_name)
+            mlflow_runs.log_model(model, train[0][:5], run.mlflow_run_name)
         # After training: nothing MLflow does with the arrays can touch the seeded state.
         mlflow_runs.log_inputs(prepared_dir, train, sets)
-        files.write_csv(job.results_dir / "history.csv", history)
-        mlflow_runs.log_training(metrics, job.results_dir / "history.csv")
+        files.write_csv(run.results_dir / "history.csv", history)
+        mlflow_runs.log_training(metrics, run.results_dir / "history.csv")
     checkpoint.clear()
     # train.json and run.json last: DVC takes them as the sign that the stage finished.
-    files.write_json(job.results_dir / "train.json", metrics)
-    files.write_json(job.results_dir / "run.json", {
-        "mlflow_run_id": run_id, "tracking_uri": uri, "train_seconds": round(train_seconds, 2),
+    files.write_json(run.results_dir / "train.json", metrics)
+    files.write_json(run.results_dir / "run.json", {
+        "mlflow_run_id": run_id, "tracking_uri": mlflow_runs.recorded_uri(uri), "train_seconds": round(train_seconds, 2),
         "stage_seconds": round(time.perf_counter() - stage_started, 2),
     })
     return metrics

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from fashion_pipeline.errors import ParamsError, ParamsFileError, StageError
-from fashion_pipeline.paths import NAME
+from fashion_pipeline.runs import NAME
 from fashion_pipeline.value_checks import (boolean, choice, distinct_list, integer, mapping_of, number, text,
                                           validate_section)
 
@@ -20,8 +20,6 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu")
 OPTIMIZERS = ("adam",)
 REGULARIZERS = ("none", "l1", "l2")
 INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
-# The data params that shape the prepared arrays; training runs log them beside their own.
-PREPARED_DATA_KEYS = ("scale", "val_fraction", "limit_train", "limit_test", "split_seed")
 IDX_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",

@@ -68,12 +68,6 @@ def adam(weights, gradient, slots, step, learning_rate, beta_1, beta_2, epsilon,
     return weights - update, (first_moment, second_moment)
 
 
-def bias_correction_factor(step, beta_1, beta_2):
-    """How much larger Adam's step is without bias correction, for a constant gradient:
-    (1 - beta_1^t) / sqrt(1 - beta_2^t). Above 1 means the uncorrected step is larger."""
-    return (1 - beta_1**step) / (1 - beta_2**step) ** 0.5
-
-
 def inverse_time_decay(learning_rate, decay_rate, step):
     """lr / (1 + decay_rate (t - 1)): Andrew Ng's 1 / (1 + decay_rate * epoch) counting epochs
     from 0, and Keras's InverseTimeDecay with decay_steps 1. decay_rate 0 keeps lr constant."""

@@ -7,6 +7,7 @@ from importlib import metadata
 
 import pandas as pd
 
+from fashion_pipeline import runs
 from fashion_pipeline.reporting import analysis, answers, sections
 from fashion_pipeline.reporting.document import anchor
 from fashion_pipeline.tracking import mlflow_runs
@@ -113,15 +114,16 @@ def appendix(report, inputs):
     report.table(by_part, "stage_times_by_part")
     report.save_table(times, "stage_times")
     report.save_table(pd.DataFrame(used_runs(inputs), columns=["mlflow_run_name", "mlflow_run_id"]), "mlflow_runs")
-    report.text(f"MLflow: every run is named `<experiment>-seed<n>` (`tables/mlflow_runs.csv` lists them); `make ui` "
+    report.text(f"MLflow: a run is named `<experiment>-seed<n>`, an optimizer run `optimizer_<run>-seed<n>` and a "
+                f"held-out run `<experiment>-holdout-seed<n>` (`tables/mlflow_runs.csv` lists them); `make ui` "
                 f"serves the store at {inputs.params['report']['mlflow_ui']}. Raw files, SHA-256:")
     report.text("\n".join(f"- `{name}`: `{entry['sha256']}`" for name, entry in sorted(inputs.data_summary["raw_files"].items())))
 
 
 def used_runs(inputs):
-    """(MLflow run name, run id) of every run the report reads. A held-out run is named
-    `<name>-holdout-seed<n>`, apart from the experiment of the same name."""
-    for suffix, pool in (("", inputs.experiments), ("", inputs.optimizer_runs), ("-holdout", inputs.holdout_runs)):
+    """(MLflow run name, run id) of every run the report reads, named as its stage named it."""
+    kinds = {name: kind for kind, group in inputs.params["experiments"].items() for name in group}
+    for pool, kind in ((inputs.experiments, None), (inputs.optimizer_runs, "optimizer"), (inputs.holdout_runs, "holdout")):
         for name, seeds in pool.items():
             for seed, run in sorted(seeds.items()):
-                yield f"{name}{suffix}-seed{seed}", run.record["mlflow_run_id"]
+                yield runs.Run(kind or kinds[name], name, seed).mlflow_run_name, run.record["mlflow_run_id"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fashion_pipeline import files, paths
+from fashion_pipeline import files, runs
 from fashion_pipeline.errors import DataFileError
 
 # Written by every training stage of this version (the loss as training saw it, beside the one
@@ -58,7 +58,7 @@ def _read(folder, name, seed, extras):
 def _load(results_dir, names, seeds, subfolder, extras):
     runs = {}
     for name in names:
-        found = {seed: _read(Path(results_dir) / paths.seed_folder(seed) / subfolder / name, name, seed, extras)
+        found = {seed: _read(Path(results_dir) / runs.seed_folder(seed) / subfolder / name, name, seed, extras)
                  for seed in seeds}
         runs[name] = {seed: run for seed, run in found.items() if run is not None}
     return runs

@@ -9,14 +9,14 @@ Writes the per-epoch history (with the learning rate and the length of each step
 space), the final metrics and the run's record.
 """
 
-from fashion_pipeline import cli, frame, paths
+from fashion_pipeline import cli, frame, runs
 from fashion_pipeline.errors import ParamsError, StageError
 from fashion_pipeline.lowlevel import optimizers
 from fashion_pipeline.lowlevel.trainer import run_full_batch
 from fashion_pipeline.params import check_seed
 from fashion_pipeline.tracking import mlflow_runs
 
-GROUP = "compare_optimizers"
+GROUP = runs.KINDS["optimizer"].train_group
 # The keys of the network experiment that shape the network; its own optimizer, learning rate
 # and epochs give way to the run's.
 NETWORK_KEYS = ("hidden_units", "activation", "initializer", "regularizer", "regularization_rate")
@@ -38,10 +38,8 @@ def optimizer_job(params, run_name, seed):
         **frame.shared_logged(params, params["data"]["held_out_fraction"]),
     }
     return frame.TrainingJob(
-        stage=f"{GROUP}@{run_name}-{seed}", kind="optimizer", run_name=f"optimizer_{run_name}-seed{seed}", seed=seed,
-        spec=spec, logged=logged, tags={"experiment": f"optimizer_{run_name}", "kind": "lowlevel"},
-        modules=("fashion_pipeline.stages.compare_optimizers",), results_dir=paths.optimizer_results_dir(seed, run_name),
-        checkpoint_dir=paths.checkpoint_dir(GROUP, seed, run_name),
+        run=runs.Run("optimizer", run_name, seed), spec=spec, logged=logged,
+        modules=("fashion_pipeline.stages.compare_optimizers",),
         progress_every=params["training"]["progress_every_epochs"],
         held_out_fraction=params["data"]["held_out_fraction"],
     )

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_fscore_support
 
-from fashion_pipeline import cli, files, frame, paths
+from fashion_pipeline import cli, files, frame, runs
 from fashion_pipeline.data import CLASS_NAMES, load_split, rescale
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.models import load_model, log_softmax, logits, per_image_loss
@@ -64,13 +64,14 @@ def evaluate_stage(params, address, prepared_dir="data/prepared"):
     check_seed(params, seed)
     spec = experiment_spec(params, name, kind)
     frame.use_threads(params["training"]["threads"])
-    results_dir = paths.results_dir(seed, name)
+    run = runs.Run(kind, name, seed)
+    results_dir = run.results_dir
     training = files.read_json(results_dir / "train.json")
     record = files.read_json(results_dir / "run.json")
     scaled = params["data"]["scale"]
     features, labels = load_split(prepared_dir, "test")
     features = rescale(features, scaled, spec.get("scale", scaled))
-    model = load_model(paths.model_path(seed, name))
+    model = load_model(run.model_path)
     log_probabilities = log_softmax(logits(model, features))
     image_losses = per_image_loss(labels, log_probabilities)
     predicted = log_probabilities.argmax(axis=1)

@@ -13,13 +13,12 @@ train.json, run.json and metrics.json, and the model under models/seed_<n>/holdo
 
 import dataclasses
 
-from fashion_pipeline import cli, files, frame, paths
+from fashion_pipeline import cli, files, frame, runs
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.keras import train_experiment
 from fashion_pipeline.params import check_seed
-from fashion_pipeline.stages.train import training_job
 
-GROUP = "holdout_keras"
+GROUP = runs.KINDS["holdout"].train_group
 # The compact metrics of a held-out run: how it trained, and its final held-out and test scores.
 METRICS = {"train_loss": "train_loss", "train_accuracy": "train_accuracy", "best_val_loss": "best_held_out_loss",
            "best_val_epoch": "best_held_out_epoch", "val_loss": "held_out_loss", "val_accuracy": "held_out_accuracy",
@@ -27,17 +26,11 @@ METRICS = {"train_loss": "train_loss", "train_accuracy": "train_accuracy", "best
 
 
 def holdout_job(params, name, seed):
-    """The training job of `name`, with the held-out protocol's stage, run name, tags and folders."""
-    job = training_job(params, "keras", name, seed)
+    """The training job of `name`, as the held-out protocol's run (its stage, names and folders)."""
+    job = frame.training_job(params, "keras", name, seed, "fashion_pipeline.stages.holdout")
     fraction = params["data"]["held_out_fraction"]
     return dataclasses.replace(
-        job, stage=f"{GROUP}@{name}-{seed}", run_name=f"{name}-holdout-seed{seed}",
-        logged={**job.logged, **frame.shared_logged(params, fraction)},
-        tags={**job.tags, "protocol": "holdout", "studies": "holdout",
-              "mlflow.note.content": f"Part B, best model on a held-out split: {name}"},
-        modules=(*job.modules, "fashion_pipeline.stages.holdout"),
-        results_dir=paths.holdout_results_dir(seed, name),
-        checkpoint_dir=paths.checkpoint_dir(GROUP, seed, name),
+        job, run=runs.Run("holdout", name, seed), logged={**job.logged, **frame.shared_logged(params, fraction)},
         held_out_fraction=fraction,
     )
 
@@ -54,10 +47,10 @@ def holdout_stage(params, address, prepared_dir="data/prepared"):
     def train_function(train, sets, recorder, checkpoint):
         return train_experiment(job.spec, params["training"], train, sets, seed, recorder, checkpoint, name)
 
-    training = frame.train(params, job, prepared_dir, train_function, model_path=paths.holdout_model_path(seed, name))
+    training = frame.train(params, job, prepared_dir, train_function)
     metrics = {renamed: training[key] for key, renamed in METRICS.items()}
-    files.write_json(job.results_dir / "metrics.json", metrics)
-    print(f"{job.stage}: held-out loss {metrics['held_out_loss']:.4f}  test loss {metrics['test_loss']:.4f}  "
+    files.write_json(job.run.results_dir / "metrics.json", metrics)
+    print(f"{job.run.stage}: held-out loss {metrics['held_out_loss']:.4f}  test loss {metrics['test_loss']:.4f}  "
           f"test accuracy {metrics['test_accuracy']:.4f}")
     return metrics
 

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from fashion_pipeline import files, paths
+from fashion_pipeline import files, runs
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import all_experiments
 from fashion_pipeline.tools.demo import demo_params, make_project, project_env
@@ -31,7 +31,7 @@ def slice_stages(params):
     that params.yaml has."""
     experiments = all_experiments(params)
     for address in params["bench"]["slice"]:
-        match = paths.ADDRESS.fullmatch(address)
+        match = runs.ADDRESS.fullmatch(address)
         if not (match and match["group"] in TRAINING_GROUPS and match["name"] in experiments
                 and int(match["seed"]) in params["seeds"]):
             raise StageError(f"bench.slice: {address!r} is not a training stage of params.yaml; expected "
@@ -82,8 +82,7 @@ def flop_bound_samples_per_second(hidden_units, gflops, inputs=784, classes=10):
 def samples_per_second(project, address):
     """A finished training stage's training samples per second, over its training seconds
     (which also hold each epoch's validation pass and training-subset measurement)."""
-    _, name, seed = paths.stage_address(address)
-    results = Path(project) / paths.results_dir(seed, name)
+    results = Path(project) / runs.run_of(address).results_dir
     seconds = files.read_json(results / "run.json")["train_seconds"]
     epochs = files.read_json(results / "train.json")["epochs"]
     return files.read_json(Path(project) / "results" / "data.json")["train_count"] * epochs / seconds
@@ -104,7 +103,7 @@ def grid_benchmark(root, params, gflops, workspace):
     experiments = all_experiments(params)
     results["slice_stages"] = {}
     for address in targets:
-        bound = flop_bound_samples_per_second(experiments[paths.stage_address(address)[1]]["hidden_units"], gflops)
+        bound = flop_bound_samples_per_second(experiments[runs.run_of(address).name]["hidden_units"], gflops)
         rates = {"flop_bound_samples_per_second": bound}
         for way, project in (("sequential", sequential), ("runner", runner)):
             rate = samples_per_second(project, address)

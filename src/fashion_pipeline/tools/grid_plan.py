@@ -9,14 +9,8 @@ from pathlib import Path
 
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import load_params
+from fashion_pipeline.runs import seed_of
 from fashion_pipeline.tools.stage_costs import estimate_seconds, fill_estimates, training_cost
-
-
-def seed_of(address):
-    """The seed a stage runs with (-1 for the stages every seed shares)."""
-    _, _, rest = address.partition("@")
-    seed = rest.rsplit("-", 1)[-1] if rest else ""
-    return int(seed) if seed.isdigit() else -1
 
 
 class Grid:

@@ -5,18 +5,18 @@ never run, its arithmetic scaled by the recorded ones."""
 import json
 from pathlib import Path
 
+from fashion_pipeline import runs
 from fashion_pipeline.params import all_experiments
 
 
 def estimate_seconds(address):
     """A stage's time on the machine that ran it last, at any seed (0 when none is known)."""
-    group, _, rest = address.partition("@")
-    name = rest.rsplit("-", 1)[0]
-    folder, key = {"compare_optimizers": (f"optimizers/{name}", "stage_seconds"),
-                   "holdout_keras": (f"holdout/{name}", "stage_seconds"),
-                   "evaluate_lowlevel": (name, "evaluate_seconds"),
-                   "evaluate_keras": (name, "evaluate_seconds")}.get(group, (name, "stage_seconds"))
-    file = "evaluation.json" if key == "evaluate_seconds" else "run.json"
+    run = runs.run_of(address)
+    if run is None:
+        return 0.0
+    evaluates = address.startswith(run.spec.evaluate_group + "@") if run.spec.evaluate_group else False
+    file, key = ("evaluation.json", "evaluate_seconds") if evaluates else ("run.json", "stage_seconds")
+    folder = Path(run.spec.folder, run.name).as_posix()
     for record in sorted(Path("results").glob(f"seed_*/{folder}/{file}")):
         try:
             return float(json.loads(record.read_text())[key])
@@ -33,12 +33,13 @@ def training_cost(address, params, inputs=784, classes=10):
     """A training stage's arithmetic in its own units, epochs x weights (every stage of a
     project trains on the same images), for the stages no time is recorded for; 0 for the
     others, which train nothing."""
-    group, _, rest = address.partition("@")
-    name, experiments = rest.rsplit("-", 1)[0], all_experiments(params)
-    if group == "compare_optimizers":
+    run, experiments = runs.run_of(address), all_experiments(params)
+    if run is None or address != run.stage:
+        return 0.0
+    if run.kind == "optimizer":
         spec, epochs = experiments[params["optimizers"]["network"]], params["optimizers"]["epochs"]
-    elif group.startswith(("train_", "holdout_")) and name in experiments:
-        spec = experiments[name]
+    elif run.name in experiments:
+        spec = experiments[run.name]
         epochs = spec["epochs"]
     else:
         return 0.0

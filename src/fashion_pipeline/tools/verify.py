@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fashion_pipeline import cli, files, paths
+from fashion_pipeline import cli, files, runs
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import all_experiments, load_params
 from fashion_pipeline.tools.demo import make_project, project_env
@@ -35,17 +35,16 @@ LEVEL = 0.95
 def sample_stages(params):
     """The training stages of the sample, each with its results' folder under a seed's folder."""
     settings, kinds = params["verify"], {name: spec["kind"] for name, spec in all_experiments(params).items()}
-    seed = settings["seed"]
-    stages = {f"train_{kinds[name]}@{name}-{seed}": Path(name) for name in settings["experiments"]}
-    stages.update({f"compare_optimizers@{name}-{seed}": Path("optimizers") / name for name in settings["optimizer_runs"]})
-    return stages
+    sample = [runs.Run(kinds[name], name, settings["seed"]) for name in settings["experiments"]]
+    sample += [runs.Run("optimizer", name, settings["seed"]) for name in settings["optimizer_runs"]]
+    return {run.stage: Path(run.spec.folder) / run.name for run in sample}
 
 
 def committed_values(results_dir, folder, seeds):
     """measure -> {seed: value} over the committed seeds that have the run."""
     found = {measure: {} for measure in MEASURES}
     for seed in seeds:
-        train = Path(results_dir) / paths.seed_folder(seed) / folder / "train.json"
+        train = Path(results_dir) / runs.seed_folder(seed) / folder / "train.json"
         if train.is_file():
             values = files.read_json(train)
             for measure in MEASURES:
@@ -113,10 +112,10 @@ def verify(root, params, results_dir):
         verdicts = []
         seed = params["verify"]["seed"]
         for stage, folder in stages.items():
-            trained = project / "results" / paths.seed_folder(seed) / folder
+            trained = project / "results" / runs.seed_folder(seed) / folder
             new = files.read_json(trained / "train.json")
             committed = committed_values(results_dir, folder, params["seeds"])
-            print(f"verify: {stage}: {parting_words(trained, Path(results_dir) / paths.seed_folder(seed) / folder)}")
+            print(f"verify: {stage}: {parting_words(trained, Path(results_dir) / runs.seed_folder(seed) / folder)}")
             for measure in MEASURES:
                 inside, words = judge(float(new[measure]), committed[measure], seed)
                 verdicts.append(inside)

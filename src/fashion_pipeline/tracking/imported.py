@@ -14,37 +14,27 @@ import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from fashion_pipeline import cli
+from fashion_pipeline import cli, runs
 from fashion_pipeline.params import load_params
 from fashion_pipeline.tracking import mlflow_runs, studies
 
-# (results subfolder, kind of run, prefix of its MLflow name and tag `experiment`)
-FOLDERS = (("", None, ""), ("optimizers", "optimizer", "optimizer_"), ("holdout", "keras", ""))
-
 
 def result_folders(results_dir, params):
-    """(folder, name, seed, kind, spec, settings) of every finished run under `results_dir`."""
+    """(folder, run, spec) of every finished run under `results_dir`: its folder, its identity
+    (runs.Run) and its spec in params.yaml."""
     kinds = {name: kind for kind, group in params["experiments"].items() for name in group}
     for seed_dir in sorted(Path(results_dir).glob("seed_*")):
-        seed = int(seed_dir.name.removeprefix("seed_"))
-        for subfolder, kind, _ in FOLDERS:
-            for folder in sorted((seed_dir / subfolder).iterdir() if (seed_dir / subfolder).is_dir() else []):
-                if not (folder / "train.json").is_file() or not (folder / "history.csv").is_file():
-                    continue
-                name = folder.name
-                if subfolder == "optimizers" and name in params["optimizers"]["runs"]:
-                    yield folder, name, seed, "optimizer", params["optimizers"]["runs"][name], subfolder
-                elif subfolder != "optimizers" and name in kinds:
-                    yield folder, name, seed, kind or kinds[name], params["experiments"][kinds[name]][name], subfolder
-
-
-def names(name, seed, kind, subfolder):
-    """(the MLflow run's name, the DVC stage) of a result folder, as its stage names them."""
-    if subfolder == "optimizers":
-        return f"optimizer_{name}-seed{seed}", f"compare_optimizers@{name}-{seed}"
-    if subfolder == "holdout":
-        return f"{name}-holdout-seed{seed}", f"holdout_keras@{name}-{seed}"
-    return f"{name}-seed{seed}", f"train_{kind}@{name}-{seed}"
+        seed = int(seed_dir.name.removeprefix(runs.seed_folder("")))
+        for folder in sorted(path.parent for path in seed_dir.glob("**/train.json")):
+            subfolder, name = folder.parent.relative_to(seed_dir).as_posix(), folder.name
+            if not (folder / "history.csv").is_file():
+                continue
+            if subfolder == runs.KINDS["optimizer"].folder and name in params["optimizers"]["runs"]:
+                yield folder, runs.Run("optimizer", name, seed), params["optimizers"]["runs"][name]
+            elif subfolder == runs.KINDS["holdout"].folder and name in kinds:
+                yield folder, runs.Run("holdout", name, seed), params["experiments"][kinds[name]][name]
+            elif subfolder == "." and name in kinds:
+                yield folder, runs.Run(kinds[name], name, seed), params["experiments"][kinds[name]][name]
 
 
 def import_results(results_dir, params, commit):
@@ -56,44 +46,39 @@ def import_results(results_dir, params, commit):
     known_digests = {run.data.tags.get("imported_history_md5") for run in client.search_runs(
         [experiment], filter_string="tags.imported_from_commit != ''", max_results=50000)}
     imported = 0
-    for folder, name, seed, kind, spec, subfolder in result_folders(results_dir, params):
+    for folder, run, spec in result_folders(results_dir, params):
         record = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
         history_bytes = (folder / "history.csv").read_bytes()
         digest = hashlib.md5(history_bytes).hexdigest()
         if record.get("mlflow_run_id") in known or digest in known_digests:
             continue
-        log_run(client, experiment, folder, name, seed, kind, spec, subfolder, commit, digest,
-                params["studies"])
+        log_run(client, experiment, folder, run, spec, commit, digest, params["studies"])
         imported += 1
     return imported
 
 
-def log_run(client, experiment, folder, name, seed, kind, spec, subfolder, commit, digest, study_params):
+def log_run(client, experiment, folder, run, spec, commit, digest, study_params):
     """One finished run, as its stage would have recorded it, without the model."""
     history = pd.read_csv(folder / "history.csv")
     final = json.loads((folder / "train.json").read_text())
     if (folder / "metrics.json").is_file():
         final.update(json.loads((folder / "metrics.json").read_text()))
-    experiment_name = f"optimizer_{name}" if kind == "optimizer" else name
-    run_name, stage = names(name, seed, kind, subfolder)
-    study_tags = studies.tags(name, kind, study_params)
-    tags = {**study_tags, "experiment": experiment_name, "kind": "lowlevel" if kind == "optimizer" else kind,
-            "seed": str(seed), "dvc_stage": stage, "imported_from_commit": commit, "imported_history_md5": digest,
+    study_tags = studies.tags(run, study_params)
+    tags = {**study_tags, **run.tags, "seed": str(run.seed), "dvc_stage": run.stage, "imported_from_commit": commit,
+            "imported_history_md5": digest,
             "mlflow.note.content": study_tags["mlflow.note.content"] + " (imported from the committed results)"}
-    if subfolder == "holdout":
-        tags.update(protocol="holdout", studies="holdout")
-    run = client.create_run(experiment, run_name=run_name, tags=tags)
+    created = client.create_run(experiment, run_name=run.mlflow_run_name, tags=tags)
     shared = mlflow_runs.shared_params({f"spec.{key}": value for key, value in spec.items()})
     now = int(mlflow.utils.time.get_current_time_millis())
     metrics = [Metric(column, float(value), now, int(row["epoch"]))
                for _, row in history.iterrows() for column, value in row.items() if column != "epoch"]
     metrics += [Metric(key, float(value), now, 0) for key, value in final.items()
                 if not key.startswith(("train_", "val_")) and isinstance(value, (int, float))]
-    params = [Param(key, str(value)) for key, value in {"seed": seed, **shared}.items()]
+    params = [Param(key, str(value)) for key, value in {"seed": run.seed, **shared}.items()]
     for start in range(0, max(len(metrics), 1), 1000):
-        client.log_batch(run.info.run_id, metrics=metrics[start:start + 1000], params=params if start == 0 else [],
+        client.log_batch(created.info.run_id, metrics=metrics[start:start + 1000], params=params if start == 0 else [],
                          tags=[RunTag("results_folder", folder.as_posix())] if start == 0 else [], synchronous=True)
-    client.set_terminated(run.info.run_id, "FINISHED")
+    client.set_terminated(created.info.run_id, "FINISHED")
 
 
 def main():

@@ -33,6 +33,16 @@ def tracking_uri():
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
 
 
+def recorded_uri(uri):
+    """The store as a committed file records it: a SQLite file inside the project relative to
+    the project (the same on every clone), any other store as the user gave it."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        if path.is_absolute() and path.is_relative_to(project_root()):
+            return f"sqlite:///{path.relative_to(project_root()).as_posix()}"
+    return uri
+
+
 # The experiment tag the MLflow UI reads to open an experiment on its runs (model training)
 # rather than on traces (GenAI development).
 EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
@@ -134,24 +144,24 @@ def start_training_run(params, uri, job):
     """Open the MLflow run of one training stage in the store at `uri` (which `connect`
     returned), tagged, with every param DVC tracks for the stage under its short name, and the
     same params under their params.yaml paths as params.json."""
-    kind, name = job.kind, job.tags["experiment"].removeprefix("optimizer_")
-    # The job's own tags win over the study's (a held-out run of keras_3l is not in B i's study).
-    tags = {"dvc_stage": job.stage, "git_commit": git_commit(), "seed": str(job.seed), "cpu": cpu_name(),
-            **studies.tags(name, kind, params["studies"]), **job.tags}
+    run = job.run
+    # The run's own tags win over the study's (a held-out run of keras_3l is not in B i's study).
+    tags = {"dvc_stage": run.stage, "git_commit": git_commit(), "seed": str(run.seed), "cpu": cpu_name(),
+            **studies.tags(run, params["studies"]), **run.tags}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
     # System metrics (CPU, memory) sampled while the run trains.
-    run = mlflow.start_run(experiment_id=experiment_id(params["mlflow"], uri), run_name=job.run_name, tags=tags,
-                           log_system_metrics=True)
+    active = mlflow.start_run(experiment_id=experiment_id(params["mlflow"], uri), run_name=run.mlflow_run_name,
+                              tags=tags, log_system_metrics=True)
     try:
-        mlflow.log_params({"seed": job.seed, **shared_params(job.logged)})
+        mlflow.log_params({"seed": run.seed, **shared_params(job.logged)})
         mlflow.log_dict(job.logged, "params.json")
     except BaseException:
         # The caller's `with` has not begun: end the run here, or it stays open (and active in
         # this process) after a failure such as a full disk under the artifacts.
         mlflow.end_run(status="FAILED")
         raise
-    return run
+    return active
 
 
 # The MLflow dataset context of each set a run is measured on (data.load_training_data).
