@@ -147,12 +147,12 @@ def test_verify_judges_a_new_run_by_the_prediction_interval_of_the_committed_see
     from fashion_pipeline.tools.verify import judge
 
     committed = {42: 0.30, 43: 0.32, 44: 0.31, 45: 0.33, 46: 0.29}
-    assert judge(0.30, committed, 42) == (True, "0.3000, the committed seed 42's exactly")
+    assert judge(0.30, committed, 42, 0.95) == (True, "0.3000, the committed seed 42's exactly")
     # Mean 0.31, sd 0.0158; the 95 % prediction interval for one more seed is
     # 0.31 +- 2.776 * 0.0158 * sqrt(1.2) = [0.262, 0.358].
-    inside, words = judge(0.34, committed, 42)
+    inside, words = judge(0.34, committed, 42, 0.95)
     assert inside and "[0.2619, 0.3581]" in words and "+1.9 sd" in words
-    outside, words = judge(0.40, committed, 42)
+    outside, words = judge(0.40, committed, 42, 0.95)
     assert not outside and "OUTSIDE" in words
 
 

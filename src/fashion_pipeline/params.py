@@ -100,8 +100,12 @@ SCHEMA = {
         "steps_per_execution": integer(1),
         "resume": boolean,
     },
-    "verify": {"seed": integer(0), "experiments": distinct_list(text, "experiment names"),
+    "verify": {"seed": integer(0), "level": number(0.5, 1.0), "experiments": distinct_list(text, "experiment names"),
                "optimizer_runs": distinct_list(text, "optimizer run names")},  # names checked in validate_params
+    "demo": {"experiments": distinct_list(text, "experiment names"),  # names checked in validate_params
+             "optimizer_runs": distinct_list(text, "optimizer run names"),
+             "seeds": distinct_list(integer(0), "integers >= 0"), "epochs": integer(1),
+             "limit_train": integer(1), "limit_test": integer(1)},
     "bench": {"slice": distinct_list(text, "stage names")},  # checked by tools/grid_bench.py
     "experiments": None,  # checked by validate_experiment, one spec at a time, per kind
     "holdout": {"experiments": None},  # Keras experiment names, checked in validate_params
@@ -246,11 +250,11 @@ def validate_params(params):
         validate_optimizer_run(name, spec)
     validate_rate_grids(study["rate_grids"], study["runs"])
     validate_studies(params["questions"], params["studies"], seen)
-    sample = params["verify"]
-    for key, known in (("experiments", seen), ("optimizer_runs", study["runs"])):
-        unknown = [name for name in sample[key] if name not in known]
-        if unknown:
-            raise ParamsError(f"verify.{key}", unknown[0], "one of " + ", ".join(known))
+    for section in ("verify", "demo"):
+        for key, known in (("experiments", seen), ("optimizer_runs", study["runs"])):
+            unknown = [name for name in params[section][key] if name not in known]
+            if unknown:
+                raise ParamsError(f"{section}.{key}", unknown[0], "one of " + ", ".join(known))
     return params
 
 

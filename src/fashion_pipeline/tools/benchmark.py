@@ -33,7 +33,7 @@ from fashion_pipeline.lowlevel import network
 from fashion_pipeline.lowlevel.trainer import keras_adam
 from fashion_pipeline.models import build_model
 from fashion_pipeline.params import load_params
-from fashion_pipeline.tools.stage_costs import weight_count
+from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
 from fashion_pipeline.tools.grid_bench import grid_benchmark, slice_stages
 
 
@@ -112,10 +112,11 @@ def mlflow_seconds(epochs, metrics_per_epoch, every):
 
 
 def full_grid_minutes(stage_times_path):
-    """The stages' wall time in the last run, summed over every seed, as the report records it."""
+    """The stages' wall time in the last run, summed over every seed, as the report's stage-times
+    table records it (in minutes)."""
     if not Path(stage_times_path).is_file():
         return None
-    return float(pd.read_csv(stage_times_path)["seconds"].sum() / 60)
+    return float(pd.read_csv(stage_times_path)["minutes"].sum())
 
 
 def run_benchmark(params, prepared_dir, stage_times_path):
@@ -132,7 +133,7 @@ def run_benchmark(params, prepared_dir, stage_times_path):
 
     spec = experiments["lowlevel_net_b"]
     seconds = lowlevel_epoch_seconds(spec, train, sets)
-    weights = weight_count([train_x.shape[1], *spec["hidden_units"], 10])
+    weights = weight_count(layer_sizes(spec["hidden_units"]))
     # Forward and backward passes: about 3 matrix products of 2 x samples x weights FLOPs each.
     gflops = 3 * 2 * len(train_x) * weights / seconds / 1e9
     results.update(lowlevel_seconds_per_epoch=seconds, lowlevel_gflops=gflops,

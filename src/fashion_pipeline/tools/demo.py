@@ -18,9 +18,6 @@ import yaml
 from fashion_pipeline import cli
 from fashion_pipeline.params import load_params
 
-EXPERIMENTS = ("lowlevel_net_b", "keras_2l", "keras_4l_drop20")
-OPTIMIZER_RUNS = ("sgd_momentum", "adam")
-
 
 def small_params(params, experiments, epochs=2, limit_train=600, limit_test=300, optimizer_runs=("adam",),
                  seeds=(42,)):
@@ -49,8 +46,11 @@ def small_params(params, experiments, epochs=2, limit_train=600, limit_test=300,
     # kept) and the first optimizer run kept.
     keras_kept = params["experiments"]["keras"]
     dropout = [name for name, spec in keras_kept.items() if spec["dropout"]] or list(keras_kept)
-    params["verify"] = {"seed": params["seeds"][0], "optimizer_runs": list(study["runs"])[:1],
-                        "experiments": [*list(params["experiments"]["lowlevel"])[:1], *dropout[:1]]}
+    params["verify"].update(seed=params["seeds"][0], optimizer_runs=list(study["runs"])[:1],
+                            experiments=[*list(params["experiments"]["lowlevel"])[:1], *dropout[:1]])
+    # A demo of this project is this project at its own size.
+    params["demo"].update(experiments=kept, optimizer_runs=list(study["runs"]), seeds=params["seeds"], epochs=epochs,
+                          limit_train=limit_train, limit_test=limit_test)
     params["studies"] = {name: {**spec, "experiments": [member for member in spec["experiments"] if member in kept]}
                          for name, spec in params["studies"].items()
                          if any(member in kept for member in spec["experiments"])}
@@ -59,11 +59,11 @@ def small_params(params, experiments, epochs=2, limit_train=600, limit_test=300,
     return params
 
 
-def demo_params(params, epochs=3):
-    """The demo's configuration: EXPERIMENTS and OPTIMIZER_RUNS over two seeds, `epochs` epochs
-    on 3,000 training and 1,000 test images."""
-    return small_params(params, EXPERIMENTS, epochs=epochs, limit_train=3000, limit_test=1000,
-                        optimizer_runs=OPTIMIZER_RUNS, seeds=(42, 43))
+def demo_params(params, epochs=None):
+    """The demo's configuration, params.yaml's `demo` (its epochs unless `epochs` is given)."""
+    demo = params["demo"]
+    return small_params(params, demo["experiments"], epochs=epochs or demo["epochs"], limit_train=demo["limit_train"],
+                        limit_test=demo["limit_test"], optimizer_runs=demo["optimizer_runs"], seeds=demo["seeds"])
 
 
 def make_project(root, destination, params):
@@ -93,7 +93,7 @@ def project_env(project, own_store=False):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--folder", default="demo", help="where the demo project is made (replaced if it exists)")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, help="epochs per run (default: demo.epochs in params.yaml)")
     arguments = parser.parse_args()
     root = Path.cwd()
     params = demo_params(load_params(root / "params.yaml"), arguments.epochs)

@@ -21,7 +21,7 @@ from fashion_pipeline import files, runs
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import all_experiments
 from fashion_pipeline.tools.demo import demo_params, make_project, project_env
-from fashion_pipeline.tools.stage_costs import weight_count
+from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
 
 TRAINING_GROUPS = ("train_keras", "train_lowlevel")
 
@@ -73,10 +73,10 @@ def compare(root, folder, params, targets):
     return sequential_seconds, runner_seconds, sequential, runner
 
 
-def flop_bound_samples_per_second(hidden_units, gflops, inputs=784, classes=10):
+def flop_bound_samples_per_second(hidden_units, gflops):
     """Training samples per second if every FLOP ran at `gflops`: a sample's forward pass costs 2
     FLOPs per weight, its backward pass 4 (the gradients of the weights and of the inputs)."""
-    return gflops * 1e9 / (6 * weight_count([inputs, *hidden_units, classes]))
+    return gflops * 1e9 / (6 * weight_count(layer_sizes(hidden_units)))
 
 
 def samples_per_second(project, address):

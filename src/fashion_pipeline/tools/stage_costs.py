@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from fashion_pipeline import runs
+from fashion_pipeline.data import CLASS_NAMES, FEATURE_COUNT
 from fashion_pipeline.params import all_experiments
 
 
@@ -25,11 +26,16 @@ def estimate_seconds(address):
     return 0.0
 
 
-def weight_count(layer_sizes):
-    return sum(fan_in * fan_out for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]))
+def layer_sizes(hidden_units):
+    """An MLP's layer sizes, from the image's pixels through its hidden layers to the classes."""
+    return [FEATURE_COUNT, *hidden_units, len(CLASS_NAMES)]
 
 
-def training_cost(address, params, inputs=784, classes=10):
+def weight_count(sizes):
+    return sum(fan_in * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
+
+
+def training_cost(address, params):
     """A training stage's arithmetic in its own units, epochs x weights (every stage of a
     project trains on the same images), for the stages no time is recorded for; 0 for the
     others, which train nothing."""
@@ -43,7 +49,7 @@ def training_cost(address, params, inputs=784, classes=10):
         epochs = spec["epochs"]
     else:
         return 0.0
-    return float(epochs * weight_count([inputs, *spec["hidden_units"], classes]))
+    return float(epochs * weight_count(layer_sizes(spec["hidden_units"])))
 
 
 def fill_estimates(recorded, costs):

@@ -29,7 +29,6 @@ from fashion_pipeline.tools.demo import make_project, project_env
 MEASURES = ("val_loss", "val_accuracy")
 # Equal up to float32's last digit, as a re-run on the same CPU kind and versions gives.
 EXACT = 1e-6
-LEVEL = 0.95
 
 
 def sample_stages(params):
@@ -52,9 +51,9 @@ def committed_values(results_dir, folder, seeds):
     return found
 
 
-def judge(value, committed, seed):
+def judge(value, committed, seed, level):
     """(inside, words) for one measure: an exact match of the committed run of the same seed, or
-    its place in the prediction interval of the committed seeds (t over n - 1 degrees of freedom,
+    its place in the `level` prediction interval of the committed seeds (t over n - 1 degrees of freedom,
     sd * sqrt(1 + 1/n) wide, for one new observation)."""
     same = committed.get(seed)
     if same is not None and abs(value - same) <= EXACT * max(1.0, abs(same)):
@@ -63,7 +62,7 @@ def judge(value, committed, seed):
     if others.size < 2:
         return True, f"{value:.4f}; {others.size} committed seed(s): no interval to judge by"
     mean, spread = float(others.mean()), float(others.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + LEVEL / 2, others.size - 1)) * spread * math.sqrt(1 + 1 / others.size)
+    half = float(stats.t.ppf(0.5 + level / 2, others.size - 1)) * spread * math.sqrt(1 + 1 / others.size)
     inside = mean - half <= value <= mean + half
     distance = (value - mean) / spread if spread > 0 else math.inf
     return inside, (f"{value:.4f}, {'inside' if inside else 'OUTSIDE'} [{mean - half:.4f}, {mean + half:.4f}] of "
@@ -117,7 +116,7 @@ def verify(root, params, results_dir):
             committed = committed_values(results_dir, folder, params["seeds"])
             print(f"verify: {stage}: {parting_words(trained, Path(results_dir) / runs.seed_folder(seed) / folder)}")
             for measure in MEASURES:
-                inside, words = judge(float(new[measure]), committed[measure], seed)
+                inside, words = judge(float(new[measure]), committed[measure], seed, params["verify"]["level"])
                 verdicts.append(inside)
                 print(f"verify: {stage} {measure}: {words}")
     print("verify: every run reproduces" if all(verdicts) else "verify: a run falls outside its interval")

@@ -1,0 +1,50 @@
+"""`make bench` keeps working: its code runs whole, on the real images, at a small size."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import copy_project, pipeline_env, run, small_params
+
+pytestmark = pytest.mark.slow
+
+# The benchmark's training-loop measurements read these experiments; its grids run the demo's
+# grid and `bench.slice`, both cut here to a few stages of one epoch.
+MEASURED = ["lowlevel_softmax", "lowlevel_net_b", "keras_softmax", "keras_2l", "keras_5l"]
+SLICE = ["train_keras@keras_softmax-42", "train_lowlevel@lowlevel_softmax-42"]
+
+
+def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, project_params, real_data):
+    params = small_params(project_params, MEASURED, epochs=1, limit_train=300, limit_test=100, seeds=(42,))
+    params["demo"].update(experiments=["lowlevel_softmax", "keras_softmax"], epochs=1)
+    params["bench"]["slice"] = SLICE
+    project = copy_project(tmp_path / "project", params)
+    run(["dvc", "repro", "prepare"], project)
+    result = subprocess.run([sys.executable, "-m", "fashion_pipeline.tools.benchmark", "--out", "bench.json"],
+                            cwd=project, env=pipeline_env(project), capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = json.loads((project / "bench.json").read_text())
+    assert {"machine", "matmul_gflops", "lowlevel_seconds_per_epoch", "lowlevel_gflops", "lowlevel_matmul_ratio",
+            "keras_5l_samples_per_second", "keras_2l_speedup_vs_default_fit", "keras_speedup_vs_default_fit",
+            "mlflow_overhead_fraction", "full_grid_minutes", "grid"} <= set(figures)
+    # No stage-times table in a fresh project: the full grid's minutes are unknown, not zero.
+    assert figures["full_grid_minutes"] is None
+    grid = figures["grid"]
+    for label in ("subset", "slice"):
+        assert grid[f"{label}_sequential_seconds"] > 0 and grid[f"{label}_runner_seconds"] > 0
+        assert grid[f"{label}_runner_speedup"] == pytest.approx(
+            grid[f"{label}_sequential_seconds"] / grid[f"{label}_runner_seconds"], rel=1e-3)
+    assert set(grid["slice_stages"]) == set(SLICE)
+    for rates in grid["slice_stages"].values():
+        assert 0 < rates["runner_share_of_bound"] and 0 < rates["sequential_share_of_bound"]
+    assert 0 < figures["mlflow_overhead_fraction"] < 1
+
+
+def test_the_full_grid_minutes_add_up_the_reports_stage_times(tmp_path):
+    from fashion_pipeline.tools.benchmark import full_grid_minutes
+
+    table = tmp_path / "stage_times.csv"
+    table.write_text("stages,seed,minutes\nPart A and B training,42,100.5\nevaluation,42,1.5\n")
+    assert full_grid_minutes(table) == pytest.approx(102.0)
+    assert full_grid_minutes(tmp_path / "missing.csv") is None
