@@ -106,7 +106,7 @@ screenshots: setup chromium
 	$(RUN) python -m fashion_pipeline.tools.screenshots
 
 # Speed on this machine (not a test): the training loops, and the grid runner against sequential
-# `dvc repro` on the demo's grid and on params.yaml's bench.slice (about 30 minutes on 2 cores).
+# `dvc repro` on the demo's grid and on params.yaml's bench.slice.
 # Prints a table, writes reports/benchmark.json.
 bench: setup chromium
 	$(RUN) python -m fashion_pipeline.tools.benchmark
