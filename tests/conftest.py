@@ -18,6 +18,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
 
 
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), a test file runs whole on one
+    worker, so its module fixtures are built once; and every file that reads the shared pipeline
+    project runs on the same worker, so that project is built once."""
+    shared = {item.path.name for item in items if "pipeline" in getattr(item, "fixturenames", ())}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group("pipeline" if item.path.name in shared else item.path.stem))
+
+
 @pytest.fixture(scope="session")
 def project_params():
     """params.yaml as committed, validated."""

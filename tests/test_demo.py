@@ -2,28 +2,56 @@
 
 import subprocess
 
-import mlflow
+import pandas as pd
 import pytest
+import yaml
 from conftest import ROOT, pipeline_env, run
+from mlflow.tracking import MlflowClient
+
+from fashion_pipeline import runs as run_identity
 
 pytestmark = pytest.mark.slow
 
 
-def test_make_demo_runs_a_small_grid_in_a_project_of_its_own(tmp_path):
-    """The demo: both kinds, two seeds, the optimizer comparison, in its own folder and MLflow
-    experiment, ending with its own report; the project's files are not touched."""
+def test_make_demo_trains_records_and_judges_a_small_grid_in_a_project_of_its_own(tmp_path, project_params):
+    """The demo: params.yaml's `demo` grid in its own folder and MLflow experiment, every run
+    recorded with its params and curves, ending with its own report's verdicts; the project's
+    files are not touched."""
     # What the demo could touch in the project (results/ and dvc.lock belong to `make grid`).
     watched = ["git", "status", "--porcelain", "--", "params.yaml", "dvc.yaml", "src", "reports"]
     before = run(watched, ROOT).stdout
-    folder = tmp_path / "demo"
-    result = subprocess.run(["python", "-m", "fashion_pipeline.tools.demo", "--folder", str(folder), "--epochs", "1"],
-                            cwd=ROOT, env=pipeline_env(ROOT), capture_output=True, text=True)
+    folder, epochs = tmp_path / "demo", 1
+    result = subprocess.run(["python", "-m", "fashion_pipeline.tools.demo", "--folder", str(folder), "--epochs",
+                             str(epochs)], cwd=ROOT, env=pipeline_env(ROOT), capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "grid: done" in result.stdout and (folder / "reports" / "report.html").stat().st_size > 10_000
-    for seed in (42, 43):
-        assert (folder / "results" / f"seed_{seed}" / "keras_4l_drop20" / "metrics.json").is_file()
-        assert (folder / "results" / f"seed_{seed}" / "optimizers" / "sgd_momentum" / "train.json").is_file()
-    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
-    runs = mlflow.search_runs(experiment_names=["fashion-mnist-mlp-demo"])
-    assert {"lowlevel", "keras"} <= set(runs["tags.kind"]) and set(runs["tags.seed"].dropna()) == {"42", "43"}
     assert run(watched, ROOT).stdout == before
+
+    demo = project_params["demo"]
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    kinds = {name: kind for kind, group in params["experiments"].items() for name in group}
+    expected = [run_identity.Run(kinds[name], name, seed) for name in demo["experiments"] for seed in demo["seeds"]]
+    expected += [run_identity.Run("optimizer", name, seed) for name in demo["optimizer_runs"] for seed in demo["seeds"]]
+    expected += [run_identity.Run("holdout", name, seed) for name in params["holdout"]["experiments"]
+                 for seed in demo["seeds"]]
+
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(f"{project_params['mlflow']['experiment_name']}-demo")
+    recorded = {found.info.run_name: found for found in client.search_runs([experiment.experiment_id])
+                if found.data.tags.get("kind") != "report"}
+    assert set(recorded) == {identity.mlflow_run_name for identity in expected}
+    for identity in expected:
+        found = recorded[identity.mlflow_run_name]
+        assert found.info.status == "FINISHED", identity
+        assert found.data.tags["dvc_stage"] == identity.stage and found.data.tags["seed"] == str(identity.seed)
+        assert found.data.params["seed"] == str(identity.seed) and "learning_rate" in found.data.params
+        curve = client.get_metric_history(found.info.run_id, "val_loss")
+        run_epochs = params["optimizers"]["epochs"] if identity.kind == "optimizer" else epochs
+        assert [point.step for point in sorted(curve, key=lambda point: point.step)] == list(range(1, run_epochs + 1))
+        assert (folder / identity.results_dir / "history.csv").is_file()
+
+    # The report judged the demo's claims: each row names a verdict of the known four.
+    scorecard = pd.read_csv(folder / "reports" / "tables" / "scorecard.csv")
+    assert len(scorecard) > 0
+    assert set(scorecard["verdict"]) <= {"holds", "reversed", "alike", "inconclusive", "not run"}
+    used = pd.read_csv(folder / "reports" / "tables" / "mlflow_runs.csv")
+    assert set(used["mlflow_run_name"]) <= set(recorded)

@@ -248,6 +248,7 @@ def test_a_model_that_would_run_code_on_loading_is_refused(tmp_path):
 
 
 def test_downloads_accept_only_https_sources_and_verified_bytes(tmp_path, project_params):
+    from fashion_pipeline.errors import DownloadError
     from fashion_pipeline.params import ParamsError, validate_params
     from fashion_pipeline.stages.download import obtain
 
@@ -257,5 +258,5 @@ def test_downloads_accept_only_https_sources_and_verified_bytes(tmp_path, projec
         validate_params(params)
     dataset = fake_dataset()
     source = write_source(tmp_path / "source", dataset)
-    with pytest.raises(Exception, match="SHA-256 mismatch"):
+    with pytest.raises(DownloadError, match="SHA-256 mismatch"):
         obtain("train-labels-idx1-ubyte", [str(source)], "0" * 64, 2)

@@ -14,6 +14,7 @@ import pandas as pd
 from conftest import ROOT, free_port
 from mlflow.tracking import MlflowClient
 
+from fashion_pipeline import runs
 from fashion_pipeline.params import load_params
 from fashion_pipeline.tracking import imported, views
 
@@ -47,6 +48,17 @@ def test_the_committed_results_import_once_with_shared_params_and_curves(tmp_pat
         assert [point.step for point in curve] == list(history["epoch"])
         assert [point.value for point in curve] == list(history["val_loss"])
         assert run.data.tags["mlflow.runName"] == f"{name}-{SEED.replace('_', '')}"
+
+    # Every run the report names (tables/mlflow_runs.csv) is found by that name in the store
+    # `make ui` builds, and it is the run of the stage its identity names, for every kind.
+    imported_runs = {run.info.run_name: run for run in client.search_runs([experiment.experiment_id], max_results=1000)}
+    identities = {folder_run.mlflow_run_name: folder_run for _, folder_run, _ in folders}
+    named = pd.read_csv(ROOT / "reports" / "tables" / "mlflow_runs.csv")["mlflow_run_name"]
+    of_seed = [name for name in named if name.endswith(f"-{SEED.replace('_', '')}")]
+    assert set(of_seed) == set(identities)
+    for name in of_seed:
+        assert imported_runs[name].data.tags["dvc_stage"] == identities[name].stage
+    assert {identity.kind for identity in identities.values()} == set(runs.KINDS)
 
 
 def test_a_study_view_opens_the_runs_table_on_the_study_in_a_fresh_browser(tmp_path, monkeypatch):

@@ -110,8 +110,7 @@ def train(params, job, prepared_dir, train_function):
     checkpoint = checkpoints.Checkpoint(run.checkpoint_dir, fingerprint, params["training"]["resume"])
     with mlflow_runs.start_training_run(params, uri, job) as active, mlflow_runs.killed_on_interrupt():
         run_id = active.info.run_id
-        recorder = EpochRecorder(run_id, run.stage, job.spec["epochs"], params["mlflow"]["log_every_epochs"],
-                                 job.progress_every)
+        recorder = EpochRecorder(run_id, run.stage, job.spec["epochs"], job.progress_every)
         started = time.perf_counter()
         model = train_function(train, sets, recorder, checkpoint)
         train_seconds = time.perf_counter() - started

@@ -74,7 +74,6 @@ SCHEMA = {
     },
     "mlflow": {
         "experiment_name": text,
-        "log_every_epochs": integer(1),
         "connect_timeout_seconds": number(0, 120, include_low=False, include_high=True),
     },
     "evaluate": {"near_zero_weight": number(0.0, 1.0, include_low=False)},

@@ -29,7 +29,6 @@ def small_params(params, experiments, epochs=2, limit_train=600, limit_test=300,
     params["seeds"] = list(seeds)
     params["data"].update(limit_train=limit_train, limit_test=limit_test)
     params["training"].update(progress_every_epochs=1, checkpoint_every_epochs=1)
-    params["mlflow"]["log_every_epochs"] = 1
     lowlevel = [name for name in experiments if name in params["experiments"]["lowlevel"]]
     study = params["optimizers"]
     if study["network"] not in lowlevel:

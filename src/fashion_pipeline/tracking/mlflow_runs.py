@@ -1,4 +1,4 @@
-"""MLflow at the edges: where the store is, one run per experiment, batched per-epoch metrics."""
+"""MLflow at the edges: where the store is, one run per experiment, per-epoch metrics sent asynchronously."""
 
 import contextlib
 import fcntl
@@ -236,29 +236,19 @@ def add_to_run(mlflow_params, run_id, metrics, artifacts):
         client.log_artifact(run_id, str(path))
 
 
-class EpochMetricLogger:
-    """Buffers per-epoch metrics and sends them in batches: one round trip to the store per
-    `every` epochs instead of one per metric per epoch."""
+def log_epoch(client, run_id, epoch, metrics):
+    """One epoch's metrics, on MLflow's asynchronous logging queue: training goes on while the
+    store records them, and the queue sends what has gathered in one batch. Returns the
+    operation to wait for (`wait_for`)."""
+    timestamp = int(mlflow.utils.time.get_current_time_millis())
+    return client.log_batch(run_id, metrics=[Metric(key, float(value), timestamp, epoch) for key, value in metrics.items()],
+                            synchronous=False)
 
-    def __init__(self, run_id, every):
-        self.client = MlflowClient(tracking_uri())
-        self.run_id = run_id
-        self.every = every
-        self.pending = []
 
-    def log(self, epoch, metrics):
-        timestamp = int(mlflow.utils.time.get_current_time_millis())
-        self.pending.extend(
-            Metric(key, float(value), timestamp, epoch) for key, value in metrics.items()
-        )
-        if epoch % self.every == 0:
-            self.flush()
-
-    def flush(self):
-        # log_batch accepts at most 1000 metrics per call.
-        while self.pending:
-            batch, self.pending = self.pending[:1000], self.pending[1000:]
-            self.client.log_batch(self.run_id, metrics=batch, synchronous=True)
+def wait_for(operations):
+    """Wait until the store has recorded every operation; raise the first one's failure."""
+    for operation in operations:
+        operation.wait()
 
 
 def log_report(mlflow_params, out_dir, used_runs, verdicts):

@@ -4,24 +4,25 @@ stage log. Nothing here changes a number: rows are kept as the loop hands them o
 import time
 
 import pandas as pd
+from mlflow.tracking import MlflowClient
 
 from fashion_pipeline.tracking import mlflow_runs
 
 
 class EpochRecorder:
     """Called once per epoch with the epoch's metrics; keeps the history for the CSV, sends
-    the rows to MLflow in batches, and prints a progress line every `progress_every` epochs
+    the rows to MLflow asynchronously, and prints a progress line every `progress_every` epochs
     with the time per epoch and an estimate of the time left."""
 
-    def __init__(self, run_id, label, epochs, log_every, progress_every):
-        self.logger = mlflow_runs.EpochMetricLogger(run_id, log_every)
+    def __init__(self, run_id, label, epochs, progress_every):
+        self.client, self.run_id = MlflowClient(mlflow_runs.tracking_uri()), run_id
         self.label, self.epochs, self.progress_every = label, epochs, progress_every
-        self.rows = []
+        self.rows, self.pending = [], []
         self.timed_from = (0, time.perf_counter())
 
     def __call__(self, epoch, metrics):
         self.rows.append({"epoch": epoch, **metrics})
-        self.logger.log(epoch, metrics)
+        self.pending.append(mlflow_runs.log_epoch(self.client, self.run_id, epoch, metrics))
         if epoch % self.progress_every == 0 or epoch == self.epochs:
             first_epoch, started = self.timed_from
             per_epoch = (time.perf_counter() - started) / max(epoch - first_epoch, 1)
@@ -36,11 +37,13 @@ class EpochRecorder:
         for row in rows:
             epoch = row.pop("epoch")
             self.rows.append({"epoch": epoch, **row})
-            self.logger.log(epoch, row)
+            self.pending.append(mlflow_runs.log_epoch(self.client, self.run_id, epoch, row))
         print(f"{self.label}: resuming after epoch {len(rows)} from {folder}", flush=True)
-        self.logger.client.set_tag(self.logger.run_id, "resumed_after_epoch", len(rows))
+        self.client.set_tag(self.run_id, "resumed_after_epoch", len(rows))
         self.timed_from = (len(rows), time.perf_counter())
 
     def history(self):
-        self.logger.flush()
+        """Every row so far, once the store has recorded each of them."""
+        mlflow_runs.wait_for(self.pending)
+        self.pending = []
         return pd.DataFrame(self.rows)
