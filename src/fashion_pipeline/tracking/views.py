@@ -53,7 +53,7 @@ def view_address(address, experiment_id, key):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--address", default="http://127.0.0.1:5000", help="where the UI is served")
+    parser.add_argument("--address", required=True, help="where the UI is served (make ui passes its own)")
     parser.add_argument("--params", default="params.yaml")
     arguments = parser.parse_args()
     params = load_params(arguments.params)
