@@ -7,8 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from fashion_pipeline.reporting import statistics
-from fashion_pipeline.reporting.statistics import ALIKE, HOLDS, INCONCLUSIVE, NOT_DECIDABLE, NOT_RUN, REVERSED
+from fashion_pipeline.judging import statistics
+from fashion_pipeline.judging.statistics import NOT_DECIDABLE, SeedsNeeded, Verdict
+
+ALIKE, HOLDS, INCONCLUSIVE, NOT_RUN, REVERSED = (Verdict.ALIKE, Verdict.HOLDS, Verdict.INCONCLUSIVE, Verdict.NOT_RUN,
+                                                 Verdict.REVERSED)
 
 
 def test_interval_is_the_t_interval_of_the_mean():
@@ -106,8 +109,8 @@ def test_two_way_standard_error_agrees_with_a_hierarchical_bootstrap():
     ],
 )
 def test_verdict_rules(values, direction, expected):
-    assert statistics.verdict(statistics.interval(values), direction, 0.02) == expected
-    assert statistics.verdict(None, direction, 0.02) == NOT_RUN
+    assert statistics.verdict(statistics.interval(values), direction, 0.02) is expected
+    assert statistics.verdict(None, direction, 0.02) is NOT_RUN
 
 
 def test_holm_adjusts_step_down_and_keeps_the_order():
@@ -136,11 +139,20 @@ def test_p_value_decides_as_the_interval_at_the_same_level(values, direction):
 def test_seeds_needed_at_the_observed_spread():
     # Seed variance 1, mean 0.5: t(n - 1) / sqrt(n) < 0.5 first at n = 18 (2.110 / 4.243 = 0.497).
     found = statistics.Interval(0.5, -1.0, 2.0, 3, seed_variance=1.0, degrees_of_freedom=2.0)
-    assert statistics.seeds_needed(found, statistics.LOWER, 0.02) == "18"
+    assert statistics.seeds_needed(found, statistics.LOWER, 0.02) == SeedsNeeded(18)
     # The test images' share of the error does not shrink with seeds: 2 x 0.3 > 0.5 whatever n.
     floored = statistics.Interval(0.5, -1.0, 2.0, 3, seed_variance=1.0, image_variance=0.09, degrees_of_freedom=2.0)
-    assert statistics.seeds_needed(floored, statistics.LOWER, 0.02) == NOT_DECIDABLE
-    assert statistics.seeds_needed(statistics.interval([0.4]), statistics.LOWER, 0.02).startswith("unknown")
+    capped = statistics.seeds_needed(floored, statistics.LOWER, 0.02)
+    assert capped == SeedsNeeded(None, NOT_DECIDABLE) and capped.text() == NOT_DECIDABLE
+    one_seed = statistics.seeds_needed(statistics.interval([0.4]), statistics.LOWER, 0.02)
+    assert one_seed.count is None and one_seed.reason.startswith("unknown")
+    assert SeedsNeeded(18).text() == "18"
+
+
+def test_a_verdict_is_an_enum_whose_value_is_the_word_the_tables_print():
+    assert [verdict.value for verdict in Verdict] == ["holds", "reversed", "alike", "inconclusive", "not run"]
+    assert statistics.verdict(statistics.interval([-0.3, -0.25, -0.35]), statistics.LOWER, 0.02) is Verdict.HOLDS
+    assert Verdict("holds") is Verdict.HOLDS and Verdict.HOLDS != "holds"
 
 
 def test_verify_judges_a_new_run_by_the_prediction_interval_of_the_committed_seeds():

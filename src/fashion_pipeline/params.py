@@ -82,7 +82,7 @@ SCHEMA = {
     "evaluate": {"near_zero_weight": number(0.0, 1.0, include_low=False)},
     "report": {
         "confidence": number(0.5, 1.0, include_low=True),
-        # Their names are checked against reporting/claims.py by the report stage.
+        # Their names are checked against judging/claims.py by the report stage.
         "margins": mapping_of(number(0.0, 100.0), "a number >= 0"),
         "primary_claims": distinct_list(text, "claim names"),
         "regularization_target_val_loss": number(0.0, 10.0, include_low=False),

@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 
 from fashion_pipeline.errors import ParamsError
-from fashion_pipeline.reporting.statistics import HIGHER, LOWER, MATERIAL, NEGLIGIBLE, POSITIVE, SIMILAR
+from fashion_pipeline.judging.statistics import HIGHER, LOWER, MATERIAL, NEGLIGIBLE, POSITIVE, SIMILAR
 
 # The epochs over which the bias-correction ablation compares step lengths.
 EARLY_EPOCHS = 10
