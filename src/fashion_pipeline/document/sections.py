@@ -9,7 +9,6 @@ import pandas as pd
 
 from fashion_pipeline.document import answers
 from fashion_pipeline.document.markdown import anchor
-from fashion_pipeline.judging import tables
 
 
 def open_question(report, question, claim_figures=True):
@@ -24,8 +23,8 @@ def open_question(report, question, claim_figures=True):
 def verdict_block(report, question):
     name = "verdicts_" + anchor(question.name)
     report.text(f"Every claim of {question.name} (all columns: `tables/{name}_full.csv`):")
-    report.table(tables.verdict_page_table(question.findings), name)
-    report.save_table(tables.verdict_table(question.findings), name + "_full")
+    report.table(question.page_verdicts(), name)
+    report.save_table(question.verdicts(), name + "_full")
 
 
 def part_a(report, questions, shown, near_zero_weight):

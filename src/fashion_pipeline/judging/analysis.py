@@ -6,7 +6,6 @@ import dataclasses
 import functools
 
 import numpy as np
-import pandas as pd
 
 from fashion_pipeline.judging import statistics
 from fashion_pipeline.judging.claims import CLAIMS, Claim, measure_value

@@ -34,6 +34,14 @@ class Question:
     def primary(self):
         return [finding for finding in self.findings if finding.primary]
 
+    def verdicts(self):
+        """Every claim of the question, one row each, all columns (tables.verdict_table)."""
+        return tables.verdict_table(self.findings)
+
+    def page_verdicts(self):
+        """The same, narrow enough for the page (tables.verdict_page_table)."""
+        return tables.verdict_page_table(self.findings)
+
 
 @dataclasses.dataclass(frozen=True)
 class Method:
