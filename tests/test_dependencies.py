@@ -82,10 +82,10 @@ def test_edits_re_run_only_the_results_they_can_change():
     assert table["lowlevel/optimizers.py"] == {"compare_optimizers", *READERS}
     assert table["keras/training.py"] == {"train_keras", "evaluate_keras", "holdout_keras", *READERS}
     # A sentence of the report re-draws no figure, and a figure's look re-judges no claim.
-    assert table["reporting/sections.py"] == {"report", "pdf"}
-    assert table["reporting/drawing.py"] == READERS and table["stages/pdf.py"] == {"pdf"}
+    assert table["document/sections.py"] == {"report", "pdf"}
+    assert table["document/drawing.py"] == READERS and table["stages/pdf.py"] == {"pdf"}
     for file in ("tracking/mlflow_runs.py", "tracking/progress.py", "cli.py", "errors.py", "checkpoints.py",
-                 "params.py", "files.py", "reporting/drawing.py", "reporting/document.py", "reporting/analysis.py",
+                 "params.py", "files.py", "document/drawing.py", "document/markdown.py", "judging/analysis.py",
                  "stages/report.py"):
         assert not table[file] & TRAINING, file
     for file, groups in table.items():

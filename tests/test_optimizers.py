@@ -10,7 +10,7 @@ from tensorflow import keras
 
 from fashion_pipeline.lowlevel import network as lowlevel
 from fashion_pipeline.lowlevel import optimizers
-from fashion_pipeline.reporting import essay
+from fashion_pipeline.judging import optimizer_study
 from fashion_pipeline.lowlevel.trainer import keras_adam
 from fashion_pipeline.params import OPTIMIZER_RULES, ParamsError, validate_optimizer_run
 
@@ -117,9 +117,9 @@ def test_uncorrected_adam_steps_are_larger_by_the_predicted_factor():
             steps[corrected] = -new_weights.numpy()
         ratio = steps[False] / steps[True]
         # The report's predicted ratio (its bias-correction table) against the optimizer's own steps.
-        np.testing.assert_allclose(ratio, essay.bias_correction_factor(step, 0.9, 0.999), rtol=1e-5)
-    assert essay.bias_correction_factor(1, 0.9, 0.999) == pytest.approx(0.1 / np.sqrt(0.001))
-    assert essay.bias_correction_factor(10, 0.9, 0.999) > 6
+        np.testing.assert_allclose(ratio, optimizer_study.bias_correction_factor(step, 0.9, 0.999), rtol=1e-5)
+    assert optimizer_study.bias_correction_factor(1, 0.9, 0.999) == pytest.approx(0.1 / np.sqrt(0.001))
+    assert optimizer_study.bias_correction_factor(10, 0.9, 0.999) > 6
 
 
 def test_inverse_time_decay_starts_at_the_rate_and_falls():

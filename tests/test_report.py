@@ -3,6 +3,7 @@ verdicts, its answers in words, its tables and its two renderings. The statistic
 are tested in test_statistics.py."""
 
 import copy
+import dataclasses
 import html
 import json
 import re
@@ -12,11 +13,12 @@ import pandas as pd
 import pytest
 
 from fabricated import fabricated_results, fabricated_test_images
+from fashion_pipeline.document import answers, figures, markdown, page
 from fashion_pipeline.errors import DataFileError, ParamsError
-from fashion_pipeline.reporting import analysis, answers, document, holdout_report, statistics
-from fashion_pipeline.reporting.claims import CLAIMS, Claim, check_claims
-from fashion_pipeline.reporting.results import load_experiments, load_holdout_runs
-from fashion_pipeline.reporting.statistics import HOLDS, NOT_RUN
+from fashion_pipeline.judging import analysis, protocol, statistics, tables
+from fashion_pipeline.judging.claims import CLAIMS, Claim, check_claims
+from fashion_pipeline.judging.results import load_experiments, load_holdout_runs
+from fashion_pipeline.judging.statistics import NOT_RUN_TEXT, SeedsNeeded, Verdict
 from fashion_pipeline.stages.mistakes import confident_mistakes, draw_mistakes
 from fashion_pipeline.stages.figures import draw_figures
 from fashion_pipeline.stages.report import build_report
@@ -36,12 +38,12 @@ def test_judge_pairs_by_seed_and_counts_the_test_images(tmp_path):
     dropout, alike, missing = analysis.judge_all(experiments, {}, PARAMS, claims)
     # Seed by seed -0.12, -0.118, -0.116, the same on every image: the images add no noise, and the
     # interval is the t-interval over seeds, half-width 4.303 * 0.002 / sqrt(3).
-    assert dropout.verdict == HOLDS and dropout.found.count == 3
+    assert dropout.verdict is Verdict.HOLDS and dropout.found.count == 3
     assert dropout.found.covers == statistics.SEEDS_AND_IMAGES
     assert dropout.found.text() == "-0.1180 [-0.1230, -0.1130]" and not dropout.primary
     # The same images right and wrong in both models: no difference at all, alike.
-    assert alike.verdict == HOLDS and alike.found.text() == "0.0000 (the same in every seed)"
-    assert missing.verdict == NOT_RUN and missing.found is None
+    assert alike.verdict is Verdict.HOLDS and alike.found.text() == "0.0000 (the same in every seed)"
+    assert missing.verdict is Verdict.NOT_RUN and missing.found is None and missing.seeds_needed is None
 
 
 def test_a_primary_claim_is_judged_at_holms_level(tmp_path):
@@ -77,55 +79,59 @@ def test_every_claim_names_a_margin_and_the_primary_claims_exist(project_params)
 def test_answers_say_the_measured_difference_and_the_verdict_in_words():
     claim = Claim("b_beats_a", "A 1-2-1, 1-2-2", "Network B beats Network A", "test_loss", statistics.LOWER, "loss",
                   "net_b", "net_a")
-    found = statistics.interval([0.010, 0.012, 0.005])
-    finding = analysis.Finding(claim, ("net_b", "net_a"), found, True, 0.04, statistics.INCONCLUSIVE, "12")
-    text = answers.sentence(finding, {"net_b": "Network B", "net_a": "Network A"}, {"loss": 0.02})
+    found = statistics.interval([0.010, 0.012, 0.005], 0.95)
+    finding = analysis.Finding(claim, ("net_b", "net_a"), ("Network B", "Network A"), found, 0.02, True, 0.04,
+                               Verdict.INCONCLUSIVE, SeedsNeeded(12))
+    text = answers.sentence(finding)
     assert text.startswith("Network B beats Network A: final test loss: Network B is 0.009 higher than Network A")
-    assert "not settled" in text and "12 seeds" in text
-    reversed_finding = analysis.Finding(claim, ("net_b", "net_a"), found, True, 0.04, statistics.REVERSED, "")
-    assert "opposite" in answers.sentence(reversed_finding, {}, {"loss": 0.02})
+    assert "not settled" in text and "about 12 seeds would decide it" in text
+    # Past any count of seeds: the reason, not a number.
+    floored = dataclasses.replace(finding, seeds_needed=SeedsNeeded(None, statistics.NOT_DECIDABLE))
+    assert answers.verdict_words(floored).endswith("; " + statistics.NOT_DECIDABLE)
+    reversed_finding = dataclasses.replace(finding, verdict=Verdict.REVERSED, seeds_needed=None)
+    assert "opposite" in answers.sentence(reversed_finding)
     # Epochs are counted: fewer, not lower.
     faster = Claim("l2_faster", "A 3", "L2 converges faster", "epochs_to_target", statistics.LOWER, "epochs",
                    "l2", "l1")
-    epochs = analysis.Finding(faster, ("l2", "l1"), statistics.interval([-110.0, -118.0, -101.0]), True, 0.01,
-                              statistics.HOLDS, "")
-    assert "110 epochs fewer than l1" in answers.effect(epochs, {})
-    assert "interval -131 to -89 epochs, 3 seeds)" in answers.effect(epochs, {})
+    epochs = analysis.Finding(faster, ("l2", "l1"), ("l2", "l1"), statistics.interval([-110.0, -118.0, -101.0], 0.95), 2,
+                              True, 0.01, Verdict.HOLDS, None)
+    assert "110 epochs fewer than l1" in answers.effect(epochs)
+    assert "interval -131 to -89 epochs, 3 seeds)" in answers.effect(epochs)
     # An accuracy difference is in points, and its interval too, not in fractions beside points.
     alike = Claim("a_b_alike", "A 1-2-1, 1-2-2", "Networks A and B alike", "test_accuracy", statistics.SIMILAR,
                   "accuracy", "net_b", "net_a")
-    accuracy = analysis.Finding(alike, ("net_b", "net_a"), statistics.interval([0.0010, 0.0030, 0.0020]), True,
-                                0.01, statistics.ALIKE, "")
-    text = answers.effect(accuracy, {})
+    accuracy = analysis.Finding(alike, ("net_b", "net_a"), ("net_b", "net_a"),
+                                statistics.interval([0.0010, 0.0030, 0.0020], 0.95), 0.005, True, 0.01, Verdict.ALIKE, None)
+    text = answers.effect(accuracy)
     assert "0.20 points higher than net_a" in text and "interval -0.05 to +0.45 points" in text, text
     # A one-sided claim against the margin is unsettled when its interval spans the margin, though
     # it excludes zero.
     overfits = Claim("overfits", "B i", "Two layers overfit", "val_loss_rise", statistics.MATERIAL, "loss", "keras_2l")
-    rise = analysis.Finding(overfits, ("keras_2l", None), statistics.interval([0.04, 0.07, 0.055]), True, 0.2,
-                            statistics.INCONCLUSIVE, "4")
+    rise = analysis.Finding(overfits, ("keras_2l", None), ("keras_2l", None), statistics.interval([0.04, 0.07, 0.055], 0.95),
+                            0.02, True, 0.2, Verdict.INCONCLUSIVE, SeedsNeeded(4))
     assert 0 < rise.found.low < 0.02 < rise.found.high
-    assert statistics.verdict(rise.found, statistics.MATERIAL, 0.02) == statistics.INCONCLUSIVE
-    assert "not settled (the interval spans the margin of 0.020)" in answers.verdict_words(rise, {"loss": 0.02})
+    assert statistics.verdict(rise.found, statistics.MATERIAL, 0.02) is Verdict.INCONCLUSIVE
+    assert "not settled (the interval spans the margin of 0.020)" in answers.verdict_words(rise)
 
 
 def test_coursework_comparison_says_whether_its_value_lies_in_our_interval(tmp_path):
     experiments = load_experiments(fabricated_results(tmp_path), ["keras_4l"], [42, 43, 44])
-    table = analysis.coursework_comparison(experiments, 0.95, {"keras_4l": {"test_loss": 0.51, "val_accuracy": 0.5},
+    table = tables.coursework_comparison(experiments, 0.95, {"keras_4l": {"test_loss": 0.51, "val_accuracy": 0.5},
                                                                 "keras_3l": {"val_loss": 0.74}})
     rows = {(row["experiment"], row["measure"]): row for _, row in table.iterrows()}
     assert rows[("keras_4l", "test_loss")]["coursework inside"] == "yes"
     assert rows[("keras_4l", "val_accuracy")]["coursework inside"] == "no"
-    assert rows[("keras_3l", "val_loss")]["ours"] == NOT_RUN
+    assert rows[("keras_3l", "val_loss")]["ours"] == NOT_RUN_TEXT
 
 
 def test_report_built_from_result_files_alone(tmp_path, project_params):
     results = fabricated_results(tmp_path)
     draw_figures(copy.deepcopy(project_params), results, tmp_path / "reports" / "figures")
     inputs = build_report(copy.deepcopy(project_params), results, tmp_path / "reports")
-    verdicts = analysis.verdict_table(inputs.findings).set_index("claim")
-    assert verdicts.loc["Dropout 0.2 lowers the 4-layer validation loss (final epoch)", "verdict"] == HOLDS
-    assert verdicts.loc["4 and 5 layers perform alike (accuracy)", "verdict"] == HOLDS
-    assert verdicts.loc["Network B reaches a lower training loss than Network A", "verdict"] == NOT_RUN
+    verdicts = tables.verdict_table(inputs.findings).set_index("claim")
+    assert verdicts.loc["Dropout 0.2 lowers the 4-layer validation loss (final epoch)", "verdict"] == "holds"
+    assert verdicts.loc["4 and 5 layers perform alike (accuracy)", "verdict"] == "holds"
+    assert verdicts.loc["Network B reaches a lower training loss than Network A", "verdict"] == "not run"
     markdown = (tmp_path / "reports" / "report.md").read_text()
     page = (tmp_path / "reports" / "report.html").read_text()
     scorecard = pd.read_csv(tmp_path / "reports" / "tables" / "scorecard.csv").fillna("")
@@ -133,7 +139,7 @@ def test_report_built_from_result_files_alone(tmp_path, project_params):
     assert len(scorecard) == len(project_params["questions"])
     dropout = scorecard[scorecard["question"].str.startswith("[B ii]")].iloc[0]
     assert dropout["the coursework's claim"] == "Dropout 0.2 lowers the 4-layer validation loss (final epoch)"
-    assert dropout["verdict"] == HOLDS
+    assert dropout["verdict"] == "holds"
     assert dropout["measured"].startswith("final test loss: 4 layers, dropout 0.2 is 0.118 lower than 4 layers")
     # The summary under the title answers that question in words, with the same numbers.
     summary = markdown.split("## Scorecard", 1)[0]
@@ -149,17 +155,57 @@ def test_report_built_from_result_files_alone(tmp_path, project_params):
         listed["mlflow_run_name"])
     for link in scorecard["question"]:
         target = link.split("(#", 1)[1].rstrip(")")
-        assert f"id='{target}'" in page, target
+        assert f'id="{target}"' in page, target
     assert "data:image/png;base64," in page and "127.0.0.1:5000/#/runs/" not in markdown
     assert len(inputs.experiments["keras_4l"]) == 3 and inputs.experiments["keras_2l"] == {}
 
 
-def test_tables_render_links_and_small_numbers():
-    frame = pd.DataFrame({"question": ["[A 1-1](#a-1-1)"], "value": [1e-7]})
-    html = document.to_html([document.Heading(2, "A 1-1"), document.Table(frame, "t")], "title")
-    assert "<a href=\"#a-1-1\">A 1-1</a>" in html and "id='a-1-1'" in html and "1e-07" in html
-    assert document.anchor("A 1-2-1, 1-2-2: Network A and Network B") == "a-1-2-1-1-2-2-network-a-and-network-b"
-    assert document.format_number(0.5) == "0.5000" and document.format_number(0.0) == "0.0000"
+def test_the_page_is_the_markdown_rendered_by_markdown_it(tmp_path):
+    """Headings, tables, links and figures of the Markdown become their HTML elements: a heading
+    with its anchor, a table with the id of the anchor before it, a figure with its PNG inside."""
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "curve.png").write_bytes(b"\x89PNG not really")
+    frame = pd.DataFrame({"question": ["[A 1-1](#a-1-1)"], "value": [1e-7], "verdict": ["holds"]})
+    blocks = [markdown.Heading(2, "A 1-1"), markdown.Text("Some **bold** and `code`."),
+              markdown.Table(frame, "t"), markdown.Image(tmp_path / "figures" / "curve.png", "A curve ([its table](#table-t))")]
+    text = markdown.to_markdown(blocks, tmp_path)
+    rendered = page.to_html(text, "title <1>", tmp_path)
+    assert rendered.startswith("<!DOCTYPE html>") and "<title>title &lt;1&gt;</title>" in rendered
+    assert '<h2 id="a-1-1">A 1-1</h2>' in rendered and "<strong>bold</strong>" in rendered
+    assert '<table id="table-t">' in rendered and "<td><a href=\"#a-1-1\">A 1-1</a></td>" in rendered
+    assert "1e-07" in rendered and f"<b style='color:{page.VERDICT_COLOURS[Verdict.HOLDS]}'>holds</b>" in rendered
+    assert "<figure><img src='data:image/png;base64," in rendered
+    assert '<figcaption>A curve (<a href="#table-t">its table</a>)</figcaption></figure>' in rendered
+    assert markdown.anchor("A 1-2-1, 1-2-2: Network A and Network B") == "a-1-2-1-1-2-2-network-a-and-network-b"
+    assert markdown.format_number(0.5) == "0.5000" and markdown.format_number(0.0) == "0.0000"
+    assert page.verdict_cell("2 alike, 1 reversed").count("<b style=") == 2 and page.verdict_cell("3 hold") is None
+
+
+def test_a_figure_is_shown_at_its_place_and_an_unknown_name_is_an_error(tmp_path):
+    shelf_dir = tmp_path / "figures"
+    shelf_dir.mkdir()
+    figures.write_manifest(shelf_dir, [figures.Figure("softmax", "Softmax", "verdicts_a-1-1", "A 1-1"),
+                                       figures.Figure("network_a_vs_b", "A and B", None, "network_a_vs_b")])
+    shelf = figures.Shelf(shelf_dir)
+    assert shelf.named("softmax").caption == "Softmax"
+    with pytest.raises(DataFileError, match=r"no figure named 'sofmax'; the figures drawn are softmax, network_a_vs_b"):
+        shelf.named("sofmax")
+    assert [figure.name for figure in shelf.at("A 1-1")] == ["softmax"] and shelf.at("B i") == []
+    # A figure drawn for a place no section shows stops the report instead of vanishing from it.
+    with pytest.raises(DataFileError, match=r"network_a_vs_b \(place 'network_a_vs_b'\)"):
+        shelf.check_all_shown()
+
+
+def test_judging_never_imports_the_document():
+    import ast
+    from pathlib import Path
+
+    folder = Path(analysis.__file__).parent
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(name.startswith("fashion_pipeline.document") for name in names), path.name
 
 
 BROWSER_CHECK = """<script>
@@ -201,13 +247,13 @@ def test_the_report_reads_well_in_a_browser_at_1400_px(tmp_path, project_params)
 def test_holdout_picks_on_the_held_out_split_and_reads_the_test_score(tmp_path):
     results = fabricated_results(tmp_path)
     held_out = load_holdout_runs(results, ["keras_4l_drop_taper", "keras_5l"], [42, 43, 44])
-    table = holdout_report.choices(held_out, 0.95).set_index("picked by")
+    table = protocol.choices(held_out, 0.95).set_index("picked by")
     # The held-out loss picks keras_4l_drop_taper; its test loss is 0.36, 0.37, 0.38.
     assert table.loc["lowest loss", "on the held-out split"] == "keras_4l_drop_taper: test_loss 0.3700 [0.3452, 0.3948]"
     # Among the same runs the test set picks keras_5l, whose test losses (0.33-0.35) are lower.
     assert table.loc["lowest loss", "on the test set (the coursework's protocol)"].startswith("keras_5l: test_loss 0.3400")
     assert table.loc["highest accuracy", "on the held-out split"].startswith("keras_4l_drop_taper")
-    by_seed = holdout_report.picks_by_seed(held_out)
+    by_seed = protocol.picks_by_seed(held_out)
     assert list(by_seed["seed"]) == [42, 43, 44]
     assert set(by_seed["held-out pick"]) == {"keras_4l_drop_taper"} and set(by_seed["test-set pick"]) == {"keras_5l"}
 
@@ -230,7 +276,7 @@ def test_markdown_and_html_twins_hold_the_same_sections_and_numbers(tmp_path, pr
     markdown = (tmp_path / "reports" / "report.md").read_text()
     page = (tmp_path / "reports" / "report.html").read_text()
     md_headings = re.findall(r"^#{1,3} (.+)$", markdown, flags=re.MULTILINE)
-    html_headings = [html.unescape(text) for text in re.findall(r"<h[1-3] id='[^']*'>(.*?)</h[1-3]>", page)]
+    html_headings = [html.unescape(text) for text in re.findall(r'<h[1-3] id="[^"]*">(.*?)</h[1-3]>', page)]
     assert md_headings == html_headings and len(md_headings) > 8
     body = page.split("<body>", 1)[1]  # the text a reader sees, not the style sheet
     visible = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"src='data:[^']+'", "", body)))
@@ -251,7 +297,8 @@ def contrast(colour, background="#ffffff"):
 
 def test_verdict_words_are_readable_on_the_table():
     assert contrast("#000000") == pytest.approx(21.0)
-    assert all(contrast(colour) >= 4.5 for colour in document.VERDICT_COLOURS.values())
+    assert all(contrast(colour) >= 4.5 for colour in page.VERDICT_COLOURS.values())
+    assert set(page.VERDICT_COLOURS) == set(Verdict)
 
 
 def test_a_result_from_an_earlier_version_of_its_stage_stops_the_report_in_one_line(tmp_path, project_params):

@@ -7,31 +7,34 @@ import math
 import numpy as np
 import pytest
 
-from fashion_pipeline.reporting import statistics
-from fashion_pipeline.reporting.statistics import ALIKE, HOLDS, INCONCLUSIVE, NOT_DECIDABLE, NOT_RUN, REVERSED
+from fashion_pipeline.judging import statistics
+from fashion_pipeline.judging.statistics import NOT_DECIDABLE, SeedsNeeded, Verdict
+
+ALIKE, HOLDS, INCONCLUSIVE, NOT_RUN, REVERSED = (Verdict.ALIKE, Verdict.HOLDS, Verdict.INCONCLUSIVE, Verdict.NOT_RUN,
+                                                 Verdict.REVERSED)
 
 
 def test_interval_is_the_t_interval_of_the_mean():
-    found = statistics.interval([1.0, 2.0, 3.0])
+    found = statistics.interval([1.0, 2.0, 3.0], 0.95)
     half = 4.302653 * 1.0 / math.sqrt(3)  # t(0.975, 2 degrees of freedom) * sd / sqrt(n)
     assert (found.mean, found.seed_variance, found.count, found.covers) == (2.0, 1.0, 3, statistics.SEEDS)
     assert found.low == pytest.approx(2.0 - half, abs=1e-5) and found.high == pytest.approx(2.0 + half, abs=1e-5)
-    single = statistics.interval([0.4])
+    single = statistics.interval([0.4], 0.95)
     assert single.count == 1 and "1 seed" in single.text()
-    assert statistics.interval([201.0, 201.0, 201.0]).text(2) == "201.00 (the same in every seed)"
+    assert statistics.interval([201.0, 201.0, 201.0], 0.95).text(2) == "201.00 (the same in every seed)"
 
 
 def test_paired_interval_uses_the_seeds_both_runs_have():
-    found = statistics.paired_interval({42: 1.0, 43: 2.0, 44: 9.0}, {42: 0.5, 43: 1.5})
+    found = statistics.paired_interval({42: 1.0, 43: 2.0, 44: 9.0}, {42: 0.5, 43: 1.5}, 0.95)
     assert (found.mean, found.low, found.high, found.count) == (0.5, 0.5, 0.5, 2)
-    assert statistics.paired_interval({42: 1.0}, {43: 1.0}) is None
+    assert statistics.paired_interval({42: 1.0}, {43: 1.0}, 0.95) is None
 
 
 def test_two_way_interval_without_image_effects_is_the_seed_interval():
     # Every image of a seed has that seed's value: the images add no noise.
     seed_values = np.array([0.3, 0.5, 0.4, 0.6])
     table = np.repeat(seed_values[:, None], 50, axis=1)
-    found, plain = statistics.two_way_interval(table), statistics.interval(seed_values)
+    found, plain = statistics.two_way_interval(table, 0.95), statistics.interval(seed_values, 0.95)
     assert found.image_variance < 1e-20
     assert (found.low, found.high) == pytest.approx((plain.low, plain.high), rel=1e-9)
 
@@ -50,9 +53,9 @@ def test_two_way_interval_covers_the_true_mean_where_a_seeds_only_interval_does_
     trials = 400
     for _ in range(trials):
         table = simulated(generator, seeds=5, images=2000, image_sd=1.0)
-        found = statistics.two_way_interval(table)
+        found = statistics.two_way_interval(table, 0.95)
         ours += found.low <= 0.01 <= found.high
-        seeds_only = statistics.interval(table.mean(axis=1))
+        seeds_only = statistics.interval(table.mean(axis=1), 0.95)
         naive += seeds_only.low <= 0.01 <= seeds_only.high
     # 400 trials: a 95 % interval covers 380 +- 9 (binomial sd 4.4).
     assert 0.92 <= ours / trials <= 0.98
@@ -71,7 +74,7 @@ def hierarchical_bootstrap(table, rounds, generator):
 def test_two_way_standard_error_agrees_with_a_hierarchical_bootstrap():
     generator = np.random.default_rng(3)
     table = simulated(generator, seeds=40, images=400, seed_sd=0.05, image_sd=0.4, noise_sd=0.1)
-    found = statistics.two_way_interval(table)
+    found = statistics.two_way_interval(table, 0.95)
     # The bootstrap counts the residual twice (once per resampled factor) and the seed and image
     # variances with (n - 1) / n; with the residual small, the two agree within 10 %.
     assert hierarchical_bootstrap(table, 1500, generator) == pytest.approx(found.standard_error, rel=0.1)
@@ -106,8 +109,8 @@ def test_two_way_standard_error_agrees_with_a_hierarchical_bootstrap():
     ],
 )
 def test_verdict_rules(values, direction, expected):
-    assert statistics.verdict(statistics.interval(values), direction, 0.02) == expected
-    assert statistics.verdict(None, direction, 0.02) == NOT_RUN
+    assert statistics.verdict(statistics.interval(values, 0.95), direction, 0.02) is expected
+    assert statistics.verdict(None, direction, 0.02) is NOT_RUN
 
 
 def test_holm_adjusts_step_down_and_keeps_the_order():
@@ -125,7 +128,7 @@ def test_holm_adjusts_step_down_and_keeps_the_order():
 def test_p_value_decides_as_the_interval_at_the_same_level(values, direction):
     """The interval at confidence 1 - alpha decides (holds or reversed, against inconclusive) as
     p <= alpha does: the basis of drawing a primary claim's interval at Holm's level."""
-    found = statistics.interval(values)
+    found = statistics.interval(values, 0.95)
     p_value = statistics.p_value(found, direction, 0.02)
     assert 0 < p_value < 1
     decided = {HOLDS, REVERSED}
@@ -135,12 +138,22 @@ def test_p_value_decides_as_the_interval_at_the_same_level(values, direction):
 
 def test_seeds_needed_at_the_observed_spread():
     # Seed variance 1, mean 0.5: t(n - 1) / sqrt(n) < 0.5 first at n = 18 (2.110 / 4.243 = 0.497).
-    found = statistics.Interval(0.5, -1.0, 2.0, 3, seed_variance=1.0, degrees_of_freedom=2.0)
-    assert statistics.seeds_needed(found, statistics.LOWER, 0.02) == "18"
+    found = statistics.Interval(0.5, -1.0, 2.0, 3, seed_variance=1.0, degrees_of_freedom=2.0, confidence=0.95)
+    assert statistics.seeds_needed(found, statistics.LOWER, 0.02) == SeedsNeeded(18)
     # The test images' share of the error does not shrink with seeds: 2 x 0.3 > 0.5 whatever n.
-    floored = statistics.Interval(0.5, -1.0, 2.0, 3, seed_variance=1.0, image_variance=0.09, degrees_of_freedom=2.0)
-    assert statistics.seeds_needed(floored, statistics.LOWER, 0.02) == NOT_DECIDABLE
-    assert statistics.seeds_needed(statistics.interval([0.4]), statistics.LOWER, 0.02).startswith("unknown")
+    floored = statistics.Interval(0.5, -1.0, 2.0, 3, seed_variance=1.0, image_variance=0.09, degrees_of_freedom=2.0,
+                                  confidence=0.95)
+    capped = statistics.seeds_needed(floored, statistics.LOWER, 0.02)
+    assert capped == SeedsNeeded(None, NOT_DECIDABLE) and capped.text() == NOT_DECIDABLE
+    one_seed = statistics.seeds_needed(statistics.interval([0.4], 0.95), statistics.LOWER, 0.02)
+    assert one_seed.count is None and one_seed.reason.startswith("unknown")
+    assert SeedsNeeded(18).text() == "18"
+
+
+def test_a_verdict_is_an_enum_whose_value_is_the_word_the_tables_print():
+    assert [verdict.value for verdict in Verdict] == ["holds", "reversed", "alike", "inconclusive", "not run"]
+    assert statistics.verdict(statistics.interval([-0.3, -0.25, -0.35], 0.95), statistics.LOWER, 0.02) is Verdict.HOLDS
+    assert Verdict("holds") is Verdict.HOLDS and Verdict.HOLDS != "holds"
 
 
 def test_verify_judges_a_new_run_by_the_prediction_interval_of_the_committed_seeds():

@@ -79,12 +79,11 @@ SCHEMA = {
     "evaluate": {"near_zero_weight": number(0.0, 1.0, include_low=False)},
     "report": {
         "confidence": number(0.5, 1.0, include_low=True),
-        # Their names are checked against reporting/claims.py by the report stage.
+        # Their names are checked against judging/claims.py by the report stage.
         "margins": mapping_of(number(0.0, 100.0), "a number >= 0"),
         "primary_claims": distinct_list(text, "claim names"),
         "regularization_target_val_loss": number(0.0, 10.0, include_low=False),
         "mistakes_shown": integer(1),
-        "mlflow_ui": text,
     },
     "questions": mapping_of(text, "a section title"),
     "labels": mapping_of(text, "a name in words"),
@@ -113,6 +112,7 @@ SCHEMA = {
         "epochs": integer(1),
         "target_val_loss": number(0.0, 10.0, include_low=False),
         "ablation_epochs": integer(1),
+        "early_epochs": integer(1),
         "rate_grids": None,  # checked by validate_rate_grids
         "runs": None,  # checked by validate_optimizer_run
     },

@@ -5,24 +5,24 @@ claim, and the report's text changes without redrawing a figure."""
 
 from pathlib import Path
 
-from fashion_pipeline import cli, files
+from fashion_pipeline import cli
+from fashion_pipeline.document import drawing
+from fashion_pipeline.document.figure_plan import plan
+from fashion_pipeline.document.figures import write_manifest
+from fashion_pipeline.judging.inputs import gather
 from fashion_pipeline.params import load_params
-from fashion_pipeline.reporting import drawing
-from fashion_pipeline.reporting.document import FIGURES_MANIFEST
-from fashion_pipeline.reporting.figure_plan import plan
-from fashion_pipeline.reporting.inputs import gather
 
 
 def draw_figures(params, results_dir, out_dir):
     out_dir = Path(out_dir)
     planned = plan(gather(params, results_dir))
-    for figure in planned:
-        drawing.save(figure.draw(), out_dir / f"{figure.name}.png")
+    for planned_figure in planned:
+        drawing.save(planned_figure.draw(), out_dir / f"{planned_figure.figure.name}.png")
     # The folder persists between runs: a figure no longer planned goes.
-    for stale in set(out_dir.glob("*.png")) - {out_dir / f"{figure.name}.png" for figure in planned}:
+    drawn = {out_dir / f"{planned_figure.figure.name}.png" for planned_figure in planned}
+    for stale in set(out_dir.glob("*.png")) - drawn:
         stale.unlink()
-    files.write_json(out_dir / FIGURES_MANIFEST, {figure.name: {"caption": figure.caption, "table": figure.table}
-                                          for figure in planned})
+    write_manifest(out_dir, [planned_figure.figure for planned_figure in planned])
     return planned
 
 

@@ -14,8 +14,9 @@ import pandas as pd
 
 from fashion_pipeline import cli, files
 from fashion_pipeline.data import load_split
+from fashion_pipeline.document import drawing
+from fashion_pipeline.judging import analysis, results
 from fashion_pipeline.params import all_experiments, load_params
-from fashion_pipeline.reporting import analysis, drawing, results
 
 
 def confident_mistakes(predictions, count):

@@ -8,10 +8,12 @@ run of its own, linking every run it used."""
 from pathlib import Path
 
 from fashion_pipeline import cli
+from fashion_pipeline.document import essay, overview, sections
+from fashion_pipeline.document.report import Report
+from fashion_pipeline.judging import inputs as judging_inputs
+from fashion_pipeline.judging import tables
+from fashion_pipeline.judging.findings import judge_report
 from fashion_pipeline.params import load_params
-from fashion_pipeline.reporting import analysis, holdout_report, optimizer_report, overview, sections
-from fashion_pipeline.reporting.document import Report
-from fashion_pipeline.reporting.inputs import gather
 from fashion_pipeline.tracking import mlflow_runs
 
 TITLE = "Fashion-MNIST MLP experiments: the coursework reproduced over seeds"
@@ -19,33 +21,35 @@ TITLE = "Fashion-MNIST MLP experiments: the coursework reproduced over seeds"
 
 def build_report(params, results_dir, out_dir, figures_dir=None, mistakes_dir=None):
     """Write the report under out_dir, showing the figures the `figures` stage drew (by default
-    in out_dir/figures); return what it was built from."""
-    inputs = gather(params, results_dir)
+    in out_dir/figures); return what it was built from. The judging is done first, once; each
+    section is handed the part of it that it shows."""
+    inputs = judging_inputs.gather(params, results_dir)
+    judged = judge_report(inputs)
     report = Report(out_dir, Path(out_dir) / "figures" if figures_dir is None else figures_dir)
     report.heading(TITLE, level=1)
-    report.text(overview.summary(inputs))
+    report.text(overview.summary(judged.questions, judged.best_model))
     report.heading("Scorecard")
-    report.table(overview.scorecard(inputs), "scorecard")
+    report.table(overview.scorecard(judged.questions), "scorecard")
     report.text("**Contents**")
     report.contents()
     report.heading("How to read this report")
-    report.text(overview.how_to_read(inputs))
-    sections.part_a(report, inputs)
-    sections.part_b(report, inputs)
-    sections.best_model_section(report, inputs, Path(out_dir) / "mistakes" if mistakes_dir is None else mistakes_dir)
-    holdout_report.section(report, inputs)
-    optimizer_report.section(report, inputs)
+    report.text(overview.how_to_read(judged.method))
+    sections.part_a(report, judged.questions, judged.tables, judged.near_zero_weight)
+    sections.part_b(report, judged.questions, judged.tables, judged.raw_pixels)
+    sections.best_model(report, judged.best_model, Path(out_dir) / "mistakes" if mistakes_dir is None else mistakes_dir)
+    sections.protocol_check(report, judged.protocol)
+    essay.section(report, judged.essay)
     report.heading("Limitations")
-    report.text(overview.limitations(inputs))
-    overview.appendix(report, inputs)
+    report.text(overview.limitations(judged.method))
+    overview.appendix(report, judged.appendix)
     report.write(TITLE)
     return inputs
 
 
 def report_stage(arguments):
     inputs = build_report(load_params(arguments.params), arguments.results, arguments.out, arguments.figures)
-    mlflow_runs.log_report(inputs.params["mlflow"], arguments.out, dict(overview.used_runs(inputs)),
-                           analysis.verdict_table(inputs.findings))
+    mlflow_runs.log_report(inputs.params["mlflow"], arguments.out, dict(judging_inputs.used_runs(inputs)),
+                           tables.verdict_table(inputs.findings))
     print(f"report: {Path(arguments.out) / 'report.html'}")
 
 

@@ -1,13 +1,38 @@
 """Everything the report reads, gathered once: params, every run over every seed, the findings
-on the coursework's claims, and the run names in words."""
+on the coursework's claims, the run names in words, and the MLflow runs they came from."""
 
 import dataclasses
 from pathlib import Path
 
-from fashion_pipeline import files
+from fashion_pipeline import files, runs
+from fashion_pipeline.judging import analysis, results
+from fashion_pipeline.judging.claims import CLAIMS, check_claims
 from fashion_pipeline.params import all_experiments
-from fashion_pipeline.reporting import analysis, answers, results
-from fashion_pipeline.reporting.claims import CLAIMS, check_claims
+
+RULE_NAMES = {"sgd": "SGD", "sgd_momentum": "SGD with momentum", "rmsprop": "RMSprop", "adagrad": "Adagrad",
+              "adamax": "Adamax", "adam": "Adam"}
+
+
+def label(spec):
+    """A run's human name from its spec: "4 layers, dropout 0.2", "Part A 300-100, L1",
+    "Adam, rate 0.003, decay"."""
+    if "rule" in spec:
+        extras = [f"rate {spec['learning_rate']:g}"]
+        extras += ["decay"] if spec.get("decay_rate") else []
+        extras += ["no bias correction"] if spec.get("bias_correction") is False else []
+        return f"{RULE_NAMES.get(spec['rule'], spec['rule'])}, " + ", ".join(extras)
+    hidden = spec["hidden_units"]
+    if spec["kind"] == "lowlevel":
+        shape = "-".join(map(str, hidden)) or "softmax"
+        regularizer = "" if spec["regularizer"] == "none" else f", {spec['regularizer'].upper()}"
+        return f"Part A {shape}{regularizer}"
+    text = f"{len(hidden) + 1} layers" if hidden else "softmax"
+    dropout = spec["dropout"]
+    if isinstance(dropout, list):
+        text += ", dropout " + "-".join(f"{rate:g}" for rate in dropout)
+    elif dropout:
+        text += f", dropout {dropout:g}"
+    return text + (", raw pixels" if spec.get("scale") is False else "")
 
 
 @dataclasses.dataclass
@@ -51,8 +76,17 @@ def gather(params, results_dir, claims=CLAIMS):
     experiments = results.load_experiments(results_dir, specs, seeds)
     optimizer_runs = results.load_optimizer_runs(results_dir, params["optimizers"]["runs"], seeds)
     holdout_runs = results.load_holdout_runs(results_dir, params["holdout"]["experiments"], seeds)
-    labels = {name: params["labels"].get(name) or answers.label(spec)
+    labels = {name: params["labels"].get(name) or label(spec)
               for name, spec in {**specs, **params["optimizers"]["runs"]}.items()}
     return Inputs(params=params, experiments=experiments, optimizer_runs=optimizer_runs, holdout_runs=holdout_runs,
-                  findings=analysis.judge_all(experiments, optimizer_runs, params, claims),
+                  findings=analysis.judge_all(experiments, optimizer_runs, params, claims, labels),
                   data_summary=files.read_json(Path(results_dir) / "data.json"), labels=labels)
+
+
+def used_runs(inputs):
+    """(MLflow run name, run id) of every run the report reads, named as its stage named it."""
+    kinds = {name: kind for kind, group in inputs.params["experiments"].items() for name in group}
+    for pool, kind in ((inputs.experiments, None), (inputs.optimizer_runs, "optimizer"), (inputs.holdout_runs, "holdout")):
+        for name, seeds in pool.items():
+            for seed, run in sorted(seeds.items()):
+                yield runs.Run(kind or kinds[name], name, seed).mlflow_run_name, run.record["mlflow_run_id"]

@@ -1,16 +1,15 @@
-"""The report's tables and verdicts over seeds. Inputs are `name -> {seed: Run}` mappings
-(reporting/results.py), so tests can build them by hand; the statistics are statistics.py's."""
+"""The verdicts over seeds: a measure's interval, the claims judged, the best runs. Inputs are
+`name -> {seed: Run}` mappings (judging/results.py), so tests can build them by hand; the
+statistics are statistics.py's."""
 
 import dataclasses
 import functools
 
 import numpy as np
-import pandas as pd
 
-from fashion_pipeline.reporting import statistics
-from fashion_pipeline.reporting.claims import CLAIMS, MEASURE_WORDS, Claim, measure_value
-from fashion_pipeline.reporting.coursework import COURSEWORK_VALUES
-from fashion_pipeline.reporting.statistics import INCONCLUSIVE, NOT_RUN
+from fashion_pipeline.judging import statistics
+from fashion_pipeline.judging.claims import CLAIMS, Claim, measure_value
+from fashion_pipeline.judging.statistics import Verdict
 
 # Final-epoch measures that `evaluate` also gives image by image (predictions.csv): their
 # intervals carry the sampling of the test images as well as the seeds.
@@ -73,22 +72,25 @@ def claim_runs(claim, experiments, optimizer_runs, params):
 
 @dataclasses.dataclass(frozen=True)
 class Finding:
-    """One claim, judged."""
+    """One claim, judged: everything its sentence and its table row say."""
     claim: Claim
-    runs: tuple  # the run names compared (a best rate resolved)
+    runs: tuple  # the run names compared (a best rate resolved), the second None for one value
+    labels: tuple  # the same runs in words
     found: statistics.Interval | None  # at the claim's level (Holm's, for a primary claim)
+    margin: float  # the value of the claim's margin
     primary: bool
     p_value: float  # Holm-adjusted for a primary claim
-    verdict: str
-    seeds_needed: str
+    verdict: Verdict
+    seeds_needed: statistics.SeedsNeeded | None  # for an inconclusive verdict only
 
     @property
     def difference_name(self):
         return " − ".join(name for name in self.runs if name)
 
 
-def judge_all(experiments, optimizer_runs, params, claims=CLAIMS):
-    """Every claim judged. Primary claims (report.primary_claims) are one family: Holm's method
+def judge_all(experiments, optimizer_runs, params, claims=CLAIMS, labels=None):
+    """Every claim judged, its runs named by `labels` (run name -> words; the name itself where
+    missing). Primary claims (report.primary_claims) are one family: Holm's method
     adjusts their p-values, and each one's interval is drawn at the level that decides as the
     adjusted p does (alpha * p / adjusted p). Other claims are exploratory, each at the level
     of report.confidence."""
@@ -112,52 +114,10 @@ def judge_all(experiments, optimizer_runs, params, claims=CLAIMS):
             level = alpha * (p_value / adjusted[index] if adjusted[index] > 0 else 1.0)
             found, p_value = found.at(1 - level), adjusted[index]
         verdict = statistics.verdict(found, claim.direction, margin)
-        needed = statistics.seeds_needed(found, claim.direction, margin) if verdict == INCONCLUSIVE else ""
-        findings.append(Finding(claim, names, found, claim.name in primary, p_value, verdict, needed))
+        needed = statistics.seeds_needed(found, claim.direction, margin) if verdict is Verdict.INCONCLUSIVE else None
+        words = tuple((labels or {}).get(name, name) if name else None for name in names)
+        findings.append(Finding(claim, names, words, found, margin, claim.name in primary, p_value, verdict, needed))
     return findings
-
-
-def verdict_table(findings):
-    """One row per claim: what is compared on which measure, the interval, the verdict."""
-    rows = []
-    for finding in findings:
-        claim, found = finding.claim, finding.found
-        rows.append({
-            "question": claim.question, "claim": claim.statement, "coursework": claim.coursework_says,
-            "compared": finding.difference_name, "measure": MEASURE_WORDS.get(claim.measure, claim.measure),
-            "family": "primary" if finding.primary else "exploratory",
-            "seeds": found.count if found else 0,
-            "mean [interval]": found.text(1 if claim.margin == "epochs" else 4) if found else NOT_RUN,
-            "level": f"{found.confidence:.1%}" if found else "",
-            "noise covered": found.covers if found else "",
-            "p": f"{finding.p_value:.2g}" if found else "",
-            "verdict": finding.verdict, "seeds needed": finding.seeds_needed})
-    return pd.DataFrame(rows)
-
-
-def verdict_page_table(findings):
-    """The verdict table as the page shows it, narrow enough for A4: what is compared on which
-    measure, the interval with its level and noise, the verdict. The full table is the CSV."""
-    full = verdict_table(findings)
-    return pd.DataFrame({
-        "claim": full["claim"] + full["family"].map({"primary": " (primary)", "exploratory": ""}),
-        "the coursework": full["coursework"],
-        "compared, measure": full["compared"] + "; " + full["measure"],
-        "mean [interval]": full["mean [interval]"] + full.apply(
-            lambda row: f" ({row['level']}, {row['noise covered']})" if row["level"] else "", axis=1),
-        "p": full["p"], "verdict": full["verdict"], "seeds needed": full["seeds needed"]})
-
-
-def metric_table(runs_by_name, measures, confidence):
-    """Per run name: the seeds done and each measure as mean [interval] over them (with the test
-    images as a source of noise for the per-image measures)."""
-    rows = []
-    for name, runs in runs_by_name.items():
-        row = {"experiment": name, "seeds": len(runs)}
-        for measure in measures:
-            row[measure] = measured(runs, None, measure, confidence).text() if runs else NOT_RUN
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def best(runs_by_name, measure, highest=True):
@@ -174,34 +134,3 @@ def best_models(experiments, candidates):
     test loss, chosen on the test set as the coursework did; None when none has run."""
     runs = {name: experiments.get(name, {}) for name in candidates}
     return best(runs, "test_accuracy"), best(runs, "test_loss", highest=False)
-
-
-def coursework_comparison(experiments, confidence, coursework_values=COURSEWORK_VALUES):
-    """The coursework's number beside our mean and interval over seeds, and whether it falls inside."""
-    rows = []
-    for name, reported in coursework_values.items():
-        runs = experiments.get(name, {})
-        for measure, value in reported.items():
-            row = {"experiment": name, "measure": measure, "coursework": value}
-            if not runs:
-                rows.append({**row, "ours": NOT_RUN, "coursework inside": ""})
-                continue
-            found = statistics.interval(values_by_seed(runs, measure).values(), confidence)
-            inside = "yes" if found.low <= value <= found.high else "no"
-            rows.append({**row, "ours": found.text(), "coursework inside": inside if found.count > 1 else ""})
-    return pd.DataFrame(rows)
-
-
-def stage_times(experiments, optimizer_runs, holdout_runs):
-    """Minutes of training, evaluation and optimizer stages, summed by part and seed."""
-    rows = []
-    for part, pool in (("Part A and B training", experiments), ("optimizer study", optimizer_runs),
-                       ("protocol check", holdout_runs)):
-        for runs in pool.values():
-            for seed, run in runs.items():
-                rows.append({"stages": part, "seed": seed, "minutes": run.record["stage_seconds"] / 60})
-                if run.evaluation:
-                    rows.append({"stages": "evaluation", "seed": seed,
-                                 "minutes": run.evaluation["evaluate_seconds"] / 60})
-    frame = pd.DataFrame(rows, columns=["stages", "seed", "minutes"])
-    return frame.groupby(["stages", "seed"], as_index=False, sort=False)["minutes"].sum()

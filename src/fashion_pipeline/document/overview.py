@@ -1,72 +1,64 @@
 """The report's front and back: the summary that answers the coursework's questions, the
 scorecard, how to read the report, its limitations and the appendix. The sections in between are
-sections.py's, holdout_report.py's and optimizer_report.py's."""
+sections.py's and essay.py's."""
 
 import platform
 from importlib import metadata
 
 import pandas as pd
 
-from fashion_pipeline import runs
-from fashion_pipeline.reporting import analysis, answers, sections
-from fashion_pipeline.reporting.document import anchor
+from fashion_pipeline.document import answers
+from fashion_pipeline.document.markdown import anchor
 from fashion_pipeline.tracking import mlflow_runs
 
 
-def summary(inputs):
+def summary(questions, best):
     """Five to eight sentences: each question's primary claim, then the best model."""
-    lines = []
-    for question in inputs.params["questions"]:
-        primary = [finding for finding in inputs.findings_of(question) if finding.primary]
-        if primary:
-            lines.append(f"- **{question}** ({inputs.params['questions'][question]}). "
-                         + answers.sentence(primary[0], inputs.labels, inputs.margins))
-    by_accuracy, _ = analysis.best_models(inputs.experiments, inputs.params["holdout"]["experiments"])
-    if by_accuracy:
-        found = analysis.measured(inputs.experiments[by_accuracy], None, "test_accuracy", inputs.confidence)
-        lines.append(f"- **Best model**: {inputs.labels[by_accuracy]}, test accuracy {found.mean:.4f} "
+    lines = [f"- **{question.name}** ({question.words}). " + answers.sentence(question.primary[0])
+             for question in questions.values() if question.primary]
+    if best:
+        found = best.accuracy
+        lines.append(f"- **Best model**: {best.label}, test accuracy {found.mean:.4f} "
                      f"({found.confidence:.0%} interval {found.low:.4f} to {found.high:.4f}), picked on the test set.")
     return "\n".join(lines)
 
 
-def scorecard(inputs):
+def scorecard(questions):
     """One row per question: its primary claim, what is compared, what was measured, the verdict;
     and the verdicts of its exploratory claims."""
     rows = []
-    for question in inputs.params["questions"]:
-        mine = inputs.findings_of(question)
-        if not mine:
+    for question in questions.values():
+        head = question.head
+        if head is None:
             continue
-        head = next((finding for finding in mine if finding.primary), mine[0])
         rows.append({
-            "question": f"[{question}](#{anchor(sections.title(inputs, question))})",
+            "question": f"[{question.name}](#{anchor(question.title)})",
             "the coursework's claim": head.claim.statement,
             "the coursework's numbers": head.claim.coursework_says,
-            "measured": answers.effect(head, inputs.labels),
-            "verdict": head.verdict,
-            "exploratory claims": answers.counts([finding for finding in mine if finding is not head])})
+            "measured": answers.effect(head),
+            "verdict": head.verdict.value,
+            "exploratory claims": answers.counts([finding for finding in question.findings if finding is not head])})
     return pd.DataFrame(rows)
 
 
-def how_to_read(inputs):
-    params, settings = inputs.params, inputs.params["report"]
+def how_to_read(method):
+    """The method (judging.findings.Method), the versions and the machine."""
     versions = ", ".join(f"{package} {metadata.version(package)}" for package in ("tensorflow-cpu", "keras", "mlflow", "dvc"))
-    data = inputs.data_summary
-    primary = len(settings["primary_claims"])
+    margins, primary = method.margins, method.primary_count
     return "\n".join([
-        f"- **Data.** Fashion-MNIST: {data['train_count']:,} training and {data['test_count']:,} test images. As in the "
+        f"- **Data.** Fashion-MNIST: {method.train_count:,} training and {method.test_count:,} test images. As in the "
         "coursework, Parts A and B validate on the test set; the optimizer study and the protocol check validate on "
-        f"a held-out {params['data']['held_out_fraction']:.0%} of the training set instead.",
-        f"- **Seeds.** Each experiment and optimizer run is trained once per seed ({', '.join(map(str, params['seeds']))}"
-        f"); a seed draws the initial weights, the batch order and the dropout masks. Done: {inputs.seeds_done()}. "
-        f"TensorFlow runs with {params['training']['threads']} thread and op determinism on. {versions}; git commit "
+        f"a held-out {method.held_out_fraction:.0%} of the training set instead.",
+        f"- **Seeds.** Each experiment and optimizer run is trained once per seed ({', '.join(map(str, method.seeds))}"
+        f"); a seed draws the initial weights, the batch order and the dropout masks. Done: {method.runs_done}. "
+        f"TensorFlow runs with {method.threads} thread and op determinism on. {versions}; git commit "
         f"`{mlflow_runs.git_commit()}`; {platform.machine()}, Python {platform.python_version()}.",
         "- **An interval** is where the mean over seeds lies, at the stated level. For a number measured on the test "
         "images (final test loss and accuracy) it covers two sources of noise: the seeds, and the draw of the 10,000 "
         "test images, which is the same for every seed; more seeds shrink only the first. For other numbers it "
         "covers the seeds. A comparison is paired: the same seed and the same images for both models.",
-        f"- **Verdicts.** A difference whose whole interval lies within its margin (±{settings['margins']['loss']} "
-        f"loss, ±{settings['margins']['accuracy'] * 100:g} accuracy points, ±{settings['margins']['epochs']} epochs) is "
+        f"- **Verdicts.** A difference whose whole interval lies within its margin (±{margins['loss']} "
+        f"loss, ±{margins['accuracy'] * 100:g} accuracy points, ±{margins['epochs']} epochs) is "
         "**alike**: too small to matter, whatever its sign. Otherwise a claimed difference **holds** when the interval "
         "excludes zero on the claimed side, is **reversed** when it excludes zero on the other side, and is "
         "**inconclusive** when it includes zero; the seeds column says how many seeds would settle it. A claim that "
@@ -74,7 +66,7 @@ def how_to_read(inputs):
         f"- **Primary and exploratory claims.** The {primary} primary claims, one per question, were declared in "
         "params.yaml before any result. Judged together, they use Holm's method: each interval is drawn at the "
         "level that keeps the chance of any false 'holds' among them at "
-        f"{1 - settings['confidence']:.0%}. The other claims are exploratory, each at {settings['confidence']:.0%}: "
+        f"{1 - method.confidence:.0%}. The other claims are exploratory, each at {method.confidence:.0%}: "
         "with this many, one or two may exclude zero by chance, so they are leads, not findings.",
         "- **These numbers replace earlier ones.** The whole grid was re-run once with one TensorFlow thread (the "
         "thread count alone moved a final loss by 0.06), training metrics measured in inference mode at each "
@@ -83,7 +75,7 @@ def how_to_read(inputs):
     ])
 
 
-def limitations(inputs):
+def limitations(method):
     return "\n".join([
         "- One set of library versions, but not always one machine: the grid's stages may run on several, and "
         "another CPU kind rounds differently. A run repeated there can leave the committed history after some "
@@ -91,20 +83,21 @@ def limitations(inputs):
         "seeds' prediction interval.",
         "- Parts A and B validate on the test set, as the coursework did: a best epoch or a best model picked there is "
         "optimistic. The protocol check measures by how much.",
-        f"- {len(inputs.params['seeds'])} seeds: 'inconclusive' often means 'not enough seeds', not 'no effect'.",
+        f"- {len(method.seeds)} seeds: 'inconclusive' often means 'not enough seeds', not 'no effect'.",
         "- The optimizer study trains one network, full batch, at three rates per rule for Adam and SGD with momentum "
         "and one for the others.",
     ])
 
 
-def appendix(report, inputs):
+def appendix(report, shown):
+    """The appendix: `shown` is judging.findings.appendix's tables and values."""
     report.heading("Appendix: every experiment, the coursework's numbers, times")
-    report.table(analysis.metric_table(inputs.experiments, sections.SUMMARY_MEASURES, inputs.confidence), "summary")
+    report.table(shown["summary"], "summary")
     report.text("The coursework's numbers beside ours (mean [interval] over seeds; `coursework inside`: its value "
                 "lies in our interval). Its Part A accuracies are its rounded metric; its L1/L2 losses include the "
                 "penalty.")
-    report.table(analysis.coursework_comparison(inputs.experiments, inputs.confidence), "coursework_comparison")
-    times = analysis.stage_times(inputs.experiments, inputs.optimizer_runs, inputs.holdout_runs)
+    report.table(shown["coursework_comparison"], "coursework_comparison")
+    times = shown["stage_times"]
     by_part = times.groupby("stages", as_index=False, sort=False)["minutes"].sum()
     by_part["minutes"] = by_part["minutes"].map(lambda minutes: f"{minutes:.0f}")  # whole minutes suffice here
     # A grid may run in pieces, on several machines: each stage keeps only its last run's time.
@@ -113,17 +106,8 @@ def appendix(report, inputs):
                 "all; seed by seed in `tables/stage_times.csv`:")
     report.table(by_part, "stage_times_by_part")
     report.save_table(times, "stage_times")
-    report.save_table(pd.DataFrame(used_runs(inputs), columns=["mlflow_run_name", "mlflow_run_id"]), "mlflow_runs")
-    report.text(f"MLflow: a run is named `<experiment>-seed<n>`, an optimizer run `optimizer_<run>-seed<n>` and a "
-                f"held-out run `<experiment>-holdout-seed<n>` (`tables/mlflow_runs.csv` lists them); `make ui` "
-                f"serves the store at {inputs.params['report']['mlflow_ui']}. Raw files, SHA-256:")
-    report.text("\n".join(f"- `{name}`: `{entry['sha256']}`" for name, entry in sorted(inputs.data_summary["raw_files"].items())))
-
-
-def used_runs(inputs):
-    """(MLflow run name, run id) of every run the report reads, named as its stage named it."""
-    kinds = {name: kind for kind, group in inputs.params["experiments"].items() for name in group}
-    for pool, kind in ((inputs.experiments, None), (inputs.optimizer_runs, "optimizer"), (inputs.holdout_runs, "holdout")):
-        for name, seeds in pool.items():
-            for seed, run in sorted(seeds.items()):
-                yield runs.Run(kind or kinds[name], name, seed).mlflow_run_name, run.record["mlflow_run_id"]
+    report.save_table(shown["mlflow_runs"], "mlflow_runs")
+    report.text("MLflow: a run is named `<experiment>-seed<n>`, an optimizer run `optimizer_<run>-seed<n>` and a "
+                "held-out run `<experiment>-holdout-seed<n>` (`tables/mlflow_runs.csv` lists them); `make ui` serves "
+                "the store and prints its address. Raw files, SHA-256:")
+    report.text("\n".join(f"- `{name}`: `{entry['sha256']}`" for name, entry in sorted(shown["raw_files"].items())))

@@ -10,12 +10,25 @@
 """
 
 import dataclasses
+import enum
 import math
 
 import numpy as np
 from scipy import stats
 
-HOLDS, REVERSED, ALIKE, INCONCLUSIVE, NOT_RUN = "holds", "reversed", "alike", "inconclusive", "not run"
+
+
+class Verdict(enum.Enum):
+    """What the interval says of a claim; the value is the word the tables print."""
+    HOLDS = "holds"
+    REVERSED = "reversed"
+    ALIKE = "alike"
+    INCONCLUSIVE = "inconclusive"
+    NOT_RUN = "not run"
+
+
+# What a table prints where a run has no result yet.
+NOT_RUN_TEXT = Verdict.NOT_RUN.value
 # The direction a claim states for `first - second` (or for a single value): LOWER or HIGHER than
 # zero, POSITIVE (a single value above zero), SIMILAR (inside +-margin); for a measure bounded at
 # zero or a no-worse claim, NEGLIGIBLE (below +margin) or MATERIAL (beyond it).
@@ -24,6 +37,18 @@ NEGLIGIBLE, MATERIAL = "negligible", "material"
 # Which noise an interval carries.
 SEEDS, SEEDS_AND_IMAGES = "seeds", "seeds and test images"
 NOT_DECIDABLE = "more seeds will not decide this"
+ONE_SEED = "unknown: one seed has no spread"
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedsNeeded:
+    """How many seeds would decide an inconclusive claim: a count, or None with the reason none
+    can be given (one seed has no spread; the test images' noise alone is too wide)."""
+    count: int | None
+    reason: str = ""
+
+    def text(self):
+        return str(self.count) if self.count is not None else self.reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +62,7 @@ class Interval:
     seed_variance: float = math.nan  # of one seed's value; the mean's share is this / count
     image_variance: float = 0.0  # of the mean, from sampling the test images
     degrees_of_freedom: float = math.nan
-    confidence: float = 0.95
+    confidence: float = math.nan  # the level it was computed at (report.confidence)
     covers: str = SEEDS  # the sources of noise the interval carries
 
     @property
@@ -59,7 +84,7 @@ class Interval:
         return dataclasses.replace(self, low=self.mean - half, high=self.mean + half, confidence=confidence)
 
 
-def interval(values, confidence=0.95):
+def interval(values, confidence):
     """Mean and two-sided t-interval of the mean over seeds; with one value, the interval is
     that value and its width unknown (count 1)."""
     values = np.asarray(list(values), dtype=float)
@@ -73,7 +98,7 @@ def interval(values, confidence=0.95):
     return found.at(confidence)
 
 
-def paired_interval(first, second, confidence=0.95):
+def paired_interval(first, second, confidence):
     """The interval of first[seed] - second[seed] over the seeds both have, or None."""
     seeds = sorted(set(first) & set(second))
     if not seeds:
@@ -81,7 +106,7 @@ def paired_interval(first, second, confidence=0.95):
     return interval([first[seed] - second[seed] for seed in seeds], confidence)
 
 
-def two_way_interval(table, confidence=0.95):
+def two_way_interval(table, confidence):
     """The mean of a seeds-by-images table (per-image values, or paired differences on the same
     images) and its t-interval, with both the seeds and the test images as sources of noise.
 
@@ -168,39 +193,39 @@ def verdict(found, direction, margin):
     - Always inconclusive with fewer than two seeds.
     """
     if found is None:
-        return NOT_RUN
+        return Verdict.NOT_RUN
     if found.count < 2:
-        return INCONCLUSIVE
+        return Verdict.INCONCLUSIVE
     inside_margin = -margin < found.low and found.high < margin
     if direction in (NEGLIGIBLE, MATERIAL):
         below, above = found.high < margin, found.low > margin
         if not (below or above):
-            return INCONCLUSIVE
-        return HOLDS if below == (direction == NEGLIGIBLE) else REVERSED
+            return Verdict.INCONCLUSIVE
+        return Verdict.HOLDS if below == (direction == NEGLIGIBLE) else Verdict.REVERSED
     if direction == SIMILAR:
         if inside_margin:
-            return HOLDS
-        return REVERSED if found.low > margin or found.high < -margin else INCONCLUSIVE
+            return Verdict.HOLDS
+        return Verdict.REVERSED if found.low > margin or found.high < -margin else Verdict.INCONCLUSIVE
     if inside_margin:
-        return ALIKE
+        return Verdict.ALIKE
     claimed_below = direction == LOWER  # HIGHER and POSITIVE claim the interval above zero
     if (found.high < 0) if claimed_below else (found.low > 0):
-        return HOLDS
+        return Verdict.HOLDS
     if (found.low > 0) if claimed_below else (found.high < 0):
-        return REVERSED
-    return INCONCLUSIVE
+        return Verdict.REVERSED
+    return Verdict.INCONCLUSIVE
 
 
 def seeds_needed(found, direction, margin, most=200):
     """How many seeds would decide an inconclusive claim if the mean and the spread stayed as
-    observed, or NOT_DECIDABLE. The images' share of the error stays whatever the seeds, so a
+    observed (a SeedsNeeded). The images' share of the error stays whatever the seeds, so a
     decision that needs a narrower interval than the test set allows is out of reach.
 
     Decided means the interval clears the nearest boundary the verdict rules read: zero for a
     claimed difference beyond the margin; the margin for a difference that sits inside it (it
     would be alike), for a claim of likeness, and for NEGLIGIBLE and MATERIAL."""
     if found is None or found.count < 2:
-        return "unknown: one seed has no spread"
+        return SeedsNeeded(None, ONE_SEED)
     size = abs(found.mean)
     if direction in (NEGLIGIBLE, MATERIAL):
         room = abs(found.mean - margin)
@@ -211,5 +236,5 @@ def seeds_needed(found, direction, margin, most=200):
     for count in range(found.count, most + 1):
         error = math.sqrt(found.seed_variance / count + found.image_variance)
         if float(stats.t.ppf(0.5 + found.confidence / 2, count - 1)) * error < room:
-            return str(count)
-    return NOT_DECIDABLE
+            return SeedsNeeded(count)
+    return SeedsNeeded(None, NOT_DECIDABLE)

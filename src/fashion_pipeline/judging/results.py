@@ -56,12 +56,12 @@ def _read(folder, name, seed, extras):
 
 
 def _load(results_dir, names, seeds, subfolder, extras):
-    runs = {}
+    loaded = {}
     for name in names:
         found = {seed: _read(Path(results_dir) / runs.seed_folder(seed) / subfolder / name, name, seed, extras)
                  for seed in seeds}
-        runs[name] = {seed: run for seed, run in found.items() if run is not None}
-    return runs
+        loaded[name] = {seed: run for seed, run in found.items() if run is not None}
+    return loaded
 
 
 def load_experiments(results_dir, names, seeds):

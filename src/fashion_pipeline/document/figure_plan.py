@@ -1,16 +1,18 @@
-"""Which figures the report shows, each with its caption and the table that holds its numbers:
-the plan the `figures` stage draws and the report composes. A figure is planned only when its
-runs have results."""
+"""Which figures the report shows, each with its caption, the table that holds its numbers and
+its place in the report: the plan the `figures` stage draws and the report composes. A figure
+is planned only when its runs have results; within a place, in the order the report shows them."""
 
 import dataclasses
 
 import numpy as np
 
 from fashion_pipeline.data import CLASS_NAMES
-from fashion_pipeline.reporting import analysis, drawing, essay
-from fashion_pipeline.reporting.claims import MEASURE_WORDS
-from fashion_pipeline.reporting.coursework import COURSEWORK_VALUES
-from fashion_pipeline.reporting.document import anchor
+from fashion_pipeline.document import drawing
+from fashion_pipeline.document.figures import ESSAY_BIAS_CORRECTION, ESSAY_DECAY, ESSAY_MOMENTUM, Figure
+from fashion_pipeline.document.markdown import anchor
+from fashion_pipeline.judging import analysis, optimizer_study
+from fashion_pipeline.judging.claims import MEASURE_WORDS
+from fashion_pipeline.judging.coursework import COURSEWORK_VALUES
 
 LOSSES = (("loss", "train"), ("loss", "val"))
 LOSSES_AND_ACCURACIES = (*LOSSES, ("accuracy", "train"), ("accuracy", "val"))
@@ -19,9 +21,7 @@ BAND = "mean over seeds, band from the lowest to the highest seed"
 
 @dataclasses.dataclass(frozen=True)
 class Planned:
-    name: str  # figures/<name>.png
-    caption: str
-    table: str | None  # the report table with the figure's numbers
+    figure: Figure
     draw: object  # () -> a matplotlib figure
 
 
@@ -36,13 +36,13 @@ def marks(inputs, names):
     return {inputs.labels[name]: COURSEWORK_VALUES[name] for name in names if name in COURSEWORK_VALUES}
 
 
-def curves(inputs, name, names, title, panels, table, pool=None, with_marks=True):
+def curves(inputs, name, names, title, panels, table, place, pool=None, with_marks=True):
     groups = histories(inputs, names, pool)
     if not groups:
         return None
     crosses = marks(inputs, names) if with_marks else None
     caption = f"{title} ({BAND}" + ("; crosses: the coursework's final values)" if crosses else ")")
-    return Planned(name, caption, table, lambda: drawing.curves(groups, title, panels, crosses))
+    return Planned(Figure(name, caption, table, place), lambda: drawing.curves(groups, title, panels, crosses))
 
 
 def gaps(inputs, name, names, title, table):
@@ -50,8 +50,8 @@ def gaps(inputs, name, names, title, table):
                       for seed, history in seeds.items()} for label, seeds in histories(inputs, names).items()}
     if not groups:
         return None
-    return Planned(name, f"{title}: test minus training loss, each measured at the epoch's final weights ({BAND})",
-                   table, lambda: drawing.curves(groups, title, (("loss", "gap"),)))
+    caption = f"{title}: test minus training loss, each measured at the epoch's final weights ({BAND})"
+    return Planned(Figure(name, caption, table, table), lambda: drawing.curves(groups, title, (("loss", "gap"),)))
 
 
 def claim_difference(inputs, finding):
@@ -79,35 +79,43 @@ def claim_difference(inputs, finding):
     caption = (f"The claim \"{claim.statement}\" over the epochs: {first_label} minus {second_label}, {words}, seed by "
                f"seed (below zero: {first_label} lower; grey: within the margin; the verdict reads "
                f"{MEASURE_WORDS[claim.measure]})")
-    return Planned(f"claim_{claim.name}", caption, "verdicts_" + anchor(claim.question),
-                   lambda: drawing.difference(epochs, table, title, f"difference in {words}", margin))
+    # A claim's figure opens its question's section, after the answer it shows.
+    figure = Figure(f"claim_{claim.name}", caption, "verdicts_" + anchor(claim.question), claim.question)
+    return Planned(figure, lambda: drawing.difference(epochs, table, title, f"difference in {words}", margin))
 
 
 def plan(inputs):
-    """Every figure of the report, in the order it shows them."""
+    """Every figure of the report, each place's in the order the report shows them."""
     studies = {name: list(inputs.study(name)) for name in inputs.params["studies"]}
     get = studies.get
+
+    def claims(question):
+        return [claim_difference(inputs, finding) for finding in inputs.findings_of(question) if finding.primary]
     planned = [
+        *claims("A 1-1"),
         curves(inputs, "softmax", get("softmax", []), "Softmax classifier, full batch", LOSSES_AND_ACCURACIES,
-               "verdicts_a-1-1"),
+               "verdicts_a-1-1", "A 1-1"),
         curves(inputs, "rounded_vs_true_accuracy", get("network_a_vs_b", []),
                "True (argmax) accuracy against the coursework's rounded accuracy",
-               (("accuracy", "val"), ("rounded_accuracy", "val")), None, with_marks=False),
+               (("accuracy", "val"), ("rounded_accuracy", "val")), None, "A 1-1 note 2", with_marks=False),
+        *claims("A 1-2-1, 1-2-2"),
         curves(inputs, "network_a_vs_b", get("network_a_vs_b", []), "Network A and Network B", LOSSES_AND_ACCURACIES,
-               "network_a_vs_b"),
+               "network_a_vs_b", "network_a_vs_b"),
+        *claims("A 3"),
         curves(inputs, "l1_vs_l2", get("regularization", []), "Network B with and without L1 and L2",
-               (("loss", "val"), ("total_loss", "val")), "regularization_starting_loss", with_marks=False),
+               (("loss", "val"), ("total_loss", "val")), "regularization_starting_loss", "A 3", with_marks=False),
+        *claims("B i"),
         curves(inputs, "architectures", get("architectures", []), "Softmax to five layers", LOSSES_AND_ACCURACIES,
-               "overfitting"),
+               "overfitting", "overfitting"),
         gaps(inputs, "architectures_gap", get("architectures", []), "How much each depth overfits", "overfitting"),
+        *claims("B ii"),
     ]
     for study in ("dropout_4l", "dropout_5l"):
         depth = study.removeprefix("dropout_").removesuffix("l") + " layers"
         planned += [curves(inputs, study, get(study, []), f"{depth} with and without dropout", LOSSES_AND_ACCURACIES,
-                           study),
+                           study, study),
                     gaps(inputs, f"{study}_gap", get(study, []), f"{depth}: how much dropout closes the gap", study)]
-    planned += [claim_difference(inputs, finding) for finding in inputs.findings if finding.primary]
-    planned += [best_model_confusion(inputs), *optimizer_figures(inputs)]
+    planned += [best_model_confusion(inputs), *optimizer_figures(inputs), *claims("Essay")]
     return [figure for figure in planned if figure is not None]
 
 
@@ -118,7 +126,7 @@ def best_model_confusion(inputs):
     seed = min(inputs.experiments[best])
     predictions = inputs.experiments[best][seed].predictions
     title = f"{inputs.labels[best]}, seed {seed}: test confusion matrix"
-    return Planned("best_model_confusion", title, "best_model_per_class",
+    return Planned(Figure("best_model_confusion", title, "best_model_per_class", "best_model_per_class"),
                    lambda: drawing.confusion(predictions["actual"], predictions["predicted"], CLASS_NAMES, title))
 
 
@@ -138,26 +146,25 @@ def optimizer_figures(inputs):
     validation = (("loss", "val"),)
     planned = [
         curves(inputs, "optimizers", [*rules, *[name for name in best if name]], "Each rule at its best rate",
-               validation, "optimizers", runs, with_marks=False),
+               validation, "optimizers", ESSAY_MOMENTUM, runs, with_marks=False),
         curves(inputs, "optimizer_rates", [name for names in grids.values() for name in names][:6],
-               "Three rates per rule", validation, "optimizers", runs, with_marks=False),
+               "Three rates per rule", validation, "optimizers", ESSAY_MOMENTUM, runs, with_marks=False),
+        ablation(inputs),
         curves(inputs, "adam_variants", adam_variants, "Adam: decay and bias correction", validation, "optimizers",
-               runs, with_marks=False),
+               ESSAY_DECAY, runs, with_marks=False),
     ]
-    return [*planned, ablation(inputs)]
+    return planned
 
 
 def ablation(inputs):
     """Adam with and without bias correction, on the first seed both have."""
     study, runs = inputs.params["optimizers"], inputs.optimizer_runs
-    adam, uncorrected = essay.ADAM, essay.NO_BIAS_CORRECTION
-    seed = min(set(runs.get(adam, {})) & set(runs.get(uncorrected, {})), default=None)
+    seed = optimizer_study.ablation_seed(runs)
     if seed is None:
         return None
-    pair = {name: runs[name][seed] for name in (adam, uncorrected)}
-    spec = study["runs"][adam]
-    table = essay.step_size_table(pair[adam], pair[uncorrected], study["ablation_epochs"], spec["beta_1"],
-                                             spec["beta_2"])
-    labelled = {inputs.labels[name]: run.history for name, run in pair.items()}
-    return Planned("bias_correction", f"Adam with and without bias correction (seed {seed}): step length and loss",
-                   "bias_correction", lambda: drawing.ablation(table, labelled, study["ablation_epochs"]))
+    table = optimizer_study.ablation_table(study, runs)
+    labelled = {inputs.labels[name]: runs[name][seed].history
+                for name in (optimizer_study.ADAM, optimizer_study.NO_BIAS_CORRECTION)}
+    figure = Figure("bias_correction", f"Adam with and without bias correction (seed {seed}): step length and loss",
+                    "bias_correction", ESSAY_BIAS_CORRECTION)
+    return Planned(figure, lambda: drawing.ablation(table, labelled, study["ablation_epochs"]))

@@ -1,0 +1,148 @@
+"""The report's sections on Parts A and B, the best model and the protocol check, one function
+per question of the coursework. Each opens with its answer in words, then shows the figures and
+tables behind it and ends with the verdict on every claim of the question. Each is handed the
+judged questions and tables it shows (judging/findings.py) and computes nothing."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from fashion_pipeline.document import answers
+from fashion_pipeline.document.markdown import anchor
+
+
+def open_question(report, question, claim_figures=True):
+    """A question's heading, its answer in words and (unless its text cites them later) the
+    figure of each of its primary claims: the difference over the epochs."""
+    report.heading(question.title)
+    report.text(answers.question_answer(question))
+    if claim_figures:
+        report.figures(question.name)
+
+
+def verdict_block(report, question):
+    name = "verdicts_" + anchor(question.name)
+    report.text(f"Every claim of {question.name} (all columns: `tables/{name}_full.csv`):")
+    report.table(question.page_verdicts(), name)
+    report.save_table(question.verdicts(), name + "_full")
+
+
+def part_a(report, questions, shown, near_zero_weight):
+    """Part A; `shown` holds the section's tables by name."""
+    question = questions["A 1-1"]
+    open_question(report, question)
+    report.text(
+        "The coursework's note 2: it rounded each of the 10 softmax outputs to 0 or 1 and compared them element-wise "
+        "with the one-hot label. At most one probability can exceed 0.5, so at most two of an image's ten entries "
+        "disagree: the metric never falls below **0.8**, and near-uniform outputs score **0.9**, the coursework's "
+        "\"0.89999\" at the start.")
+    report.figures("A 1-1 note 2")
+    verdict_block(report, question)
+
+    question = questions["A 1-2-1, 1-2-2"]
+    open_question(report, question)
+    report.table(shown["network_a_vs_b"], "network_a_vs_b")
+    report.figures("network_a_vs_b")
+    verdict_block(report, question)
+
+    question = questions["A 3"]
+    open_question(report, question)
+    report.table(shown["regularization_starting_loss"], "regularization_starting_loss")
+    report.text("Weight matrices after training, mean over seeds (`share_near_zero`: share of |w| below "
+                f"{near_zero_weight:g}):")
+    report.table(shown["regularization_weights"], "regularization_weights")
+    verdict_block(report, question)
+
+
+def scale_verdict(raw_pixels):
+    """Whether raw pixels reproduce the coursework's validation losses (judging.findings.RawPixels)."""
+    if not raw_pixels:
+        return "*The raw-pixel runs have not run yet.*"
+    lines = [f"{run.label}: {run.found.text(3)} against the coursework's {run.coursework:.3f}" for run in raw_pixels]
+    inside = [run.found.low <= run.coursework <= run.found.high for run in raw_pixels]
+    if all(inside):
+        conclusion = "every coursework value lies in our interval: raw pixels are consistent with its losses"
+    elif not any(inside):
+        conclusion = "no coursework value lies in our interval: raw pixels alone do not explain its losses"
+    else:
+        conclusion = "some coursework values lie in our intervals and some do not: the hypothesis is not settled"
+    return f"**Raw pixels.** Final test loss, {'; '.join(lines)}. So {conclusion}."
+
+
+def part_b(report, questions, shown, raw_pixels):
+    """Part B; `shown` holds the section's tables by name."""
+    question = questions["B i"]
+    open_question(report, question)
+    report.text("`gap_loss`: test minus training loss at the last epoch (how much the model overfits), the training "
+                "loss measured as the test loss is, in inference mode at the epoch's final weights; `best_val_loss`: "
+                "the lowest validation loss over the epochs (picked on the test set, so optimistic).")
+    report.table(shown["overfitting"], "overfitting")
+    report.figures("overfitting")
+    report.text("A hypothesis for the coursework's high validation losses (0.58-0.74 for 3-5 layers): unscaled "
+                "0-255 pixels. The same architectures on raw pixels beside scaled ones:")
+    report.table(shown["scale_hypothesis"], "scale_hypothesis")
+    report.text(scale_verdict(raw_pixels))
+    verdict_block(report, question)
+
+    question = questions["B ii"]
+    open_question(report, question)
+    for study in ("dropout_4l", "dropout_5l"):
+        report.table(shown[study], study)
+        report.figures(study)
+    verdict_block(report, question)
+
+
+def best_model(report, best, mistakes_dir):
+    """The best model (judging.findings.BestModel), when one has run, and its confident mistakes."""
+    if best is None:
+        return
+    accuracy = best.accuracy
+    report.heading(f"The best model: {best.label}")
+    also = ("It also has the lowest test loss." if best.lowest_loss == best.name else
+            f"The lowest mean test loss belongs to another model, {best.lowest_loss_label}: the two measures rank "
+            "the models differently, and accuracy is what the coursework asks about.")
+    report.text(f"**Answer.** {best.label} (`{best.name}`) has the highest mean test accuracy, "
+                f"{accuracy.mean:.4f} ({accuracy.confidence:.0%} interval {accuracy.low:.4f} to {accuracy.high:.4f} over "
+                f"{accuracy.count} seeds and the test images). {also} It is chosen on the test set, as in the "
+                "coursework, so its score is optimistic: the protocol check below picks on a held-out split instead.")
+    report.text(f"Per-class precision and recall, seed {best.seed}:")
+    report.table(best.per_class, "best_model_per_class")
+    report.figures("best_model_per_class")
+    mistakes = Path(mistakes_dir) / "confident_mistakes.png"
+    if mistakes.is_file():
+        shown = pd.read_csv(mistakes.with_suffix(".csv"))
+        report.image(mistakes, f"{shown['experiment'].iloc[0]}, seed {shown['seed'].iloc[0]}: its {len(shown)} most "
+                               "confident mistakes on the test set, with true and predicted labels and the confidence")
+
+
+def picks_answer(picks):
+    """The protocol check in words (judging.protocol.Picks): what each protocol picks by loss,
+    the test score of each pick, and how often the held-out pick holds seed by seed."""
+    if picks is None:
+        return "*The held-out runs have not run yet.*"
+    same = ("Both protocols pick it." if picks.held_out == picks.on_test else
+            f"The test set would pick {picks.on_test} instead, at {picks.on_test_score.text(3)}: the optimism of "
+            f"choosing on the images that score the choice is "
+            f"{picks.held_out_score.mean - picks.on_test_score.mean:.3f} in test loss.")
+    return (f"**Answer.** Picked on the held-out split, by the lowest loss, the best model is {picks.held_out}, whose "
+            f"test loss is {picks.held_out_score.text(3)}. {same} Seed by seed the held-out split picks it in "
+            f"{picks.agreeing_seeds} of {picks.seeds} seeds.")
+
+
+def protocol_check(report, check):
+    """The protocol check (judging.findings.protocol_check): picks and tables."""
+    report.heading("Protocol check: the best model on a held-out split")
+    report.text(
+        "The coursework picks its best epoch and best model on the test set, so the score of the pick is optimistic. "
+        f"Here every candidate ({', '.join(check['candidates'])}, a rule fixed before any result) is "
+        f"trained once more per seed on the training set less a stratified "
+        f"{check['held_out_fraction']:.0%}, validated on that held-out part, with the test set recorded beside "
+        "it. Both protocols then pick among the same runs, trained on the same images: one on the held-out split, one on "
+        "the test set. `held_out_*` are on the held-out split; `test_*` on the test set, at the final epoch.")
+    report.text(picks_answer(check["picks"]))
+    report.table(check["holdout"], "holdout")
+    report.text("The pick of each protocol, with the test score of the model picked (mean over seeds with its "
+                "interval):")
+    report.table(check["holdout_choice"], "holdout_choice")
+    report.text("The pick by loss, seed by seed:")
+    report.table(check["holdout_picks_by_seed"], "holdout_picks_by_seed")

@@ -1,0 +1,70 @@
+"""The protocol check in numbers: the best model picked on a held-out split of the training set
+(stages/holdout.py) beside the pick the test set would make among the same runs, trained on the
+same images, so the two protocols differ only in where they look."""
+
+import dataclasses
+
+import pandas as pd
+
+from fashion_pipeline.judging import analysis, statistics, tables
+from fashion_pipeline.judging.statistics import NOT_RUN_TEXT
+
+HELD_OUT_MEASURES = ("held_out_loss", "held_out_accuracy", "test_loss", "test_accuracy")
+# (picked by, the held-out measure, the test measure, higher is better)
+PICKS = (("lowest loss", "held_out_loss", "test_loss", False),
+         ("highest accuracy", "held_out_accuracy", "test_accuracy", True))
+# Each protocol, and whether it looks at the test set to choose.
+PROTOCOLS = {"on the test set (the coursework's protocol)": True, "on the held-out split": False}
+
+
+def choices(holdout_runs, confidence):
+    """Which candidate each protocol picks, by loss and by accuracy, with the test score of the
+    pick: on the test set that score is the one that picked it (optimistic); on the held-out
+    split it is the pick's first look at the test set."""
+    rows = []
+    for label, held_out, test, highest in PICKS:
+        row = {"picked by": label}
+        for protocol, on_test in PROTOCOLS.items():
+            measure = test if on_test else held_out
+            pick = analysis.best(holdout_runs, measure, highest=highest)
+            row[protocol] = NOT_RUN_TEXT if pick is None else (
+                f"{pick}: {test} " + tables.metric_table({pick: holdout_runs[pick]}, (test,), confidence)[test].iloc[0])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def picks_by_seed(holdout_runs):
+    """Seed by seed, the candidate each protocol picks by loss: how stable the pick is."""
+    seeds = sorted({seed for runs in holdout_runs.values() for seed in runs})
+    rows = []
+    for seed in seeds:
+        row = {"seed": seed}
+        for protocol, measure in (("held-out pick", "held_out_loss"), ("test-set pick", "test_loss")):
+            scores = {name: runs[seed].value(measure) for name, runs in holdout_runs.items() if seed in runs}
+            row[protocol] = min(scores, key=scores.get) if scores else NOT_RUN_TEXT
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class Picks:
+    """What each protocol picks by the lowest loss, with the test loss of each pick, and in how
+    many seeds the held-out split picks the same run."""
+    held_out: str  # in words
+    on_test: str
+    held_out_score: statistics.Interval
+    on_test_score: statistics.Interval
+    agreeing_seeds: int
+    seeds: int
+
+
+def picks(holdout_runs, labels, confidence):
+    """The protocols' picks by loss (None before the held-out runs have run)."""
+    held_out = analysis.best(holdout_runs, "held_out_loss", highest=False)
+    on_test = analysis.best(holdout_runs, "test_loss", highest=False)
+    if held_out is None:
+        return None
+    score = {name: analysis.measured(holdout_runs[name], None, "test_loss", confidence) for name in {held_out, on_test}}
+    by_seed = picks_by_seed(holdout_runs)
+    return Picks(labels[held_out], labels[on_test], score[held_out], score[on_test],
+                 int((by_seed["held-out pick"] == held_out).sum()), len(by_seed))
