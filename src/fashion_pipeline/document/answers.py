@@ -1,7 +1,6 @@
 """The report's answers in words, generated from the findings (analysis.Finding): every number
 is the measured one, and the wording follows the verdict."""
 
-from fashion_pipeline.judging.claims import MEASURE_WORDS
 from fashion_pipeline.judging.statistics import MATERIAL, NEGLIGIBLE, SIMILAR, Verdict
 
 UNITS = {"accuracy": " points", "share": " points", "epochs": " epochs"}
@@ -34,7 +33,7 @@ def effect(finding):
     found, claim = finding.found, finding.claim
     if found is None:
         return "not run yet"
-    words = MEASURE_WORDS.get(claim.measure, claim.measure)
+    words = finding.measure_words
     first, second = finding.labels
     if found.count < 2:
         spread = "one seed, no interval"

@@ -11,7 +11,6 @@ from fashion_pipeline.document import drawing
 from fashion_pipeline.document.figures import ESSAY_BIAS_CORRECTION, ESSAY_DECAY, ESSAY_MOMENTUM, Figure
 from fashion_pipeline.document.markdown import anchor
 from fashion_pipeline.judging import analysis, optimizer_study
-from fashion_pipeline.judging.claims import MEASURE_WORDS
 from fashion_pipeline.judging.coursework import COURSEWORK_VALUES
 
 LOSSES = (("loss", "train"), ("loss", "val"))
@@ -78,7 +77,7 @@ def claim_difference(inputs, finding):
     margin = inputs.margins[claim.margin] if claim.margin == "loss" else 0.0
     caption = (f"The claim \"{claim.statement}\" over the epochs: {first_label} minus {second_label}, {words}, seed by "
                f"seed (below zero: {first_label} lower; grey: within the margin; the verdict reads "
-               f"{MEASURE_WORDS[claim.measure]})")
+               f"{finding.measure_words})")
     # A claim's figure opens its question's section, after the answer it shows.
     figure = Figure(f"claim_{claim.name}", caption, "verdicts_" + anchor(claim.question), claim.question)
     return Planned(figure, lambda: drawing.difference(epochs, table, title, f"difference in {words}", margin))

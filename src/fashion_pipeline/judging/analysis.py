@@ -8,7 +8,7 @@ import functools
 import numpy as np
 
 from fashion_pipeline.judging import statistics
-from fashion_pipeline.judging.claims import CLAIMS, Claim, measure_value
+from fashion_pipeline.judging.claims import CLAIMS, Claim, measure_value, measure_words
 from fashion_pipeline.judging.statistics import Verdict
 
 # Final-epoch measures that `evaluate` also gives image by image (predictions.csv): their
@@ -82,6 +82,11 @@ class Finding:
     p_value: float  # Holm-adjusted for a primary claim
     verdict: Verdict
     seeds_needed: statistics.SeedsNeeded | None  # for an inconclusive verdict only
+    target: float | None = None  # the params.yaml value the measure reads (claim.target), if any
+
+    @property
+    def measure_words(self):
+        return measure_words(self.claim.measure, self.target)
 
     @property
     def difference_name(self):
@@ -105,18 +110,19 @@ def judge_all(experiments, optimizer_runs, params, claims=CLAIMS, labels=None):
         found = measured(first, second, claim.measure, settings["confidence"], target) if ran else None
         margin = settings["margins"][claim.margin]
         p_value = statistics.p_value(found, claim.direction, margin) if found else 1.0
-        rows.append([claim, tuple(names), found, margin, p_value])
+        rows.append([claim, tuple(names), found, margin, p_value, target])
     family = [index for index, row in enumerate(rows) if row[0].name in primary and row[2] is not None]
     adjusted = dict(zip(family, statistics.holm([rows[index][4] for index in family])))
     findings = []
-    for index, (claim, names, found, margin, p_value) in enumerate(rows):
+    for index, (claim, names, found, margin, p_value, target) in enumerate(rows):
         if index in adjusted and found is not None:
             level = alpha * (p_value / adjusted[index] if adjusted[index] > 0 else 1.0)
             found, p_value = found.at(1 - level), adjusted[index]
         verdict = statistics.verdict(found, claim.direction, margin)
         needed = statistics.seeds_needed(found, claim.direction, margin) if verdict is Verdict.INCONCLUSIVE else None
         words = tuple((labels or {}).get(name, name) if name else None for name in names)
-        findings.append(Finding(claim, names, words, found, margin, claim.name in primary, p_value, verdict, needed))
+        findings.append(Finding(claim, names, words, found, margin, claim.name in primary, p_value, verdict, needed,
+                                target))
     return findings
 
 

@@ -64,9 +64,15 @@ MEASURE_WORDS = {
     "layer1_share_near_zero": "share of first-layer weights near zero",
     "mean_abs_weight": "mean |weight|",
     "rounded_minus_true_accuracy": "rounded minus true accuracy",
-    "first_step_length": "mean step length over the first epochs",
+    "first_step_length": "mean step length over the first {target} epochs",
     "epochs_to_target": "epochs to the target validation loss",
 }
+
+
+def measure_words(measure, target=None):
+    """A measure in words, with the value of params.yaml it reads (its claim's target) in them."""
+    words = MEASURE_WORDS.get(measure, measure)
+    return words.format(target=target) if "{target}" in words else words
 
 
 def measure_value(run, measure, target=None):

@@ -4,7 +4,6 @@ shown on the page. Measures are given as mean [interval] over seeds (analysis.me
 import pandas as pd
 
 from fashion_pipeline.judging import analysis, statistics
-from fashion_pipeline.judging.claims import MEASURE_WORDS
 from fashion_pipeline.judging.coursework import COURSEWORK_STARTING_TOTAL_LOSS, COURSEWORK_VALUES
 from fashion_pipeline.judging.statistics import NOT_RUN_TEXT
 
@@ -16,7 +15,7 @@ def verdict_table(findings):
         claim, found = finding.claim, finding.found
         rows.append({
             "question": claim.question, "claim": claim.statement, "coursework": claim.coursework_says,
-            "compared": finding.difference_name, "measure": MEASURE_WORDS.get(claim.measure, claim.measure),
+            "compared": finding.difference_name, "measure": finding.measure_words,
             "family": "primary" if finding.primary else "exploratory",
             "seeds": found.count if found else 0,
             "mean [interval]": found.text(1 if claim.margin == "epochs" else 4) if found else NOT_RUN_TEXT,
