@@ -48,7 +48,7 @@ def build_report(params, results_dir, out_dir, figures_dir=None, mistakes_dir=No
 
 def report_stage(arguments):
     inputs = build_report(load_params(arguments.params), arguments.results, arguments.out, arguments.figures)
-    mlflow_runs.log_report(inputs.params["mlflow"], arguments.out, dict(judging_inputs.used_runs(inputs)),
+    mlflow_runs.log_report(inputs.params["mlflow"], arguments.out, dict(inputs.used_runs),
                            tables.verdict_table(inputs.findings))
     print(f"report: {Path(arguments.out) / 'report.html'}")
 
