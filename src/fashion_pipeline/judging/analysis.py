@@ -117,7 +117,8 @@ def measured(first, second, measure, confidence, target=None):
     seeds = sorted(set(first) & set(second)) if second is not None else sorted(first)
     if not seeds:
         return None
-    return statistics.estimate(sample(first, second, measure, seeds, target), confidence)
+    drawn = sample(first, second, measure, seeds, target)
+    return statistics.estimate(drawn, confidence)
 
 
 def params_value(params, dotted):
@@ -178,8 +179,8 @@ def judge_all(experiments, optimizer_runs, params, claims=CLAIMS, labels=None):
         names, (first, second) = claim_runs(claim, experiments, optimizer_runs, params)
         ran = first and (second is None or second)
         target = params_value(params, claim.target) if claim.target else None
-        found = measured(first, second, claim.measure, settings["confidence"], target) if ran else None
         margin = settings["margins"][claim.margin]
+        found = measured(first, second, claim.measure, settings["confidence"], target) if ran else None
         p_value = statistics.p_value(found, claim.direction, margin) if found else 1.0
         rows.append([claim, tuple(names), found, margin, p_value, target])
     family = [index for index, row in enumerate(rows) if row[0].name in primary and row[2] is not None]
