@@ -116,8 +116,9 @@ def test_answers_say_the_measured_difference_and_the_verdict_in_words():
 
 def test_coursework_comparison_says_whether_its_value_lies_in_our_interval(tmp_path):
     experiments = load_experiments(fabricated_results(tmp_path), ["keras_4l"], [42, 43, 44])
-    table = tables.coursework_comparison(experiments, 0.95, {"keras_4l": {"test_loss": 0.51, "val_accuracy": 0.5},
-                                                                "keras_3l": {"val_loss": 0.74}})
+    values = {"keras_4l": {"test_loss": 0.51, "val_accuracy": 0.5}, "keras_3l": {"val_loss": 0.74}}
+    measured = analysis.Measured(intervals={}, over_seeds=analysis.over_seeds(experiments, values, {}, 0.95), best={})
+    table = tables.coursework_comparison(measured, experiments, values)
     rows = {(row["experiment"], row["measure"]): row for _, row in table.iterrows()}
     assert rows[("keras_4l", "test_loss")]["coursework inside"] == "yes"
     assert rows[("keras_4l", "val_accuracy")]["coursework inside"] == "no"
@@ -247,7 +248,12 @@ def test_the_report_reads_well_in_a_browser_at_1400_px(tmp_path, project_params)
 def test_holdout_picks_on_the_held_out_split_and_reads_the_test_score(tmp_path):
     results = fabricated_results(tmp_path)
     held_out = load_holdout_runs(results, ["keras_4l_drop_taper", "keras_5l"], [42, 43, 44])
-    table = protocol.choices(held_out, 0.95).set_index("picked by")
+    measured = analysis.Measured(
+        intervals={("holdout", name, measure): analysis.measured(runs, None, measure, 0.95)
+                   for name, runs in held_out.items() for measure in analysis.HELD_OUT_MEASURES},
+        over_seeds={}, best={("holdout", measure): analysis.best(held_out, measure, highest="accuracy" in measure)
+                             for measure in analysis.BEST_OF["holdout"]})
+    table = protocol.choices(measured, held_out).set_index("picked by")
     # The held-out loss picks keras_4l_drop_taper; its test loss is 0.36, 0.37, 0.38.
     assert table.loc["lowest loss", "on the held-out split"] == "keras_4l_drop_taper: test_loss 0.3700 [0.3452, 0.3948]"
     # Among the same runs the test set picks keras_5l, whose test losses (0.33-0.35) are lower.

@@ -1,6 +1,7 @@
-"""The verdicts over seeds: a measure's interval, the claims judged, the best runs. Inputs are
-`name -> {seed: Run}` mappings (judging/results.py), so tests can build them by hand; the
-statistics are statistics.py's."""
+"""Every number the report states, measured once: a run's measures, their intervals over seeds,
+the claims judged, the best runs. Inputs are `name -> {seed: Run}` mappings (judging/results.py),
+so tests can build them by hand; the statistics are statistics.py's. `measure_all` hands the
+rest of the report plain results (Measured), so no table or section measures anything again."""
 
 import dataclasses
 import functools
@@ -8,8 +9,75 @@ import functools
 import numpy as np
 
 from fashion_pipeline.judging import statistics
-from fashion_pipeline.judging.claims import CLAIMS, Claim, measure_value, measure_words
+from fashion_pipeline.judging.claims import CLAIMS, Claim
 from fashion_pipeline.judging.statistics import Verdict
+
+def best_epoch_accuracy(run):
+    """Validation accuracy at the epoch of the lowest validation loss."""
+    history = run.history
+    return float(history.loc[history["val_loss"].idxmin(), "val_accuracy"])
+
+
+def mean_abs_weight(run):
+    weights = run.evaluation["weights"]
+    count = sum(np.prod([int(size) for size in layer["shape"].split("x")]) for layer in weights)
+    return sum(layer["sum_abs"] for layer in weights) / count
+
+
+def epochs_to(run, target):
+    """The first epoch whose validation loss is at most `target`; never reached counts as one
+    epoch past the end, slower than any run that did."""
+    reached = run.history.loc[run.history["val_loss"] <= target, "epoch"]
+    return float(reached.iloc[0]) if len(reached) else float(run.history["epoch"].iloc[-1] + 1)
+
+
+# Measures computed from a run rather than read from its metrics.
+DERIVED = {
+    "gap_loss": lambda run: run.value("val_loss") - run.value("train_loss"),
+    "gap_accuracy": lambda run: run.value("train_accuracy") - run.value("val_accuracy"),
+    "val_loss_rise": lambda run: run.value("val_loss") - run.value("best_val_loss"),
+    "best_val_accuracy": best_epoch_accuracy,
+    "layer1_share_near_zero": lambda run: run.evaluation["weights"][0]["share_near_zero"],
+    "mean_abs_weight": mean_abs_weight,
+    "rounded_minus_true_accuracy": lambda run: run.value("val_rounded_accuracy") - run.value("val_accuracy"),
+}
+# Measures that read a value of params.yaml (the claim's `target`) as well as the run.
+DERIVED_WITH_TARGET = {
+    "epochs_to_target": epochs_to,
+    # `target`: how many first epochs (optimizers.early_epochs).
+    "first_step_length": lambda run, epochs: float(run.history["update_norm"].iloc[:epochs].mean()),
+}
+
+# Each measure in words, as the scorecard names it.
+MEASURE_WORDS = {
+    "train_loss": "final training loss",
+    "test_loss": "final test loss",
+    "test_accuracy": "final test accuracy",
+    "best_val_loss": "lowest validation loss",
+    "best_val_accuracy": "validation accuracy at the lowest-loss epoch",
+    "gap_loss": "final test-minus-training loss gap",
+    "val_loss_rise": "rise of the validation loss above its minimum",
+    "layer1_share_near_zero": "share of first-layer weights near zero",
+    "mean_abs_weight": "mean |weight|",
+    "rounded_minus_true_accuracy": "rounded minus true accuracy",
+    "first_step_length": "mean step length over the first {target} epochs",
+    "epochs_to_target": "epochs to the target validation loss",
+}
+
+
+def measure_words(measure, target=None):
+    """A measure in words, with the value of params.yaml it reads (its claim's target) in them."""
+    words = MEASURE_WORDS.get(measure, measure)
+    return words.format(target=target) if "{target}" in words else words
+
+
+def measure_value(run, measure, target=None):
+    if measure in DERIVED_WITH_TARGET:
+        return float(DERIVED_WITH_TARGET[measure](run, target))
+    if measure in DERIVED:
+        return float(DERIVED[measure](run))
+    return float(run.value(measure))
+
 
 # Final-epoch measures that `evaluate` also gives image by image (predictions.csv): their
 # intervals carry the sampling of the test images as well as the seeds.
@@ -31,22 +99,26 @@ def per_image_table(runs, measure, seeds):
     return np.stack([PER_IMAGE[measure](frame) for frame in frames])
 
 
+def sample(first, second, measure, seeds, target=None):
+    """What an interval is drawn from: seeds-by-images values of a PER_IMAGE measure where every
+    run has its predictions, else one value per seed; of first - second where second is given."""
+    if measure in PER_IMAGE and all(run.has_predictions for pool in (first, second or {}) for run in pool.values()):
+        table = per_image_table(first, measure, seeds)
+        return table - per_image_table(second, measure, seeds) if second is not None else table
+    values = [measure_value(first[seed], measure, target) for seed in seeds]
+    if second is None:
+        return values
+    return [value - measure_value(second[seed], measure, target) for value, seed in zip(values, seeds)]
+
+
 def measured(first, second, measure, confidence, target=None):
     """The interval of a run's measure (second None) or of the paired difference first - second,
     over the seeds they share: with the images as a source of noise where the measure has them."""
     seeds = sorted(set(first) & set(second)) if second is not None else sorted(first)
     if not seeds:
         return None
-    if measure in PER_IMAGE and all(run.has_predictions for pool in (first, second or {}) for run in pool.values()):
-        table = per_image_table(first, measure, seeds)
-        if second is not None:
-            table = table - per_image_table(second, measure, seeds)
-        return statistics.two_way_interval(table, confidence)
-    values = values_by_seed({seed: first[seed] for seed in seeds}, measure, target)
-    if second is None:
-        return statistics.interval(values.values(), confidence)
-    return statistics.paired_interval(values, values_by_seed({seed: second[seed] for seed in seeds}, measure, target),
-                                      confidence)
+    drawn = sample(first, second, measure, seeds, target)
+    return statistics.estimate(drawn, confidence)
 
 
 def params_value(params, dotted):
@@ -107,8 +179,8 @@ def judge_all(experiments, optimizer_runs, params, claims=CLAIMS, labels=None):
         names, (first, second) = claim_runs(claim, experiments, optimizer_runs, params)
         ran = first and (second is None or second)
         target = params_value(params, claim.target) if claim.target else None
-        found = measured(first, second, claim.measure, settings["confidence"], target) if ran else None
         margin = settings["margins"][claim.margin]
+        found = measured(first, second, claim.measure, settings["confidence"], target) if ran else None
         p_value = statistics.p_value(found, claim.direction, margin) if found else 1.0
         rows.append([claim, tuple(names), found, margin, p_value, target])
     family = [index for index, row in enumerate(rows) if row[0].name in primary and row[2] is not None]
@@ -140,3 +212,55 @@ def best_models(experiments, candidates):
     test loss, chosen on the test set as the coursework did; None when none has run."""
     runs = {name: experiments.get(name, {}) for name in candidates}
     return best(runs, "test_accuracy"), best(runs, "test_loss", highest=False)
+
+
+# What the report's tables show of each pool of runs: every experiment's summary measures (the
+# dropout studies' with the accuracy at the best epoch too), each held-out run's measures on both
+# sets, each optimizer run's final and best values and its epochs to the target loss.
+SUMMARY_MEASURES = ("train_loss", "test_loss", "best_val_loss", "gap_loss", "test_accuracy")
+DROPOUT_STUDIES = ("dropout_4l", "dropout_5l")
+HELD_OUT_MEASURES = ("held_out_loss", "held_out_accuracy", "test_loss", "test_accuracy")
+OPTIMIZER_MEASURES = ("train_loss", "val_loss", "test_loss", "test_accuracy", "epochs_to_target")
+# The best run of a pool by a measure: the highest accuracy, the lowest loss.
+BEST_OF = {"experiments": ("test_accuracy", "test_loss"),
+           "holdout": ("held_out_loss", "test_loss", "held_out_accuracy", "test_accuracy")}
+
+
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    """Every interval and best run the report shows, measured once (measure_all)."""
+    intervals: dict  # (pool, run name, measure) -> Interval, for the runs that have run
+    over_seeds: dict  # (run name, measure) -> Interval over the seeds alone (analysis.over_seeds)
+    best: dict  # (pool, measure) -> the run with the best mean (None when none has run)
+
+
+def over_seeds(experiments, coursework_values, starting_losses, confidence):
+    """Intervals over the seeds alone, (run name, measure) -> Interval: each value of the
+    coursework's beside ours, and each regularized run's first total loss (measure
+    "starting_total_loss") beside the one read off its curves."""
+    samples = {(name, measure): [measure_value(run, measure) for run in experiments[name].values()]
+               for name, reported in coursework_values.items() if experiments.get(name) for measure in reported}
+    samples |= {(name, "starting_total_loss"): [run.history["train_total_loss"].iloc[0]
+                                                 for run in experiments[name].values()]
+                for name in starting_losses if experiments.get(name)}
+    return {key: statistics.estimate(values, confidence) for key, values in samples.items()}
+
+
+def measure_all(inputs, coursework_values, starting_losses):
+    """The intervals of every table of the report, and the best runs, from the Inputs; the
+    coursework's values say which measures of which runs are set beside its numbers."""
+    params, confidence = inputs.params, inputs.confidence
+    candidates = {name: inputs.experiments.get(name, {}) for name in params["holdout"]["experiments"]}
+    dropout = {name for study in DROPOUT_STUDIES for name in params["studies"][study]["experiments"]}
+    cells = [("experiments", name, runs, measure, None) for name, runs in inputs.experiments.items()
+             for measure in SUMMARY_MEASURES + (("best_val_accuracy",) if name in dropout else ())]
+    cells += [("holdout", name, runs, measure, None) for name, runs in inputs.holdout_runs.items()
+              for measure in HELD_OUT_MEASURES]
+    cells += [("optimizers", name, runs, measure, params["optimizers"]["target_val_loss"])
+              for name, runs in inputs.optimizer_runs.items() for measure in OPTIMIZER_MEASURES]
+    pools = {"experiments": candidates, "holdout": inputs.holdout_runs}
+    return Measured(intervals={(pool, name, measure): measured(runs, None, measure, confidence, target)
+                               for pool, name, runs, measure, target in cells if runs},
+                    over_seeds=over_seeds(inputs.experiments, coursework_values, starting_losses, confidence),
+                    best={(pool, measure): best(pools[pool], measure, highest="accuracy" in measure)
+                          for pool, measures in BEST_OF.items() for measure in measures})

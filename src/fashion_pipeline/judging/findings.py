@@ -1,16 +1,14 @@
-"""What each part of the report shows, judged once from the Inputs: a small frozen dataclass per
-part, holding its questions' findings and its tables, so a section of the page is handed only
-what it shows and computes nothing."""
+"""What each part of the report shows, from the Inputs: everything is measured once
+(analysis.measure_all), the tables are built from that (tables.all_tables), and each part of the
+page gets a small frozen dataclass holding its findings and its tables, so a section of the page
+is handed only what it shows and computes nothing."""
 
 import dataclasses
 
 import pandas as pd
 
 from fashion_pipeline.judging import analysis, optimizer_study, protocol, statistics, tables
-from fashion_pipeline.judging.coursework import COURSEWORK_VALUES
-from fashion_pipeline.judging.inputs import used_runs
-
-SUMMARY_MEASURES = ("train_loss", "test_loss", "best_val_loss", "gap_loss", "test_accuracy")
+from fashion_pipeline.judging.coursework import COURSEWORK_STARTING_TOTAL_LOSS, COURSEWORK_VALUES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,52 +105,65 @@ class Judged:
     appendix: dict
 
 
+# Which of tables.all_tables each part shows.
+PART_TABLES = ("network_a_vs_b", "regularization_starting_loss", "regularization_weights", "overfitting",
+               "scale_hypothesis", "dropout_4l", "dropout_5l")
+PROTOCOL_TABLES = ("holdout", "holdout_choice", "holdout_picks_by_seed")
+APPENDIX_TABLES = ("summary", "coursework_comparison", "stage_times", "mlflow_runs")
+
+
 def judge_report(inputs):
     """Every part of the report from the Inputs."""
-    params, confidence = inputs.params, inputs.confidence
-    questions = {name: Question(name, words, tuple(inputs.findings_of(name)))
+    params = inputs.params
+    measured = analysis.measure_all(inputs, COURSEWORK_VALUES, COURSEWORK_STARTING_TOTAL_LOSS)
+    shown = tables.all_tables(inputs, measured)
+    questions = {name: Question(name, words, tuple(finding for finding in inputs.findings
+                                                   if finding.claim.question == name))
                  for name, words in params["questions"].items()}
-
-    def metric(study, extra=()):
-        return tables.metric_table(inputs.study(study), SUMMARY_MEASURES + extra, confidence)
-    part_tables = {
-        "network_a_vs_b": metric("network_a_vs_b"),
-        "regularization_starting_loss": tables.starting_loss_table(inputs.experiments, confidence),
-        "regularization_weights": tables.weight_table(inputs.study("regularization")),
-        "overfitting": metric("architectures"), "scale_hypothesis": metric("pixel_scale"),
-        "dropout_4l": metric("dropout_4l", ("best_val_accuracy",)),
-        "dropout_5l": metric("dropout_5l", ("best_val_accuracy",))}
-    return Judged(questions=questions, best_model=best_model(inputs), method=method(inputs), tables=part_tables,
-                  near_zero_weight=params["evaluate"]["near_zero_weight"], raw_pixels=raw_pixels(inputs),
-                  protocol=protocol_check(inputs), essay=essay(inputs, questions["Essay"]),
-                  appendix=appendix(inputs))
+    study, runs = params["optimizers"], inputs.optimizer_runs
+    return Judged(
+        questions=questions, best_model=best_model(inputs, measured), method=method(inputs),
+        tables={name: shown[name] for name in PART_TABLES}, near_zero_weight=params["evaluate"]["near_zero_weight"],
+        raw_pixels=raw_pixels(inputs, measured),
+        protocol={"candidates": params["holdout"]["experiments"], "held_out_fraction": params["data"]["held_out_fraction"],
+                  "picks": protocol.picks(measured, shown["holdout_picks_by_seed"], inputs.labels),
+                  **{name: shown[name] for name in PROTOCOL_TABLES}},
+        essay=Essay(questions["Essay"], study, len(params["seeds"]), params["data"]["held_out_fraction"],
+                    optimizer_study.mean_test_losses(measured, study, runs), optimizer_study.first_step_ratios(runs),
+                    optimizer_study.comparison_table(measured, study, runs), optimizer_study.ablation_seed(runs),
+                    optimizer_study.ablation_table(study, runs),
+                    optimizer_study.adam_defaults_table(study["runs"][optimizer_study.ADAM])),
+        appendix={**{name: shown[name] for name in APPENDIX_TABLES}, "raw_files": inputs.data_summary["raw_files"]})
 
 
 def method(inputs):
     params, settings = inputs.params, inputs.params["report"]
+    seeds = len(params["seeds"])
+    runs_done = (f"{sum(map(len, inputs.experiments.values()))} of {seeds * len(inputs.experiments)} experiment runs, "
+                 f"{sum(map(len, inputs.optimizer_runs.values()))} of {seeds * len(inputs.optimizer_runs)} optimizer runs, "
+                 f"{sum(map(len, inputs.holdout_runs.values()))} of {seeds * len(inputs.holdout_runs)} held-out runs")
     return Method(inputs.data_summary["train_count"], inputs.data_summary["test_count"],
-                  params["data"]["held_out_fraction"], tuple(params["seeds"]), inputs.seeds_done(),
+                  params["data"]["held_out_fraction"], tuple(params["seeds"]), runs_done,
                   params["training"]["threads"], settings["margins"], settings["confidence"],
                   len(settings["primary_claims"]))
 
 
-def best_model(inputs):
+def best_model(inputs, measured):
     """Among the protocol check's candidates, the best by mean test accuracy (None before any has run)."""
-    by_accuracy, by_loss = analysis.best_models(inputs.experiments, inputs.params["holdout"]["experiments"])
+    by_accuracy, by_loss = measured.best["experiments", "test_accuracy"], measured.best["experiments", "test_loss"]
     if by_accuracy is None:
         return None
     runs = inputs.experiments[by_accuracy]
     seed = min(runs)
-    return BestModel(by_accuracy, inputs.labels[by_accuracy],
-                     analysis.measured(runs, None, "test_accuracy", inputs.confidence), by_loss, inputs.labels[by_loss], seed,
-                     pd.read_csv(runs[seed].folder / "per_class.csv"))
+    return BestModel(by_accuracy, inputs.labels[by_accuracy], measured.intervals["experiments", by_accuracy, "test_accuracy"],
+                     by_loss, inputs.labels[by_loss], seed, pd.read_csv(runs[seed].folder / "per_class.csv"))
 
 
-def raw_pixels(inputs):
+def raw_pixels(inputs, measured):
     """Each raw-pixel run of the pixel-scale study that has run, beside the coursework's value
     for the same architecture on its (scaled) pixels."""
     specs = inputs.params["experiments"]["keras"]
-    study = inputs.study("pixel_scale")
+    study = {name: inputs.experiments.get(name, {}) for name in inputs.params["studies"]["pixel_scale"]["experiments"]}
     found = []
     for raw, runs in study.items():
         if specs[raw].get("scale") is not False or not runs:
@@ -161,34 +172,5 @@ def raw_pixels(inputs):
                      and specs[name]["hidden_units"] == specs[raw]["hidden_units"]), None)
         theirs = COURSEWORK_VALUES.get(twin, {}).get("val_loss")
         if theirs is not None:
-            found.append(RawPixels(inputs.labels[raw], analysis.measured(runs, None, "test_loss", inputs.confidence),
-                                   theirs))
+            found.append(RawPixels(inputs.labels[raw], measured.intervals["experiments", raw, "test_loss"], theirs))
     return tuple(found)
-
-
-def protocol_check(inputs):
-    runs, confidence = inputs.holdout_runs, inputs.confidence
-    return {"candidates": inputs.params["holdout"]["experiments"],
-            "held_out_fraction": inputs.params["data"]["held_out_fraction"],
-            "picks": protocol.picks(runs, inputs.labels, confidence),
-            "holdout": tables.metric_table(runs, protocol.HELD_OUT_MEASURES, confidence),
-            "holdout_choice": protocol.choices(runs, confidence),
-            "holdout_picks_by_seed": protocol.picks_by_seed(runs)}
-
-
-def essay(inputs, question):
-    study, runs = inputs.params["optimizers"], inputs.optimizer_runs
-    return Essay(question, study, len(inputs.params["seeds"]), inputs.params["data"]["held_out_fraction"],
-                 {name: optimizer_study.mean_test_loss(runs, name, inputs.confidence) for name in study["runs"]},
-                 optimizer_study.first_step_ratios(runs),
-                 optimizer_study.comparison_table(study, runs, inputs.confidence), optimizer_study.ablation_seed(runs),
-                 optimizer_study.ablation_table(study, runs),
-                 optimizer_study.adam_defaults_table(study["runs"][optimizer_study.ADAM]))
-
-
-def appendix(inputs):
-    return {"summary": tables.metric_table(inputs.experiments, SUMMARY_MEASURES, inputs.confidence),
-            "coursework_comparison": tables.coursework_comparison(inputs.experiments, inputs.confidence),
-            "stage_times": tables.stage_times(inputs.experiments, inputs.optimizer_runs, inputs.holdout_runs),
-            "mlflow_runs": pd.DataFrame(used_runs(inputs), columns=["mlflow_run_name", "mlflow_run_id"]),
-            "raw_files": inputs.data_summary["raw_files"]}

@@ -44,6 +44,7 @@ class Inputs:
     findings: list  # analysis.Finding, one per claim
     data_summary: dict
     labels: dict  # run name -> its name in words
+    used_runs: tuple  # (MLflow run name, run id) of every run read (used_runs)
 
     @property
     def confidence(self):
@@ -62,12 +63,6 @@ class Inputs:
     def findings_of(self, question):
         return [finding for finding in self.findings if finding.claim.question == question]
 
-    def seeds_done(self):
-        seeds = len(self.params["seeds"])
-        return (f"{sum(map(len, self.experiments.values()))} of {seeds * len(self.experiments)} experiment runs, "
-                f"{sum(map(len, self.optimizer_runs.values()))} of {seeds * len(self.optimizer_runs)} optimizer runs, "
-                f"{sum(map(len, self.holdout_runs.values()))} of {seeds * len(self.holdout_runs)} held-out runs")
-
 
 def gather(params, results_dir, claims=CLAIMS):
     """Read every finished run under results_dir and judge every claim."""
@@ -80,13 +75,14 @@ def gather(params, results_dir, claims=CLAIMS):
               for name, spec in {**specs, **params["optimizers"]["runs"]}.items()}
     return Inputs(params=params, experiments=experiments, optimizer_runs=optimizer_runs, holdout_runs=holdout_runs,
                   findings=analysis.judge_all(experiments, optimizer_runs, params, claims, labels),
-                  data_summary=files.read_json(Path(results_dir) / "data.json"), labels=labels)
+                  data_summary=files.read_json(Path(results_dir) / "data.json"), labels=labels,
+                  used_runs=tuple(used_runs(params, experiments, optimizer_runs, holdout_runs)))
 
 
-def used_runs(inputs):
+def used_runs(params, experiments, optimizer_runs, holdout_runs):
     """(MLflow run name, run id) of every run the report reads, named as its stage named it."""
-    kinds = {name: kind for kind, group in inputs.params["experiments"].items() for name in group}
-    for pool, kind in ((inputs.experiments, None), (inputs.optimizer_runs, "optimizer"), (inputs.holdout_runs, "holdout")):
+    kinds = {name: kind for kind, group in params["experiments"].items() for name in group}
+    for pool, kind in ((experiments, None), (optimizer_runs, "optimizer"), (holdout_runs, "holdout")):
         for name, seeds in pool.items():
             for seed, run in sorted(seeds.items()):
                 yield runs.Run(kind or kinds[name], name, seed).mlflow_run_name, run.record["mlflow_run_id"]

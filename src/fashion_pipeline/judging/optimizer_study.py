@@ -1,12 +1,13 @@
 """The optimizer study in numbers, for the essay: each run's measures over seeds, the
-bias-correction ablation's step lengths and Adam's defaults. Runs arrive as `name -> {seed: Run}`."""
+bias-correction ablation's step lengths and Adam's defaults. Runs arrive as `name -> {seed: Run}`,
+their intervals as analysis.measure_all measured them."""
 
 from importlib import metadata
 
 import numpy as np
 import pandas as pd
 
-from fashion_pipeline.judging import analysis
+from fashion_pipeline.judging.analysis import OPTIMIZER_MEASURES
 from fashion_pipeline.judging.coursework import ADAM_DEFAULTS_COURSEWORK, ADAM_DEFAULTS_PAPER
 from fashion_pipeline.judging.statistics import NOT_RUN_TEXT
 
@@ -56,23 +57,21 @@ def first_step_ratios(runs):
             / runs[ADAM][seed].history["update_norm"].iloc[0] for seed in seeds]
 
 
-def mean_test_loss(runs, name, confidence):
-    """A run's final test loss, mean over its seeds (None before it has run)."""
-    done = runs.get(name, {})
-    return analysis.measured(done, None, "test_loss", confidence).mean if done else None
+def mean_test_losses(measured, study, runs):
+    """Run name -> its final test loss, mean over its seeds (None before it has run)."""
+    return {name: measured.intervals["optimizers", name, "test_loss"].mean if runs.get(name) else None
+            for name in study["runs"]}
 
 
-def comparison_table(study, runs, confidence):
+def comparison_table(measured, study, runs):
     """Per run: its optimizer, and over seeds the final and best losses and the epochs it takes
     to bring the validation loss to the target."""
-    measures = ("train_loss", "val_loss", "test_loss", "test_accuracy", "epochs_to_target")
     rows = []
     for name, spec in study["runs"].items():
         row = {"run": name, "rule": spec["rule"], "learning_rate": spec["learning_rate"], "decay_rate": spec["decay_rate"],
                "seeds": len(runs.get(name, {}))}
-        for measure in measures:
-            done = runs.get(name, {})
-            found = analysis.measured(done, None, measure, confidence, study["target_val_loss"]) if done else None
+        for measure in OPTIMIZER_MEASURES:
+            found = measured.intervals["optimizers", name, measure] if runs.get(name) else None
             row[measure] = found.text(2 if measure == "epochs_to_target" else 4) if found else NOT_RUN_TEXT
         rows.append(row)
     return pd.DataFrame(rows)

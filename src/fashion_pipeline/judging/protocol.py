@@ -6,29 +6,27 @@ import dataclasses
 
 import pandas as pd
 
-from fashion_pipeline.judging import analysis, statistics, tables
+from fashion_pipeline.judging import statistics
 from fashion_pipeline.judging.statistics import NOT_RUN_TEXT
 
-HELD_OUT_MEASURES = ("held_out_loss", "held_out_accuracy", "test_loss", "test_accuracy")
-# (picked by, the held-out measure, the test measure, higher is better)
-PICKS = (("lowest loss", "held_out_loss", "test_loss", False),
-         ("highest accuracy", "held_out_accuracy", "test_accuracy", True))
+# (picked by, the held-out measure, the test measure); analysis.BEST_OF picks the best of each.
+PICKS = (("lowest loss", "held_out_loss", "test_loss"),
+         ("highest accuracy", "held_out_accuracy", "test_accuracy"))
 # Each protocol, and whether it looks at the test set to choose.
 PROTOCOLS = {"on the test set (the coursework's protocol)": True, "on the held-out split": False}
 
 
-def choices(holdout_runs, confidence):
+def choices(measured, holdout_runs):
     """Which candidate each protocol picks, by loss and by accuracy, with the test score of the
-    pick: on the test set that score is the one that picked it (optimistic); on the held-out
-    split it is the pick's first look at the test set."""
+    pick (analysis.Measured): on the test set that score is the one that picked it (optimistic);
+    on the held-out split it is the pick's first look at the test set."""
     rows = []
-    for label, held_out, test, highest in PICKS:
+    for label, held_out, test in PICKS:
         row = {"picked by": label}
         for protocol, on_test in PROTOCOLS.items():
-            measure = test if on_test else held_out
-            pick = analysis.best(holdout_runs, measure, highest=highest)
+            pick = measured.best["holdout", test if on_test else held_out]
             row[protocol] = NOT_RUN_TEXT if pick is None else (
-                f"{pick}: {test} " + tables.metric_table({pick: holdout_runs[pick]}, (test,), confidence)[test].iloc[0])
+                f"{pick}: {test} " + measured.intervals["holdout", pick, test].text())
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -58,13 +56,12 @@ class Picks:
     seeds: int
 
 
-def picks(holdout_runs, labels, confidence):
-    """The protocols' picks by loss (None before the held-out runs have run)."""
-    held_out = analysis.best(holdout_runs, "held_out_loss", highest=False)
-    on_test = analysis.best(holdout_runs, "test_loss", highest=False)
+def picks(measured, by_seed, labels):
+    """The protocols' picks by loss (None before the held-out runs have run), from what
+    analysis.measure_all measured and the picks seed by seed (picks_by_seed)."""
+    held_out, on_test = measured.best["holdout", "held_out_loss"], measured.best["holdout", "test_loss"]
     if held_out is None:
         return None
-    score = {name: analysis.measured(holdout_runs[name], None, "test_loss", confidence) for name in {held_out, on_test}}
-    by_seed = picks_by_seed(holdout_runs)
+    score = {name: measured.intervals["holdout", name, "test_loss"] for name in {held_out, on_test}}
     return Picks(labels[held_out], labels[on_test], score[held_out], score[on_test],
                  int((by_seed["held-out pick"] == held_out).sum()), len(by_seed))

@@ -141,6 +141,13 @@ def two_way_interval(table, confidence):
     return found.at(confidence)
 
 
+def estimate(sample, confidence):
+    """The interval of a sample: a seeds-by-images table (two_way_interval), or one value per
+    seed (interval)."""
+    sample = np.asarray(sample, dtype=float)
+    return two_way_interval(sample, confidence) if sample.ndim == 2 else interval(sample, confidence)
+
+
 def p_value(found, direction, margin):
     """The two-sided p-value of the test a verdict makes, so that `verdict` on the interval at
     confidence 1 - alpha decides as this p <= alpha: against zero for a claimed difference,

@@ -1,9 +1,11 @@
 """The report's tables of numbers, as DataFrames: each is written as a CSV under tables/ and
-shown on the page. Measures are given as mean [interval] over seeds (analysis.measured)."""
+shown on the page. They are built from what analysis.measure_all measured (a Measured), so a
+measure is given as the mean [interval] over seeds it found, and nothing is measured here."""
 
 import pandas as pd
 
-from fashion_pipeline.judging import analysis, statistics
+from fashion_pipeline.judging import protocol
+from fashion_pipeline.judging.analysis import HELD_OUT_MEASURES, SUMMARY_MEASURES
 from fashion_pipeline.judging.coursework import COURSEWORK_STARTING_TOTAL_LOSS, COURSEWORK_VALUES
 from fashion_pipeline.judging.statistics import NOT_RUN_TEXT
 
@@ -40,29 +42,55 @@ def verdict_page_table(findings):
         "p": full["p"], "verdict": full["verdict"], "seeds needed": full["seeds needed"]})
 
 
-def metric_table(runs_by_name, measures, confidence):
+def study_runs(params, experiments, name):
+    """name -> {seed: Run} for the experiments of a study of params.yaml, in its order (none
+    when the study is not in this configuration)."""
+    study = params["studies"].get(name, {"experiments": []})
+    return {experiment: experiments.get(experiment, {}) for experiment in study["experiments"]}
+
+
+def all_tables(inputs, measured):
+    """Every table of Parts A and B, the protocol check and the appendix, by its CSV name."""
+    params, experiments = inputs.params, inputs.experiments
+    shown = {table: metric_table(measured, "experiments", study_runs(params, experiments, study),
+                                 SUMMARY_MEASURES + extra)
+             for table, study, extra in (("network_a_vs_b", "network_a_vs_b", ()), ("overfitting", "architectures", ()),
+                                         ("scale_hypothesis", "pixel_scale", ()),
+                                         ("dropout_4l", "dropout_4l", ("best_val_accuracy",)),
+                                         ("dropout_5l", "dropout_5l", ("best_val_accuracy",)))}
+    return {**shown, "regularization_starting_loss": starting_loss_table(measured, experiments),
+            "regularization_weights": weight_table(study_runs(params, experiments, "regularization")),
+            "summary": metric_table(measured, "experiments", experiments, SUMMARY_MEASURES),
+            "coursework_comparison": coursework_comparison(measured, experiments),
+            "stage_times": stage_times(experiments, inputs.optimizer_runs, inputs.holdout_runs),
+            "mlflow_runs": pd.DataFrame(inputs.used_runs, columns=["mlflow_run_name", "mlflow_run_id"]),
+            "holdout": metric_table(measured, "holdout", inputs.holdout_runs, HELD_OUT_MEASURES),
+            "holdout_choice": protocol.choices(measured, inputs.holdout_runs),
+            "holdout_picks_by_seed": protocol.picks_by_seed(inputs.holdout_runs)}
+
+
+def metric_table(measured, pool, runs_by_name, measures):
     """Per run name: the seeds done and each measure as mean [interval] over them (with the test
     images as a source of noise for the per-image measures)."""
     rows = []
     for name, runs in runs_by_name.items():
         row = {"experiment": name, "seeds": len(runs)}
         for measure in measures:
-            row[measure] = analysis.measured(runs, None, measure, confidence).text() if runs else NOT_RUN_TEXT
+            row[measure] = measured.intervals[pool, name, measure].text() if runs else NOT_RUN_TEXT
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def coursework_comparison(experiments, confidence, coursework_values=COURSEWORK_VALUES):
+def coursework_comparison(measured, experiments, coursework_values=COURSEWORK_VALUES):
     """The coursework's number beside our mean and interval over seeds, and whether it falls inside."""
     rows = []
     for name, reported in coursework_values.items():
-        runs = experiments.get(name, {})
         for measure, value in reported.items():
             row = {"experiment": name, "measure": measure, "coursework": value}
-            if not runs:
+            if not experiments.get(name, {}):
                 rows.append({**row, "ours": NOT_RUN_TEXT, "coursework inside": ""})
                 continue
-            found = statistics.interval(analysis.values_by_seed(runs, measure).values(), confidence)
+            found = measured.over_seeds[name, measure]
             inside = "yes" if found.low <= value <= found.high else "no"
             rows.append({**row, "ours": found.text(), "coursework inside": inside if found.count > 1 else ""})
     return pd.DataFrame(rows)
@@ -95,11 +123,10 @@ def weight_table(runs_by_name):
     return pd.DataFrame(rows)
 
 
-def starting_loss_table(experiments, confidence):
+def starting_loss_table(measured, experiments):
     """The regularized runs' first total loss beside the one read off the coursework's curves."""
     return pd.DataFrame([
         {"experiment": name, "coursework_starting_total_loss": value,
-         "our_starting_total_loss": statistics.interval(
-             [run.history["train_total_loss"].iloc[0] for run in experiments[name].values()],
-             confidence).text() if experiments.get(name) else NOT_RUN_TEXT}
+         "our_starting_total_loss": measured.over_seeds[name, "starting_total_loss"].text()
+         if experiments.get(name) else NOT_RUN_TEXT}
         for name, value in COURSEWORK_STARTING_TOTAL_LOSS.items()])

@@ -25,22 +25,25 @@ def build_report(params, results_dir, out_dir, figures_dir=None, mistakes_dir=No
     section is handed the part of it that it shows."""
     inputs = judging_inputs.gather(params, results_dir)
     judged = judge_report(inputs)
+    # The front and back matter in words first, so the page is then laid out in its order.
+    summary, how_to_read = overview.summary(judged.questions, judged.best_model), overview.how_to_read(judged.method)
+    limitations, scorecard = overview.limitations(judged.method), overview.scorecard(judged.questions)
     report = Report(out_dir, Path(out_dir) / "figures" if figures_dir is None else figures_dir)
     report.heading(TITLE, level=1)
-    report.text(overview.summary(judged.questions, judged.best_model))
+    report.text(summary)
     report.heading("Scorecard")
-    report.table(overview.scorecard(judged.questions), "scorecard")
+    report.table(scorecard, "scorecard")
     report.text("**Contents**")
     report.contents()
     report.heading("How to read this report")
-    report.text(overview.how_to_read(judged.method))
+    report.text(how_to_read)
     sections.part_a(report, judged.questions, judged.tables, judged.near_zero_weight)
     sections.part_b(report, judged.questions, judged.tables, judged.raw_pixels)
     sections.best_model(report, judged.best_model, Path(out_dir) / "mistakes" if mistakes_dir is None else mistakes_dir)
     sections.protocol_check(report, judged.protocol)
     essay.section(report, judged.essay)
     report.heading("Limitations")
-    report.text(overview.limitations(judged.method))
+    report.text(limitations)
     overview.appendix(report, judged.appendix)
     report.write(TITLE)
     return inputs
@@ -48,7 +51,7 @@ def build_report(params, results_dir, out_dir, figures_dir=None, mistakes_dir=No
 
 def report_stage(arguments):
     inputs = build_report(load_params(arguments.params), arguments.results, arguments.out, arguments.figures)
-    mlflow_runs.log_report(inputs.params["mlflow"], arguments.out, dict(judging_inputs.used_runs(inputs)),
+    mlflow_runs.log_report(inputs.params["mlflow"], arguments.out, dict(inputs.used_runs),
                            tables.verdict_table(inputs.findings))
     print(f"report: {Path(arguments.out) / 'report.html'}")
 
