@@ -66,12 +66,12 @@ TARGETS ?=
 grid: setup
 	$(RUN) python -m fashion_pipeline.tools.grid $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(TARGETS)
 
-# Test files side by side on two workers (a file stays on one, tests/conftest.py); then the float
+# Test files side by side on two workers (a file stays on one: tests/conftest.py); then the float
 # comparisons again with oneDNN's kernels off, as on CPUs where they are off.
 TEST_WORKERS ?= 2
 test: setup postgresql chromium
-	$(RUN) python -m pytest -n $(TEST_WORKERS) --dist loadgroup
-	TF_ENABLE_ONEDNN_OPTS=0 $(RUN) python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m cpu_sensitive
+	$(RUN) python -m pytest -n $(TEST_WORKERS)
+	TF_ENABLE_ONEDNN_OPTS=0 $(RUN) python -m pytest -n $(TEST_WORKERS) -m cpu_sensitive
 
 # On a store that never saw the committed grid trained (a fresh clone), its runs are imported first
 # (tracking/imported.py): params, curves, metrics and tags, no models. Then the runs table's views

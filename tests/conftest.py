@@ -18,13 +18,38 @@ ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
 
 
+# `make test` runs two pytest-xdist workers. A test file runs whole on one worker, so its module
+# fixtures are built once; the files that read the shared end-to-end project (the `pipeline`
+# fixture) run on one worker together, so it is built once. The longest units start first, so the
+# last one to finish is not a long one started late.
+SHARED_PIPELINE_FILES = ("test_pipeline_e2e.py", "test_pipeline_faults.py", "test_pipeline_newcomer.py")
+LONGEST_FIRST = (*SHARED_PIPELINE_FILES, "test_benchmark.py", "test_team.py", "test_grid.py", "test_demo.py",
+                 "test_interruption.py")
+
+
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), a test file runs whole on one
-    worker, so its module fixtures are built once; and every file that reads the shared pipeline
-    project runs on the same worker, so that project is built once."""
-    shared = {item.path.name for item in items if "pipeline" in getattr(item, "fixturenames", ())}
+    """The longest units first (every worker collects the same order), and a test reading the
+    shared project outside SHARED_PIPELINE_FILES stops the run, as it would build it twice."""
     for item in items:
-        item.add_marker(pytest.mark.xdist_group("pipeline" if item.path.name in shared else item.path.stem))
+        if "pipeline" in getattr(item, "fixturenames", ()) and item.path.name not in SHARED_PIPELINE_FILES:
+            raise pytest.UsageError(f"{item.nodeid} reads the `pipeline` fixture: add its file to "
+                                    "SHARED_PIPELINE_FILES in tests/conftest.py")
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Work units of whole files, the shared project's files one unit. (pytest-xdist's own
+    `--dist loadgroup` no longer groups under pytest 9.2: it marks a test's id, which pytest now
+    rebuilds.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            file = nodeid.split("::", 1)[0]
+            return "shared pipeline" if Path(file).name in SHARED_PIPELINE_FILES else file
+
+    return ByFile(config, log)
 
 
 @pytest.fixture(scope="session")
