@@ -251,7 +251,9 @@ def measure_all(inputs, coursework_values, starting_losses):
     coursework's values say which measures of which runs are set beside its numbers."""
     params, confidence = inputs.params, inputs.confidence
     candidates = {name: inputs.experiments.get(name, {}) for name in params["holdout"]["experiments"]}
-    dropout = {name for study in DROPOUT_STUDIES for name in params["studies"][study]["experiments"]}
+    # A configuration may leave a dropout study out (the demo, the tests' subsets).
+    studies = [params["studies"][study] for study in DROPOUT_STUDIES if study in params["studies"]]
+    dropout = {name for study in studies for name in study["experiments"]}
     cells = [("experiments", name, runs, measure, None) for name, runs in inputs.experiments.items()
              for measure in SUMMARY_MEASURES + (("best_val_accuracy",) if name in dropout else ())]
     cells += [("holdout", name, runs, measure, None) for name, runs in inputs.holdout_runs.items()
