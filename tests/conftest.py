@@ -21,10 +21,11 @@ DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
 # `make test` runs two pytest-xdist workers. A test file runs whole on one worker, so its module
 # fixtures are built once; the files that read the shared end-to-end project (the `pipeline`
 # fixture) run on one worker together, so it is built once. The longest units start first, so the
-# last one to finish is not a long one started late.
+# last one to finish is not a long one started late; test_interruption.py first of all, on a fresh
+# worker: it runs stages in-process, and TensorFlow takes their thread count only before it starts.
 SHARED_PIPELINE_FILES = ("test_pipeline_e2e.py", "test_pipeline_faults.py", "test_pipeline_newcomer.py")
-LONGEST_FIRST = (*SHARED_PIPELINE_FILES, "test_benchmark.py", "test_team.py", "test_grid.py", "test_demo.py",
-                 "test_interruption.py")
+LONGEST_FIRST = ("test_interruption.py", *SHARED_PIPELINE_FILES, "test_benchmark.py", "test_team.py", "test_grid.py",
+                 "test_demo.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -9,8 +9,11 @@ from fashion_pipeline.tracking.progress import EpochRecorder
 
 
 def test_every_epoch_reaches_the_store_once_with_its_exact_values(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    client = MlflowClient()
+    # The recorder's store is MLFLOW_TRACKING_URI's; the test's client names it too, whatever store
+    # an earlier test of this process set.
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = MlflowClient(uri)
     run = client.create_run(client.create_experiment("epochs", artifact_location=tmp_path.as_uri()))
     epochs, names = 120, ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "update_norm"]
     values = np.random.default_rng(0).random((epochs, len(names)), dtype=np.float32)
@@ -28,8 +31,9 @@ def test_every_epoch_reaches_the_store_once_with_its_exact_values(tmp_path, monk
 
 
 def test_a_resumed_run_sends_the_checkpoints_rows_and_marks_the_run(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    client = MlflowClient()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = MlflowClient(uri)
     run = client.create_run(client.create_experiment("resumed", artifact_location=tmp_path.as_uri()))
     recorder = EpochRecorder(run.info.run_id, "test", 4, progress_every=1)
     recorder.resume([{"epoch": 1, "val_loss": 0.9}, {"epoch": 2, "val_loss": 0.7}], tmp_path)

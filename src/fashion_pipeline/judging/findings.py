@@ -163,7 +163,7 @@ def raw_pixels(inputs, measured):
     """Each raw-pixel run of the pixel-scale study that has run, beside the coursework's value
     for the same architecture on its (scaled) pixels."""
     specs = inputs.params["experiments"]["keras"]
-    study = {name: inputs.experiments.get(name, {}) for name in inputs.params["studies"]["pixel_scale"]["experiments"]}
+    study = inputs.study("pixel_scale")
     found = []
     for raw, runs in study.items():
         if specs[raw].get("scale") is not False or not runs:
