@@ -21,8 +21,7 @@ DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
 # `make test` runs two pytest-xdist workers. A test file runs whole on one worker, so its module
 # fixtures are built once; the files that read the shared end-to-end project (the `pipeline`
 # fixture) run on one worker together, so it is built once. The longest units start first, so the
-# last one to finish is not a long one started late; test_interruption.py first of all, on a fresh
-# worker: it runs stages in-process, and TensorFlow takes their thread count only before it starts.
+# last one to finish is not a long one started late.
 SHARED_PIPELINE_FILES = ("test_pipeline_e2e.py", "test_pipeline_faults.py", "test_pipeline_newcomer.py")
 LONGEST_FIRST = ("test_interruption.py", *SHARED_PIPELINE_FILES, "test_benchmark.py", "test_team.py", "test_grid.py",
                  "test_demo.py")
@@ -59,6 +58,16 @@ def project_params():
     from fashion_pipeline.params import load_params
 
     return load_params(ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tensorflow_threads(project_params):
+    """TensorFlow takes its thread count only before it starts, and some tests run stages
+    in-process, which set params.yaml's: set it first in every test process, so that a test
+    starting TensorFlow earlier in the same process does not stop them."""
+    from fashion_pipeline import frame
+
+    frame.use_threads(project_params["training"]["threads"])
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ credentials, a full disk, a read-only store, hostile names through DVC, and the 
 what is loaded and served."""
 
 import copy
+import errno
 import http.server
 import os
 import shutil
@@ -111,6 +112,9 @@ def test_a_full_disk_ends_in_one_line_with_nothing_finished_left(full, tmp_path,
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
     assert "no space left on the device" in error and "Traceback" not in error, error
+    # The line names the output that could not be written, never a temporary of the stage's own.
+    named = error.split("error: ", 1)[1].split(": ", 1)[0]
+    assert full in named and "/." not in named, error
     assert not (tmp_path / "results" / "seed_42" / "keras_softmax" / "run.json").exists()
     assert not [path for path in tmp_path.rglob(".*.*") if path.name != ".filler"], "a temporary file was left behind"
 
@@ -260,3 +264,30 @@ def test_downloads_accept_only_https_sources_and_verified_bytes(tmp_path, projec
     source = write_source(tmp_path / "source", dataset)
     with pytest.raises(DownloadError, match="SHA-256 mismatch"):
         obtain("train-labels-idx1-ubyte", [str(source)], "0" * 64, 2)
+
+
+def test_a_failed_output_is_named_as_the_user_knows_it_never_by_its_temporary(tmp_path):
+    from fashion_pipeline import files
+
+    # A full disk while the caller writes: the error has no file name at all.
+    target = tmp_path / "models" / "seed_42" / "keras_2l.keras"
+    with pytest.raises(OSError) as raised:
+        with files.atomic_path(target):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(target)
+    # A folder output whose path is taken by a file: the rename names the temporary folder.
+    taken = tmp_path / "scratch" / "afile"
+    taken.parent.mkdir()
+    taken.write_text("a file the user made")
+    with pytest.raises(OSError) as raised:
+        with files.atomic_directory(taken) as folder:
+            (folder / "train.npz").write_bytes(b"data")
+    assert raised.value.filename == str(taken) and ".afile." not in str(raised.value)
+    assert taken.read_text() == "a file the user made"
+    assert sorted(path.name for path in taken.parent.iterdir()) == ["afile"]
+    # A file inside the temporary folder is named inside the output.
+    with pytest.raises(OSError) as raised:
+        with files.atomic_directory(tmp_path / "results" / "run") as folder:
+            raise PermissionError(errno.EACCES, "Permission denied", str(folder / "history.csv"))
+    assert raised.value.filename == str(tmp_path / "results" / "run" / "history.csv")
+    assert isinstance(raised.value, PermissionError)

@@ -52,6 +52,8 @@ def atomic_path(path):
         yield Path(temporary)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
+    except OSError as error:
+        _raise_as_output(error, temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -70,8 +72,20 @@ def atomic_directory(path):
         os.chmod(temporary, 0o755)
         shutil.rmtree(path, ignore_errors=True)
         os.replace(temporary, path)
+    except OSError as error:
+        _raise_as_output(error, temporary, path)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _raise_as_output(error, temporary, path):
+    """Re-raise an error met while writing `path` through its temporary, naming the output the
+    user knows: the temporary's name (or none at all, as a full disk gives) becomes the output's."""
+    name = None if error.filename is None else str(error.filename)
+    if error.errno is None or (name is not None and not name.startswith(str(temporary))):
+        raise error
+    inside = name[len(str(temporary)):] if name else ""
+    raise type(error)(error.errno, error.strerror, f"{path}{inside}") from None
 
 
 def write_text(path, text):

@@ -2,6 +2,7 @@
 
 import contextlib
 import fcntl
+import functools
 import os
 import platform
 import subprocess
@@ -155,7 +156,7 @@ def start_training_run(params, uri, job):
                               tags=tags, log_system_metrics=True)
     try:
         mlflow.log_params({"seed": run.seed, **shared_params(job.logged)})
-        mlflow.log_dict(job.logged, "params.json")
+        log_artifact_dict(job.logged, "params.json")
     except BaseException:
         # The caller's `with` has not begun: end the run here, or it stays open (and active in
         # this process) after a failure such as a full disk under the artifacts.
@@ -168,6 +169,27 @@ def start_training_run(params, uri, job):
 DATASET_CONTEXTS = {"train": "train_eval", "val": "validation", "test": "test"}
 
 
+def names_the_artifacts(function):
+    """An artifact the store could not take (a full disk gives no file name) is named by where
+    the active run keeps its artifacts, so the error says which output could not be written."""
+    @functools.wraps(function)
+    def logging(*arguments, **keywords):
+        try:
+            return function(*arguments, **keywords)
+        except OSError as error:
+            if error.filename is not None or error.errno is None:
+                raise
+            location = mlflow.get_artifact_uri()
+            raise type(error)(error.errno, error.strerror, location.removeprefix("file://")) from None
+    return logging
+
+
+@names_the_artifacts
+def log_artifact_dict(mapping, name):
+    mlflow.log_dict(mapping, name)
+
+
+@names_the_artifacts
 def log_inputs(prepared_dir, train, sets):
     """The training set and the sets measured after every epoch as MLflow datasets (name,
     digest, context)."""
@@ -181,6 +203,7 @@ def log_inputs(prepared_dir, train, sets):
         mlflow.log_input(dataset, context=context)
 
 
+@names_the_artifacts
 def log_training(metrics, history_path):
     """The final metrics that are not already the last points of the per-epoch curves, and the
     history CSV."""
@@ -188,6 +211,7 @@ def log_training(metrics, history_path):
     mlflow.log_artifact(str(history_path))
 
 
+@names_the_artifacts
 def log_model(model, sample, name):
     """The model, named after its experiment, with its signature. (MLflow 3.17's Keras flavour
     fails to save an input example: it writes it before making the model's folder.)"""
