@@ -44,6 +44,9 @@ def pytest_xdist_make_scheduler(config, log):
     rebuilds.)"""
     from xdist.scheduler import LoadScopeScheduling
 
+    # In collection order (LONGEST_FIRST), not xdist's default of the units with most tests first.
+    config.option.loadscopereorder = False
+
     class ByFile(LoadScopeScheduling):
         def _split_scope(self, nodeid):
             file = nodeid.split("::", 1)[0]

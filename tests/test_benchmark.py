@@ -37,7 +37,10 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
             grid[f"{label}_sequential_seconds"] / grid[f"{label}_runner_seconds"], rel=1e-3)
     assert set(grid["slice_stages"]) == set(SLICE)
     for rates in grid["slice_stages"].values():
-        assert 0 < rates["runner_share_of_bound"] and 0 < rates["sequential_share_of_bound"]
+        # At 300 images an epoch, start-up dominates: a share of the bound far below 1 that the
+        # file's four decimals may round to 0.
+        for way in ("sequential", "runner"):
+            assert rates[f"{way}_samples_per_second"] > 0 and 0 <= rates[f"{way}_share_of_bound"] < 1
     assert 0 < figures["mlflow_overhead_fraction"] < 1
 
 
