@@ -53,41 +53,41 @@ class Run:
     seed: int
 
     @property
-    def spec(self):
+    def kind_spec(self):
         return KINDS[self.kind]
 
     @property
     def stage(self):
         """The DVC stage that trains it, e.g. train_keras@keras_4l-42."""
-        return address(self.spec.train_group, self.name, self.seed)
+        return address(self.kind_spec.train_group, self.name, self.seed)
 
     @property
     def experiment(self):
         """The MLflow tag `experiment`: the name the run's seeds share."""
-        return f"{self.spec.run_prefix}{self.name}"
+        return f"{self.kind_spec.run_prefix}{self.name}"
 
     @property
     def mlflow_run_name(self):
-        return f"{self.experiment}{self.spec.run_suffix}-seed{self.seed}"
+        return f"{self.experiment}{self.kind_spec.run_suffix}-seed{self.seed}"
 
     @property
     def tags(self):
-        tags = {"experiment": self.experiment, "kind": self.spec.code}
+        tags = {"experiment": self.experiment, "kind": self.kind_spec.code}
         if self.kind == "holdout":
             tags.update(protocol="holdout", studies="holdout")
         return tags
 
     @property
     def results_dir(self):
-        return Path("results") / seed_folder(self.seed) / self.spec.folder / self.name
+        return Path("results") / seed_folder(self.seed) / self.kind_spec.folder / self.name
 
     @property
     def model_path(self):
-        return Path("models") / seed_folder(self.seed) / self.spec.folder / f"{self.name}.keras"
+        return Path("models") / seed_folder(self.seed) / self.kind_spec.folder / f"{self.name}.keras"
 
     @property
     def checkpoint_dir(self):
-        return Path("checkpoints") / self.spec.train_group / seed_folder(self.seed) / self.name
+        return Path("checkpoints") / self.kind_spec.train_group / seed_folder(self.seed) / self.name
 
 
 def address(group, name, seed):
@@ -142,9 +142,9 @@ def stage_folders(group, name, seed):
     run = run_of_stage(group, name, seed)
     if run is None:
         return []
-    if group == run.spec.evaluate_group:
+    if group == run.kind_spec.evaluate_group:
         return [run.results_dir]
     folders = [run.results_dir]
-    if run.spec.has_model:
+    if run.kind_spec.has_model:
         folders.append(run.model_path.parent)
     return [*folders, run.checkpoint_dir]

@@ -15,9 +15,10 @@ def estimate_seconds(address):
     run = runs.run_of(address)
     if run is None:
         return 0.0
-    evaluates = address.startswith(run.spec.evaluate_group + "@") if run.spec.evaluate_group else False
+    # The address of a run that is not its training stage's is its evaluate stage's.
+    evaluates = address != run.stage
     file, key = ("evaluation.json", "evaluate_seconds") if evaluates else ("run.json", "stage_seconds")
-    folder = Path(run.spec.folder, run.name).as_posix()
+    folder = Path(run.kind_spec.folder, run.name).as_posix()
     for record in sorted(Path("results").glob(f"seed_*/{folder}/{file}")):
         try:
             return float(json.loads(record.read_text())[key])

@@ -36,7 +36,7 @@ def sample_stages(params):
     settings, kinds = params["verify"], {name: spec["kind"] for name, spec in all_experiments(params).items()}
     sample = [runs.Run(kinds[name], name, settings["seed"]) for name in settings["experiments"]]
     sample += [runs.Run("optimizer", name, settings["seed"]) for name in settings["optimizer_runs"]]
-    return {run.stage: Path(run.spec.folder) / run.name for run in sample}
+    return {run.stage: Path(run.kind_spec.folder) / run.name for run in sample}
 
 
 def committed_values(results_dir, folder, seeds):
