@@ -7,7 +7,8 @@ RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 UI_PORT ?= 5000
 UI_HOST ?= 127.0.0.1
 
-.PHONY: setup data postgresql chromium screenshots report demo repro grid verify test ui server server-stop bench clean
+.PHONY: setup data postgresql chromium screenshots report demo repro grid verify test ui server server-stop bench clean \
+	register serve predict
 
 $(INSTALLED): requirements.txt constraints.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -81,6 +82,24 @@ ui: setup
 	@$(RUN) python -m fashion_pipeline.tracking.imported
 	@$(RUN) python -m fashion_pipeline.tracking.views --address http://$(UI_HOST):$(UI_PORT)
 	$(RUN) mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" --host $(UI_HOST) --port $(UI_PORT)
+
+# The champion (tools/serve.py): `make register` picks it on the held-out split and registers it in
+# MLflow's Model Registry, training its models first when the DVC cache lacks them (it says how long);
+# `make serve` does that when needed, then runs MLflow's scoring server for it on SERVE_HOST:SERVE_PORT;
+# `make predict IMAGES="<folders or files>"` classifies PNG and IDX files with it into PREDICTIONS.
+SERVE_HOST ?= 127.0.0.1
+SERVE_PORT ?= 5002
+IMAGES ?=
+PREDICTIONS ?= predictions.csv
+register: setup
+	$(RUN) python -m fashion_pipeline.tools.serve --register-only --port $(SERVE_PORT)
+
+serve: setup
+	$(RUN) python -m fashion_pipeline.tools.serve --host $(SERVE_HOST) --port $(SERVE_PORT)
+
+predict: setup
+	@if [ -z "$(IMAGES)" ]; then echo 'make predict: say which images: make predict IMAGES="<folders or files>"'; exit 2; fi
+	$(RUN) python -m fashion_pipeline.tools.predict --out $(PREDICTIONS) $(IMAGES)
 
 # A shared MLflow server on PostgreSQL with basic authentication (server.py). PostgreSQL comes
 # from Debian's package, installed here when missing and run as root.

@@ -22,7 +22,8 @@ DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
 # fixtures are built once; the files that read the shared end-to-end project (the `pipeline`
 # fixture) run on one worker together, so it is built once. The longest units start first, so the
 # last one to finish is not a long one started late.
-SHARED_PIPELINE_FILES = ("test_pipeline_e2e.py", "test_pipeline_faults.py", "test_pipeline_newcomer.py")
+SHARED_PIPELINE_FILES = ("test_pipeline_e2e.py", "test_pipeline_faults.py", "test_pipeline_newcomer.py",
+                         "test_serving.py")
 LONGEST_FIRST = ("test_interruption.py", *SHARED_PIPELINE_FILES, "test_benchmark.py", "test_team.py", "test_grid.py",
                  "test_demo.py")
 

@@ -9,8 +9,10 @@ from fashion_pipeline import dependencies, runs
 
 PACKAGE = "src/fashion_pipeline/"
 # Stage groups that train, and the groups each feeds (through its outputs).
-# What reads the results: the mistakes sample, the figures, the report and its PDF.
-READERS = {"mistakes", "figures", "report", "pdf"}
+# What reads the results: the mistakes sample, the figures, the report and its PDF, and the
+# champion's registration.
+PAGES = {"mistakes", "figures", "report", "pdf"}
+READERS = {*PAGES, "register"}
 DOWNSTREAM = {
     "train_lowlevel": {"evaluate_lowlevel", *READERS},
     "train_keras": {"evaluate_keras", *READERS},
@@ -26,6 +28,7 @@ DOWNSTREAM = {
                 "holdout_keras", *READERS},
     "report": {"pdf"},
     "pdf": set(),
+    "register": set(),
 }
 TRAINING = {"train_lowlevel", "train_keras", "compare_optimizers", "holdout_keras"}
 
@@ -83,7 +86,7 @@ def test_edits_re_run_only_the_results_they_can_change():
     assert table["keras/training.py"] == {"train_keras", "evaluate_keras", "holdout_keras", *READERS}
     # A sentence of the report re-draws no figure, and a figure's look re-judges no claim.
     assert table["document/sections.py"] == {"report", "pdf"}
-    assert table["document/drawing.py"] == READERS and table["stages/pdf.py"] == {"pdf"}
+    assert table["document/drawing.py"] == PAGES and table["stages/pdf.py"] == {"pdf"}
     for file in ("tracking/mlflow_runs.py", "tracking/progress.py", "cli.py", "errors.py", "checkpoints.py",
                  "params.py", "files.py", "document/drawing.py", "document/markdown.py", "judging/analysis.py",
                  "stages/report.py"):

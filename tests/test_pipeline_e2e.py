@@ -130,7 +130,7 @@ def test_mlflow_store_holds_each_run_with_its_curves_params_and_tags(pipeline):
     models = mlflow.search_logged_models(experiment_ids=[runs["experiment_id"].iloc[0]], output_format="list")
     assert sorted(model.name for model in models) == sorted(
         [f"{name}-seed{seed}" for name in EXPERIMENTS for seed in SEEDS]
-        + [f"{name}-holdout-seed{seed}" for name in candidates for seed in SEEDS])
+        + [f"{name}-holdout-seed{seed}" for name in candidates for seed in SEEDS] + ["champion"])
 
 
 def test_second_repro_does_nothing(pipeline):
@@ -150,9 +150,9 @@ def test_adding_a_seed_trains_only_the_new_replicates(pipeline):
         status = json.loads(run(["dvc", "status", "--json"], project).stdout)
     finally:
         (project / "params.yaml").write_text(original)
-    # The figures, the report and the sample of mistakes read every seed's results; nothing else
-    # old re-runs.
-    stale = {stage for stage in status if stage not in ("figures", "report", "mistakes")}
+    # The figures, the report, the sample of mistakes and the champion read every seed's results;
+    # nothing else old re-runs.
+    stale = {stage for stage in status if stage not in ("figures", "report", "mistakes", "register")}
     assert stale and all(stage.endswith("-7") for stage in stale), sorted(stale)
     assert {"holdout_keras@keras_4l_drop_taper-7", "train_keras@keras_softmax-7"} <= stale
 

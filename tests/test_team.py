@@ -9,11 +9,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import copy_project, free_port, pipeline_env, run, small_params
 
@@ -83,6 +86,44 @@ def test_stages_record_into_the_server_and_runs_read_back(team_server, project):
     finally:
         for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
             os.environ.pop(key, None)
+
+
+def test_the_champion_is_registered_on_the_server_and_served_from_it_with_the_members_credentials(team_server,
+                                                                                                   project):
+    """`dvc repro` above ran `register` into the server's registry; `make serve` serves it from
+    there for a member with a password, and refuses one without, in one line."""
+    home, address, _ = team_server
+    password = (home / "admin_password").read_text()
+    port = free_port()
+    served = subprocess.Popen([sys.executable, "-m", "fashion_pipeline.tools.serve", "--port", str(port)], cwd=project,
+                              env=member_env(project, address, password=password), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert served.poll() is None and time.monotonic() < deadline
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with np.load(project / "data" / "prepared" / "test.npz") as arrays:
+            image = np.rint(arrays["features"][:1] * 255.0).reshape(1, 28, 28)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", headers={"Content-Type": "application/json"},
+                                         data=json.dumps({"inputs": image.tolist()}).encode())
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            said = json.loads(answer.read())["predictions"][0]["class_name"]
+        assert said == pd.read_csv(project / "champion" / "predictions.csv")["predicted"][0]
+    finally:
+        served.terminate()
+        served.wait(timeout=30)
+    # The version lives in the server's registry (PostgreSQL), its files in the server's folder.
+    assert list((home / "artifacts").rglob("python_model.pkl"))
+    refused = subprocess.run([sys.executable, "-m", "fashion_pipeline.tools.serve", "--port", str(free_port())],
+                             cwd=project, env=member_env(project, address), capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
+        f"error: MLFLOW_TRACKING_URI {address}: the server needs credentials: set MLFLOW_TRACKING_USERNAME and "
+        "MLFLOW_TRACKING_PASSWORD (HTTP 401)"]
 
 
 @pytest.mark.parametrize("credentials", [None, ("admin", "wrong"), ("nobody", "x")])

@@ -98,6 +98,7 @@ SCHEMA = {
         "steps_per_execution": integer(1),
         "resume": boolean,
     },
+    "champion": {"registered_model": text},
     "verify": {"seed": integer(0), "level": number(0.5, 1.0), "experiments": distinct_list(text, "experiment names"),
                "optimizer_runs": distinct_list(text, "optimizer run names")},  # names checked in validate_params
     "demo": {"experiments": distinct_list(text, "experiment names"),  # names checked in validate_params

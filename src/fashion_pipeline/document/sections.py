@@ -146,3 +146,8 @@ def protocol_check(report, check):
     report.table(check["holdout_choice"], "holdout_choice")
     report.text("The pick by loss, seed by seed:")
     report.table(check["holdout_picks_by_seed"], "holdout_picks_by_seed")
+    report.text(
+        f"**The model to use.** The `register` stage puts this pick in MLflow's Model Registry as "
+        f"`{check['registered_model']}@champion`: its best single run or the ensemble averaging its seeds' runs, "
+        "whichever has the lower held-out loss, scored once on the test set (`champion/champion.json`). `make serve` "
+        "serves it over HTTP and `make predict` classifies image files with it (docs/serving.md).")

@@ -126,6 +126,7 @@ def judge_report(inputs):
         tables={name: shown[name] for name in PART_TABLES}, near_zero_weight=params["evaluate"]["near_zero_weight"],
         raw_pixels=raw_pixels(inputs, measured),
         protocol={"candidates": params["holdout"]["experiments"], "held_out_fraction": params["data"]["held_out_fraction"],
+                  "registered_model": params["champion"]["registered_model"],
                   "picks": protocol.picks(measured, shown["holdout_picks_by_seed"], inputs.labels),
                   **{name: shown[name] for name in PROTOCOL_TABLES}},
         essay=Essay(questions["Essay"], study, len(params["seeds"]), params["data"]["held_out_fraction"],

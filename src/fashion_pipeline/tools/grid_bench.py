@@ -6,6 +6,7 @@ is recorded into the project's MLflow store):
 - the subset grid: the demo's whole DAG (both kinds, two seeds, optimizer runs, a few epochs on
   a subset of the images);
 - the full-size slice: params.yaml's `bench.slice`, training stages of one seed at full size.
+The subset grid's registered champion is then served and timed (serving_bench.py).
 Each grid's project is made once with its data prepared, then copied twice, so both runs start
 from the same state: one copy runs `dvc repro`, the other the runner.
 """
@@ -21,6 +22,7 @@ from fashion_pipeline import files, runs
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import all_experiments
 from fashion_pipeline.tools.demo import demo_params, make_project, project_env
+from fashion_pipeline.tools.serving_bench import serving_results
 from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
 
 TRAINING_GROUPS = ("train_keras", "train_lowlevel")
@@ -100,6 +102,10 @@ def grid_benchmark(root, params, gflops, workspace):
                                                                          grid_targets)
         results.update({f"{label}_sequential_seconds": sequential_seconds, f"{label}_runner_seconds": runner_seconds,
                         f"{label}_runner_speedup": sequential_seconds / runner_seconds})
+        if label == "subset":
+            # The subset grid ends with `register`: its champion, served.
+            champion = files.read_json(runner / "champion" / "champion.json")["experiment"]
+            results["serving"] = serving_results(runner, all_experiments(grid_params)[champion]["hidden_units"], gflops)
     experiments = all_experiments(params)
     results["slice_stages"] = {}
     for address in targets:

@@ -1,0 +1,110 @@
+"""`make serve`: MLflow's own scoring server for the registered champion
+(`models:/<champion.registered_model>@champion`) on 127.0.0.1, in the project's environment.
+
+Before it starts it checks, each in one line: the tracking store answers (with the member's
+credentials on a team server), the port is free, and the champion is registered. When it is not,
+the champion is made through the DAG: its held-out models are trained if the DVC cache lacks
+them (how long, from the stage times results/ records, is said first), then `register` runs.
+`make register` does only that part.
+"""
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from fashion_pipeline import cli, runs
+from fashion_pipeline.errors import StageError, TrackingError
+from fashion_pipeline.judging import analysis, results
+from fashion_pipeline.params import load_params
+from fashion_pipeline.tracking import mlflow_runs, registry
+
+# Two test images as a request body, written by `register`: the README's curl example sends it.
+EXAMPLE = "champion/example_request.json"
+
+
+def champion_version(params):
+    """The registered champion's version, or None; a store that refuses the member says so."""
+    uri = mlflow_runs.connect(params["mlflow"])
+    name = params["champion"]["registered_model"]
+    try:
+        return MlflowClient(uri).get_model_version_by_alias(name, registry.ALIAS)
+    except MlflowException as error:
+        if error.get_http_status_code() in (401, 403):
+            raise TrackingError(f"tracking store {uri}: refused the registry to this member (HTTP "
+                                f"{error.get_http_status_code()}); set MLFLOW_TRACKING_USERNAME and "
+                                "MLFLOW_TRACKING_PASSWORD") from None
+        return None
+
+
+def missing_training(params):
+    """(the training stages whose champion candidates' models are missing here, their recorded
+    minutes); the pick read from the committed held-out results."""
+    holdout_runs = results.load_holdout_runs("results", params["holdout"]["experiments"], params["seeds"])
+    experiment = analysis.best(holdout_runs, "held_out_loss", highest=False)
+    if experiment is None:
+        raise StageError("no held-out run has finished, so no champion can be picked: run `make repro` first")
+    missing = [runs.Run("holdout", experiment, seed) for seed in params["seeds"]
+               if not runs.Run("holdout", experiment, seed).model_path.is_file()]
+    seconds = sum(holdout_runs[experiment][run.seed].record.get("stage_seconds", 0)
+                  for run in missing if run.seed in holdout_runs[experiment])
+    return [run.stage for run in missing], seconds / 60
+
+
+def dvc(*arguments):
+    result = subprocess.run(["dvc", *arguments])
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def make_champion(params):
+    """Train what the champion lacks, through the DAG, then run `register`."""
+    stages, minutes = missing_training(params)
+    if stages:
+        print(f"serve: the champion's models are not in the DVC cache ({len(stages)} held-out runs; `dvc pull` "
+              f"fetches them from a remote if you have one). Training them through the DAG takes about "
+              f"{minutes:.0f} min of stage time, as recorded in results/.", flush=True)
+        dvc("repro", *stages)
+    # --force: `register` may be up to date in dvc.lock while this store has never seen its version.
+    dvc("repro", "--single-item", "--force", "register")
+
+
+def check_port(host, port):
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise StageError(f"port {port} on {host} is taken ({error.strerror}); stop what uses it, or choose "
+                             "another: make serve SERVE_PORT=<port>") from None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--register-only", action="store_true", help="make and register the champion, serve nothing")
+    arguments = parser.parse_args()
+    params = load_params()
+    if not arguments.register_only:
+        check_port(arguments.host, arguments.port)
+    version = champion_version(params)
+    if version is None or arguments.register_only:
+        make_champion(params)
+        version = champion_version(params)
+    if arguments.register_only:
+        return
+    uri = registry.model_uri(params["champion"]["registered_model"])
+    address = f"http://{arguments.host}:{arguments.port}"
+    print(f"serve: {uri} (version {version.version}) at {address}/invocations; try:\n"
+          f"  curl -s {address}/invocations -H 'Content-Type: application/json' "
+          f"-d @{EXAMPLE}", flush=True)
+    os.execvp("mlflow", ["mlflow", "models", "serve", "-m", uri, "--env-manager", "local", "--host", arguments.host,
+                         "--port", str(arguments.port), "--workers", "1"])
+
+
+if __name__ == "__main__":
+    cli.run(main)
