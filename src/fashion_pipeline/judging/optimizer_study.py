@@ -17,8 +17,11 @@ ADAM, NO_BIAS_CORRECTION = "adam", "adam_no_bias_correction"
 
 def bias_correction_factor(step, beta_1, beta_2):
     """How much larger Adam's step is without bias correction, for a steady gradient:
-    (1 - beta_1^t) / sqrt(1 - beta_2^t). Above 1 means the uncorrected step is larger."""
-    return (1 - beta_1**step) / (1 - beta_2**step) ** 0.5
+    (1 - beta_1^t) / sqrt(1 - beta_2^t). Above 1 means the uncorrected step is larger. Each
+    power is taken on a Python float: NumPy's vectorised power rounds the last bit differently
+    from one CPU to another, and the committed table must read the same everywhere."""
+    factor = [(1 - beta_1 ** int(t)) / (1 - beta_2 ** int(t)) ** 0.5 for t in np.atleast_1d(step)]
+    return np.asarray(factor) if np.ndim(step) else factor[0]
 
 
 def step_size_table(corrected, uncorrected, epochs, beta_1, beta_2):
