@@ -37,7 +37,7 @@ def test_make_demo_trains_records_and_judges_a_small_grid_in_a_project_of_its_ow
     client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
     experiment = client.get_experiment_by_name(f"{project_params['mlflow']['experiment_name']}-demo")
     recorded = {found.info.run_name: found for found in client.search_runs([experiment.experiment_id])
-                if found.data.tags.get("kind") != "report"}
+                if found.data.tags.get("kind") not in ("report", "champion")}
     assert set(recorded) == {identity.mlflow_run_name for identity in expected}
     for identity in expected:
         found = recorded[identity.mlflow_run_name]
@@ -53,5 +53,8 @@ def test_make_demo_trains_records_and_judges_a_small_grid_in_a_project_of_its_ow
     scorecard = pd.read_csv(folder / "reports" / "tables" / "scorecard.csv")
     assert len(scorecard) > 0
     assert set(scorecard["verdict"]) <= {"holds", "reversed", "alike", "inconclusive", "not run"}
+    # And its champion, registered in its store, picked among its held-out runs.
+    champion = client.get_model_version_by_alias(params["champion"]["registered_model"], "champion")
+    assert champion.tags["experiment"] in params["holdout"]["experiments"]
     used = pd.read_csv(folder / "reports" / "tables" / "mlflow_runs.csv")
     assert set(used["mlflow_run_name"]) <= set(recorded)

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 import mlflow
 import numpy as np
@@ -21,13 +22,13 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from fashion_pipeline.data import CLASS_NAMES
-from fashion_pipeline.tracking import registry
+from fashion_pipeline.tracking import mlflow_runs, registry
 
 pytestmark = pytest.mark.slow
 NAME = "fashion-mnist-mlp"
 
 
-def test_pixels(project):
+def pixels_of(project):
     """The project's test images as a user has them: (n, 28, 28) pixels 0-255."""
     with np.load(project / "data" / "prepared" / "test.npz") as arrays:
         return np.rint(arrays["features"] * 255.0).reshape(-1, 28, 28).astype(np.uint8)
@@ -85,7 +86,12 @@ def test_register_picks_on_the_held_out_split_and_registers_once(pipeline):
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     version = client.get_model_version_by_alias(NAME, registry.ALIAS)
     assert version.tags["experiment"] == summary["experiment"] and json.loads(version.tags["seeds"]) == summary["seeds"]
-    assert {"git_commit", "model_md5", "data_sha256", "params", "test_accuracy", "cpu"} <= set(version.tags)
+    assert {"git_commit", "model_md5", "data_sha256", "params", "held_out_loss", "held_out_accuracy", "test_loss",
+            "test_accuracy", "registered_on_cpu"} <= set(version.tags)
+    # The members trained in this store, on this machine.
+    assert version.tags["trained_on_cpu"] == mlflow_runs.cpu_name()
+    accuracy = json.loads(version.tags["test_accuracy"])
+    assert accuracy["low"] < accuracy["mean"] == summary["test"]["test_accuracy"]["mean"] < accuracy["high"]
     assert "Picked on the held-out split" in version.description and "Confused most" in version.description
     # The same champion again: no new version.
     run(["dvc", "repro", "--single-item", "--force", "register"], project)
@@ -101,7 +107,7 @@ def test_promoting_another_champion_moves_the_alias_and_keeps_the_old_version(pi
     # Another champion: the same model files, another digest.
     source = client.get_model_version(NAME, old.version).source
     promoted, new = registry.register({"experiment_name": "fashion-mnist-mlp", "connect_timeout_seconds": 5}, NAME,
-                                      "another champion", lambda experiment_id: (old.run_id, source), {"note": "test"},
+                                      f"another champion {uuid.uuid4()}", lambda experiment_id: (old.run_id, source), {"note": "test"},
                                       "another")
     try:
         assert new and client.get_model_version_by_alias(NAME, registry.ALIAS).version == promoted != old.version
@@ -113,7 +119,7 @@ def test_promoting_another_champion_moves_the_alias_and_keeps_the_old_version(pi
 def test_the_server_answers_as_register_scored_the_test_images(served):
     project, address = served
     expected = pd.read_csv(project / "champion" / "predictions.csv")
-    images = test_pixels(project)[:64]
+    images = pixels_of(project)[:64]
     status, answer = post(address, {"inputs": images.tolist()})
     assert status == 200
     predictions = answer["predictions"]
@@ -139,7 +145,7 @@ def test_a_bad_request_gets_400_naming_what_was_wrong_and_the_server_goes_on(ser
     project, address = served
     status, answer = post(address, body)
     assert status == 400 and said in answer["message"], answer
-    status, _ = post(address, {"inputs": test_pixels(project)[:1].tolist()})
+    status, _ = post(address, {"inputs": pixels_of(project)[:1].tolist()})
     assert status == 200
 
 
@@ -150,7 +156,7 @@ def predict(project, *arguments, env=None):
 
 def test_predict_classifies_png_and_idx_files_and_names_each_file_it_cannot(pipeline, tmp_path):
     project, _ = pipeline
-    images = test_pixels(project)
+    images = pixels_of(project)
     folder = tmp_path / "images"
     folder.mkdir()
     for index in range(3):
@@ -182,7 +188,7 @@ def test_no_champion_an_unreachable_store_or_a_taken_port_end_in_one_line(pipeli
     project, _ = pipeline
     env = {**pipeline_env(project), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'empty.db'}"}
     png = tmp_path / "one.png"
-    Image.fromarray(test_pixels(project)[0]).save(png)
+    Image.fromarray(pixels_of(project)[0]).save(png)
     result = predict(project, png, env=env)
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
         f"error: models:/{NAME}@champion: no champion is registered in this store; `make register` makes one")

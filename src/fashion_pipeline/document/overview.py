@@ -63,8 +63,9 @@ def how_to_read(method):
         "excludes zero on the claimed side, is **reversed** when it excludes zero on the other side, and is "
         "**inconclusive** when it includes zero; the seeds column says how many seeds would settle it. A claim that "
         "two models are alike holds when the interval lies within the margin.",
-        f"- **Primary and exploratory claims.** The {primary} primary claims, one per question, were declared in "
-        "params.yaml before any result. Judged together, they use Holm's method: each interval is drawn at the "
+        f"- **Primary and exploratory claims.** The {primary} primary claims, one per question, were committed to "
+        "params.yaml after seed 42's results had been read and before any result of seeds 43 to 46 was committed: "
+        "they are blind to those four seeds only. Judged together, they use Holm's method: each interval is drawn at the "
         "level that keeps the chance of any false 'holds' among them at "
         f"{1 - method.confidence:.0%}. The other claims are exploratory, each at {method.confidence:.0%}: "
         "with this many, one or two may exclude zero by chance, so they are leads, not findings.",

@@ -134,7 +134,8 @@ def protocol_check(report, check):
     report.heading("Protocol check: the best model on a held-out split")
     report.text(
         "The coursework picks its best epoch and best model on the test set, so the score of the pick is optimistic. "
-        f"Here every candidate ({', '.join(check['candidates'])}, a rule fixed before any result) is "
+        f"Here every candidate ({', '.join(check['candidates'])}: every Part B model the coursework trains, a rule "
+        "set after seed 42's first Keras results of an earlier version of the grid, before any result of this one) is "
         f"trained once more per seed on the training set less a stratified "
         f"{check['held_out_fraction']:.0%}, validated on that held-out part, with the test set recorded beside "
         "it. Both protocols then pick among the same runs, trained on the same images: one on the held-out split, one on "

@@ -48,23 +48,32 @@ def pick_champion(member_rows, labels):
     return chosen, losses
 
 
+def scores(log_probabilities, labels, confidence, split):
+    """Loss and accuracy on a split, each with its interval over the split's images (one model:
+    the images are the only noise)."""
+    correct = (log_probabilities.argmax(axis=1) == labels).astype(float)
+    found = {}
+    for name, values in (("loss", -log_probabilities[np.arange(len(labels)), labels]), ("accuracy", correct)):
+        interval = statistics.interval(values, confidence)
+        found[f"{split}_{name}"] = {"mean": interval.mean, "low": interval.low, "high": interval.high,
+                                    "confidence": confidence}
+    return found
+
+
 def test_scores(log_probabilities, labels, confidence):
-    """Test loss and accuracy with intervals over the test images (one model: the images are the
-    only noise), the per-class accuracy and the pairs of classes confused most."""
+    """Test loss and accuracy with their intervals, the per-class accuracy and the pairs of
+    classes confused most."""
     predicted = log_probabilities.argmax(axis=1)
     correct = (predicted == labels).astype(float)
-    scores = {}
-    for name, values in (("test_loss", -log_probabilities[np.arange(len(labels)), labels]), ("test_accuracy", correct)):
-        found = statistics.interval(values, confidence)
-        scores[name] = {"mean": found.mean, "low": found.low, "high": found.high, "confidence": confidence}
+    scores_found = scores(log_probabilities, labels, confidence, "test")
     per_class = pd.DataFrame({"class": CLASS_NAMES,
                               "accuracy": [correct[labels == index].mean() for index in range(len(CLASS_NAMES))],
                               "images": np.bincount(labels, minlength=len(CLASS_NAMES))})
     pairs = pd.crosstab(labels, predicted).stack()
     confused = pairs[[true != said for true, said in pairs.index]].sort_values(ascending=False, kind="stable").head(3)
-    scores["confused_most"] = [{"actual": CLASS_NAMES[true], "predicted": CLASS_NAMES[said], "images": int(count)}
-                               for (true, said), count in confused.items()]
-    return scores, per_class
+    scores_found["confused_most"] = [{"actual": CLASS_NAMES[true], "predicted": CLASS_NAMES[said],
+                                      "images": int(count)} for (true, said), count in confused.items()]
+    return scores_found, per_class
 
 
 def digest(paths, spec):
@@ -125,17 +134,23 @@ def register_stage(arguments):
     chosen, held_losses = pick_champion(held_rows, held_labels)
     test_rows = champion.ensemble_log_probabilities(
         [champion.member_log_probabilities(members[seed], test_pixels, scaled) for seed in chosen])
-    test, per_class = test_scores(test_rows, test_labels, params["report"]["confidence"])
+    confidence = params["report"]["confidence"]
+    test, per_class = test_scores(test_rows, test_labels, confidence)
+    held_out = scores(champion.ensemble_log_probabilities([held_rows[seed] for seed in chosen]), held_labels,
+                      confidence, "held_out")
     answers = champion.answer(test_rows)
     summary = {"experiment": experiment, "seeds": chosen, "held_out_fraction": data["held_out_fraction"],
-               "held_out_losses": held_losses, "test": test,
+               "held_out_losses": held_losses, "held_out": held_out, "test": test,
                "registered_model": params["champion"]["registered_model"]}
 
     chosen_paths = [member_paths[seed] for seed in chosen]
     tags = {"git_commit": mlflow_runs.git_commit(), "experiment": experiment, "seeds": chosen,
             "model_md5": {str(path): hashlib.md5(path.read_bytes()).hexdigest() for path in chosen_paths},
-            "data_sha256": data["sha256"], "params": spec, "held_out_loss": held_losses,
-            "test_accuracy": test["test_accuracy"], "test_loss": test["test_loss"], "cpu": mlflow_runs.cpu_name()}
+            "data_sha256": data["sha256"], "params": spec, "held_out_candidates": held_losses, **held_out,
+            "test_accuracy": test["test_accuracy"], "test_loss": test["test_loss"],
+            "trained_on_cpu": registry.training_cpus([holdout_runs[experiment][seed].record["mlflow_run_id"]
+                                                      for seed in chosen]),
+            "registered_on_cpu": mlflow_runs.cpu_name()}
 
     def log(experiment_id):
         sample = test_pixels[:5].reshape(-1, *champion.IMAGE_SHAPE)

@@ -62,7 +62,8 @@ def image_files(given):
     found = []
     for item in map(Path, given):
         if item.is_dir():
-            found += sorted(path for path in item.rglob("*") if path.is_file()
+            # Symbolic links too, even broken ones: a file the user put there is named if it cannot be read.
+            found += sorted(path for path in item.rglob("*") if (path.is_file() or path.is_symlink())
                             and (path.suffix.lower() == ".png" or path.name.endswith(IDX_SUFFIXES)))
         else:
             found.append(item)

@@ -67,7 +67,8 @@ def make_champion(params):
     if stages:
         print(f"serve: the champion's models are not in the DVC cache ({len(stages)} held-out runs; `dvc pull` "
               f"fetches them from a remote if you have one). Training them through the DAG takes about "
-              f"{minutes:.0f} min of stage time, as recorded in results/.", flush=True)
+              f"{minutes:.0f} min of stage time, as recorded in results/; their files in results/ and dvc.lock are "
+              "then this machine's.", flush=True)
         dvc("repro", *stages)
     # --force: `register` may be up to date in dvc.lock while this store has never seen its version.
     dvc("repro", "--single-item", "--force", "register")

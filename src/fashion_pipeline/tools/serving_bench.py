@@ -61,7 +61,8 @@ def served(project, singles=100, batches=20):
     project = Path(project)
     summary = files.read_json(project / "champion" / "champion.json")
     with np.load(project / "data" / "prepared" / "test.npz") as arrays:
-        images = np.rint(arrays["features"] * 255.0).reshape(-1, 28, 28)
+        # Pixels 0-255 in float64, the model's input type.
+        images = np.rint(arrays["features"] * 255.0).reshape(-1, 28, 28).astype(np.float64)
     batch = np.resize(images, (BATCH, 28, 28))
     port = free_port()
     server = started_server(project, port)

@@ -3,6 +3,7 @@ with the alias `champion` on the newest; a description that is its model card, a
 say where it came from. Registering the same champion again creates no version."""
 
 import json
+import warnings
 
 import mlflow
 import numpy as np
@@ -29,6 +30,19 @@ def version_with_digest(client, registered_name, digest):
     return found[0] if found else None
 
 
+def training_cpus(run_ids):
+    """The CPU kinds the members trained on, from their runs' `cpu` tags in the store (the
+    numbers are exact only within one kind); "unknown" for a run the store does not hold."""
+    client = MlflowClient()
+    found = set()
+    for run_id in run_ids:
+        try:
+            found.add(client.get_run(run_id).data.tags.get("cpu", "unknown"))
+        except MlflowException:
+            found.add("unknown")
+    return ", ".join(sorted(found))
+
+
 def log_champion(python_model, member_paths, sample_images, sample_output, run_name, run_tags, experiment_id):
     """Log the champion's MLflow model in a run of its own, with its signature and an input
     example; returns (run id, model URI)."""
@@ -39,7 +53,10 @@ def log_champion(python_model, member_paths, sample_images, sample_output, run_n
 
     # Pixels travel as float64: JSON's integers cast to it, and NaN reaches the model's own checks.
     sample_images = np.asarray(sample_images, np.float64)
-    signature = infer_signature(sample_images, sample_output)
+    with warnings.catch_warnings():
+        # MLflow's hint that integer columns cannot hold missing values: class_index never misses.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        signature = infer_signature(sample_images, sample_output)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags) as run:
         info = mlflow.pyfunc.log_model(
             name=ALIAS, python_model=python_model, signature=signature, input_example=sample_images,
@@ -66,9 +83,12 @@ def register(mlflow_params, registered_name, digest, log, tags, description):
     except MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-    run_id, source = log(mlflow_runs.experiment_id(mlflow_params, uri))
-    version = client.create_model_version(registered_name, source, run_id=run_id, description=description,
-                                          tags={DIGEST_TAG: digest, **{key: text(value) for key, value in tags.items()}})
+    _, source = log(mlflow_runs.experiment_id(mlflow_params, uri))
+    # register_model, not the client's create_model_version: a tracking server needs the logged
+    # model's id beside its `models:/` source, which register_model passes.
+    version = mlflow.register_model(source, registered_name,
+                                    tags={DIGEST_TAG: digest, **{key: text(value) for key, value in tags.items()}})
+    client.update_model_version(registered_name, version.version, description=description)
     client.set_registered_model_alias(registered_name, ALIAS, version.version)
     return version.version, True
 
