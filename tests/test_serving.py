@@ -92,7 +92,11 @@ def test_register_picks_on_the_held_out_split_and_registers_once(pipeline):
     assert version.tags["trained_on_cpu"] == mlflow_runs.cpu_name()
     accuracy = json.loads(version.tags["test_accuracy"])
     assert accuracy["low"] < accuracy["mean"] == summary["test"]["test_accuracy"]["mean"] < accuracy["high"]
-    assert "Picked on the held-out split" in version.description and "Confused most" in version.description
+    card = version.description
+    assert "Picked on the held-out split" in card and "confused most" in card
+    # Every class's accuracy, as per_class.csv holds it.
+    per_class = pd.read_csv(project / "champion" / "per_class.csv")
+    assert all(f"{row['class']} {row['accuracy']:.3f}" in card for _, row in per_class.iterrows())
     # The same champion again: no new version.
     run(["dvc", "repro", "--single-item", "--force", "register"], project)
     assert [found.version for found in client.search_model_versions(f"name = '{NAME}'")] == [version.version]

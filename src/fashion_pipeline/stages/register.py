@@ -94,14 +94,17 @@ def model_card(summary, per_class):
     weakest = per_class.sort_values("accuracy").head(3)
     lines = [
         f"**{what}.**", "",
-        f"Trained on Fashion-MNIST's 60,000 training images less a stratified {summary['held_out_fraction']:.0%} "
-        "held out; input 28x28 grayscale, pixels 0-255, scaled inside the model.", "",
+        f"Trained on {summary['images']['train']:,} Fashion-MNIST training images (a stratified "
+        f"{summary['held_out_fraction']:.0%} of the training set, {summary['images']['held_out']:,} images, held out); "
+        "input 28x28 grayscale, pixels 0-255, scaled inside the model.", "",
         f"Picked on the held-out split, never on the test set: {summary['experiment']} has the lowest mean held-out "
         "loss of the protocol check's candidates; then the ensemble of its seeds against its best single seed: "
         + ", ".join(f"{name} {loss:.4f}" for name, loss in summary["held_out_losses"].items()) + ".", "",
-        f"Test set (10,000 images, seen once): accuracy {interval('test_accuracy')}, loss {interval('test_loss')}.", "",
-        "Weakest classes: " + ", ".join(f"{row['class']} {row['accuracy']:.3f}" for _, row in weakest.iterrows())
-        + ". Confused most: " + ", ".join(f"{pair['actual']} read as {pair['predicted']} ({pair['images']} images)"
+        f"Test set ({summary['images']['test']:,} images, seen once): accuracy {interval('test_accuracy')}, loss {interval('test_loss')}.", "",
+        "Accuracy per class: " + ", ".join(f"{row['class']} {row['accuracy']:.3f}" for _, row in per_class.iterrows())
+        + ".", "",
+        "Known weaknesses: the weakest classes are " + ", ".join(row["class"] for _, row in weakest.iterrows())
+        + "; confused most: " + ", ".join(f"{pair['actual']} read as {pair['predicted']} ({pair['images']} images)"
                                           for pair in test["confused_most"]) + ".",
     ]
     return "\n".join(lines)
@@ -141,6 +144,8 @@ def register_stage(arguments):
     answers = champion.answer(test_rows)
     summary = {"experiment": experiment, "seeds": chosen, "held_out_fraction": data["held_out_fraction"],
                "held_out_losses": held_losses, "held_out": held_out, "test": test,
+               "images": {"train": len(train_labels) - len(held_labels), "held_out": len(held_labels),
+                          "test": len(test_labels)},
                "registered_model": params["champion"]["registered_model"]}
 
     chosen_paths = [member_paths[seed] for seed in chosen]
