@@ -122,7 +122,7 @@ def test_the_champion_is_registered_on_the_server_and_served_from_it_with_the_me
     refused = subprocess.run([sys.executable, "-m", "fashion_pipeline.tools.serve", "--port", str(free_port())],
                              cwd=project, env=member_env(project, address), capture_output=True, text=True)
     assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
-        f"error: MLFLOW_TRACKING_URI {address}: the server needs credentials: set MLFLOW_TRACKING_USERNAME and "
+        f"error: MLFLOW_TRACKING_URI {address}: the server refused the credentials in MLFLOW_TRACKING_USERNAME and "
         "MLFLOW_TRACKING_PASSWORD (HTTP 401)"]
 
 
