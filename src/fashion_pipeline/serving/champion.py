@@ -14,6 +14,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
 from fashion_pipeline.data import CLASS_NAMES, FEATURE_COUNT, IMAGE_SIDE
+from fashion_pipeline.judging import analysis, results
 from fashion_pipeline.models import load_model, log_softmax, logits
 
 IMAGE_SHAPE = (IMAGE_SIDE, IMAGE_SIDE)
@@ -26,6 +27,13 @@ class InputError(MlflowException):
 
     def __init__(self, message):
         super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+def protocol_pick(params, results_dir):
+    """(the experiment the protocol check picks on the held-out split: the lowest mean held-out
+    loss over the seeds, or None before any held-out run; every held-out run, name -> {seed: Run})."""
+    holdout_runs = results.load_holdout_runs(results_dir, params["holdout"]["experiments"], params["seeds"])
+    return analysis.best(holdout_runs, "held_out_loss", highest=False), holdout_runs
 
 
 def checked_images(images):

@@ -23,7 +23,7 @@ import pandas as pd
 from fashion_pipeline import cli, files, runs
 from fashion_pipeline.data import CLASS_NAMES, held_out_split, load_split, rescale
 from fashion_pipeline.errors import StageError
-from fashion_pipeline.judging import analysis, results, statistics
+from fashion_pipeline.judging import statistics
 from fashion_pipeline.models import load_model
 from fashion_pipeline.params import experiment_spec, load_params
 from fashion_pipeline.serving import champion
@@ -114,8 +114,7 @@ def register_stage(arguments):
     out = Path(arguments.out)
     params = load_params(arguments.params)
     seeds, data = params["seeds"], params["data"]
-    holdout_runs = results.load_holdout_runs(arguments.results, params["holdout"]["experiments"], seeds)
-    experiment = analysis.best(holdout_runs, "held_out_loss", highest=False)
+    experiment, holdout_runs = champion.protocol_pick(params, arguments.results)
     if experiment is None or set(holdout_runs[experiment]) != set(seeds):
         raise StageError("register: the held-out runs of every seed are needed to pick the champion; "
                          "run the holdout_keras stages first")

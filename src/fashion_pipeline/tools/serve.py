@@ -19,8 +19,8 @@ from mlflow.tracking import MlflowClient
 
 from fashion_pipeline import cli, runs
 from fashion_pipeline.errors import StageError, TrackingError
-from fashion_pipeline.judging import analysis, results
 from fashion_pipeline.params import load_params
+from fashion_pipeline.serving import champion
 from fashion_pipeline.tracking import mlflow_runs, registry
 
 # Two test images as a request body, written by `register`: the README's curl example sends it.
@@ -44,8 +44,7 @@ def champion_version(params):
 def missing_training(params):
     """(the training stages whose champion candidates' models are missing here, their recorded
     minutes); the pick read from the committed held-out results."""
-    holdout_runs = results.load_holdout_runs("results", params["holdout"]["experiments"], params["seeds"])
-    experiment = analysis.best(holdout_runs, "held_out_loss", highest=False)
+    experiment, holdout_runs = champion.protocol_pick(params, "results")
     if experiment is None:
         raise StageError("no held-out run has finished, so no champion can be picked: run `make repro` first")
     missing = [runs.Run("holdout", experiment, seed) for seed in params["seeds"]

@@ -77,13 +77,12 @@ def served(project, singles=100, batches=20):
     return summary, single, batched, batch
 
 
-def in_process(project, batch, singles=100, batches=20):
+def in_process(project, summary, batch, singles=100, batches=20):
     """The same model loaded by MLflow in this process, as `make predict` loads it."""
     import mlflow.pyfunc
 
     from fashion_pipeline.tracking import registry
 
-    summary = files.read_json(Path(project) / "champion" / "champion.json")
     mlflow.set_tracking_uri(f"sqlite:///{Path(project) / 'mlflow.db'}")
     model = mlflow.pyfunc.load_model(registry.model_uri(summary["registered_model"]))
     model.predict(batch[:1])
@@ -92,7 +91,7 @@ def in_process(project, batch, singles=100, batches=20):
 
 def serving_results(project, hidden_units, gflops):
     summary, single, batched, batch = served(project)
-    local_single, local_batched = in_process(project, batch)
+    local_single, local_batched = in_process(project, summary, batch)
     # The forward pass alone: 2 FLOPs per weight and image, once per member of the ensemble.
     bound = gflops * 1e9 / (2 * weight_count(layer_sizes(hidden_units)) * len(summary["seeds"]))
     return {"model": f"{summary['experiment']}, {len(summary['seeds'])} member(s)",
