@@ -119,10 +119,30 @@ def start_client(scheduler, workers):
     return Client(cluster), cluster
 
 
+class Stopping:
+    """Ctrl-C (SIGINT) and SIGTERM, noted rather than raised: a signal that lands while DVC
+    writes dvc.lock, or in one of Dask's threads, would otherwise be raised inside their code,
+    or wait for the next stage to end. The runner looks at `signal` between its steps."""
+
+    def __init__(self):
+        self.signal = None
+
+    def __enter__(self):
+        self.previous = {number: signal.signal(number, self.note) for number in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def note(self, number, frame):
+        self.signal = number
+
+    def __exit__(self, *error):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
 def run_grid(targets, scheduler=None, workers=2):
     """Run every stale stage of `targets` (all of dvc.yaml when empty) and every stage after
     them; return the ones that failed."""
-    from distributed import Event, as_completed, wait
+    from distributed import Event, wait
 
     grid = Grid(targets)
     # DVC's own notes on each commit ("Updating lock file 'dvc.lock'") between the runner's lines;
@@ -141,56 +161,69 @@ def run_grid(targets, scheduler=None, workers=2):
     running, finished, failed = {}, set(grid.order) - set(pending), []
     started, root = time.perf_counter(), str(Path.cwd())
     try:
-        while pending or running:
-            for address in [address for address in pending if grid.needs[address] <= finished | set(failed)]:
-                pending.remove(address)
-                if grid.needs[address] & set(failed):
-                    failed.append(address)
-                    print(f"grid: {address} not run: a stage it needs failed", flush=True)
-                elif not grid.needs_run(address):
-                    finished.add(address)
-                else:
-                    log_path = str(Path(root) / LOG_DIR / f"{address}.log")
-                    future = client.submit(run_command, address, grid.argv(address), root, stop_name, log_path,
-                                           grid.watched(address), key=f"{address}-{uuid.uuid4().hex[:8]}", retries=1,
-                                           pure=False, priority=-grid.order.index(address))
-                    running[future] = (address, log_path)
-            if not running:
-                break
-            future = next(as_completed(list(running)))
-            address, log_path = running.pop(future)
-            if future.status == "error":
-                failed.append(address)
-                print(f"grid: {address} FAILED twice: {last_line(log_path)}", flush=True)
-            elif future.result() != fingerprint(root, grid.watched(address)):
-                failed.append(address)
-                print(f"grid: {address} not recorded: its code or params changed while it ran", flush=True)
-            elif (refused := grid.record(address)) is not None:
-                failed.append(address)
-                print(f"grid: {address} not recorded: {refused}", flush=True)
-            else:
-                finished.add(address)
-                left = pending + [other for other, _ in running.values()]
-                estimate = time_left(left, workers)
-                print(f"grid: {address} done; {len(finished & set(grid.order))} done, {len(left)} to go, "
-                      + (f"{estimate} left, " if estimate else "")
-                      + f"{(time.perf_counter() - started) / 60:.0f} min so far", flush=True)
-    except KeyboardInterrupt:
-        # Queued stages never start; running ones get SIGTERM from their worker, and the runner
-        # waits for them to remove what they had half-written and end their MLflow runs.
-        stop.set()
-        try:
-            wait(list(running), timeout=STOP_SECONDS)
-        except TimeoutError:
-            print(f"grid: a stage did not stop within {STOP_SECONDS} s", flush=True)
-        client.cancel(list(running))
-        raise
+        with Stopping() as stopping:
+            while (pending or running) and not stopping.signal:
+                for address in [address for address in pending if grid.needs[address] <= finished | set(failed)]:
+                    pending.remove(address)
+                    if grid.needs[address] & set(failed):
+                        failed.append(address)
+                        print(f"grid: {address} not run: a stage it needs failed", flush=True)
+                    elif not grid.needs_run(address):
+                        finished.add(address)
+                    else:
+                        log_path = str(Path(root) / LOG_DIR / f"{address}.log")
+                        future = client.submit(run_command, address, grid.argv(address), root, stop_name, log_path,
+                                               grid.watched(address), key=f"{address}-{uuid.uuid4().hex[:8]}",
+                                               retries=1, pure=False, priority=-grid.order.index(address))
+                        running[future] = (address, log_path)
+                if not running:
+                    break
+                # A second at most, so that a signal is acted on within a second.
+                try:
+                    wait(list(running), timeout=1, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    continue
+                for future in [future for future in running if future.done()]:
+                    address, log_path = running.pop(future)
+                    if finish(grid, future, address, log_path, root, failed):
+                        finished.add(address)
+                        left = pending + [other for other, _ in running.values()]
+                        estimate = time_left(left, workers)
+                        print(f"grid: {address} done; {len(finished & set(grid.order))} done, {len(left)} to go, "
+                              + (f"{estimate} left, " if estimate else "")
+                              + f"{(time.perf_counter() - started) / 60:.0f} min so far", flush=True)
+            if stopping.signal:
+                # Queued stages never start; running ones get SIGTERM from their worker, and the
+                # runner waits for them to remove what they had half-written and end their MLflow runs.
+                stop.set()
+                try:
+                    wait(list(running), timeout=STOP_SECONDS)
+                except TimeoutError:
+                    print(f"grid: a stage did not stop within {STOP_SECONDS} s", flush=True)
+                client.cancel(list(running))
+                raise KeyboardInterrupt(f"signal {stopping.signal}")
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
     print("grid: done" + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
     return failed
+
+
+def finish(grid, future, address, log_path, root, failed):
+    """Record a stage whose task ended, in dvc.lock; False (with a line saying why, and the stage
+    in `failed`) when it failed, changed while it ran, or DVC refused it."""
+    if future.status == "error":
+        reason = f"FAILED twice: {last_line(log_path)}"
+    elif future.result() != fingerprint(root, grid.watched(address)):
+        reason = "not recorded: its code or params changed while it ran"
+    elif (refused := grid.record(address)) is not None:
+        reason = f"not recorded: {refused}"
+    else:
+        return True
+    failed.append(address)
+    print(f"grid: {address} {reason}", flush=True)
+    return False
 
 
 def main():

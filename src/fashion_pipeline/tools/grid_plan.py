@@ -3,7 +3,6 @@ stale in it, the order to run it in, and the record of a finished stage in dvc.l
 
 import functools
 import shlex
-import signal
 import time
 from pathlib import Path
 
@@ -129,16 +128,12 @@ class Grid:
     def record(self, address):
         """Write the finished stage to dvc.lock and its cached outputs to the cache, as `dvc
         repro` does after a stage; return None, or DVC's reason in one line when it refuses (an
-        output that git tracks, say), so that the other stages go on. Ctrl-C waits until
-        dvc.lock is written whole."""
+        output that git tracks, say), so that the other stages go on. (The runner notes Ctrl-C
+        meanwhile and acts on it after, so dvc.lock is written whole.)"""
         from dvc.exceptions import DvcException
 
-        interrupts = {signal.SIGINT, signal.SIGTERM}
-        signal.pthread_sigmask(signal.SIG_BLOCK, interrupts)
         try:
             self.locked(lambda: self.repo.commit(address, force=True))
         except DvcException as error:
             return " ".join(str(error).split())
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupts)
         return None
