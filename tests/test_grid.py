@@ -77,11 +77,14 @@ def subset_params(project_params):
 @pytest.mark.slow
 def test_the_runner_on_a_scheduler_with_two_workers_ends_as_dvc_repro_even_when_a_worker_dies(tmp_path, subset_params,
                                                                                                real_data):
-    # One seed: every kind of stage once (both kinds, an optimizer run, a held-out run, the report
-    # and the champion), twice over; the order across seeds is tested below without training.
+    # Every kind of training stage once, and an evaluation that reads another worker's model,
+    # twice over. The report and the champion under the runner are the demo's (test_demo.py); the
+    # order across seeds is tested below without training.
     subset_params = {**subset_params, "seeds": SEEDS[:1]}
+    targets = [f"evaluate_keras@{EXPERIMENTS[1]}-{SEEDS[0]}", f"train_lowlevel@{EXPERIMENTS[0]}-{SEEDS[0]}",
+               f"compare_optimizers@adam-{SEEDS[0]}", f"holdout_keras@{EXPERIMENTS[1]}-{SEEDS[0]}"]
     sequential = copy_project(tmp_path / "sequential", subset_params)
-    run(["dvc", "repro"], sequential)
+    run(["dvc", "repro", *targets], sequential)
 
     distributed = copy_project(tmp_path / "distributed", subset_params)
     port = free_port()
@@ -92,8 +95,8 @@ def test_the_runner_on_a_scheduler_with_two_workers_ends_as_dvc_repro_even_when_
                                    "--no-dashboard"], distributed) for name in ("w0", "w1")}
     runner = None
     try:
-        runner = subprocess.Popen([sys.executable, "-m", "fashion_pipeline.tools.grid", "--scheduler", address],
-                                  cwd=distributed, env=pipeline_env(distributed), stdout=subprocess.PIPE,
+        runner = subprocess.Popen([sys.executable, "-m", "fashion_pipeline.tools.grid", "--scheduler", address,
+                                   *targets], cwd=distributed, env=pipeline_env(distributed), stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True)
         # Kill the worker of the first stage to train an epoch, in the middle of that stage.
         deadline = time.monotonic() + 600
@@ -109,7 +112,7 @@ def test_the_runner_on_a_scheduler_with_two_workers_ends_as_dvc_repro_even_when_
                 process.kill()
     assert runner.returncode == 0, output
     assert "grid: done" in output and "FAILED" not in output, output
-    assert "up to date" in run(["dvc", "status"], distributed).stdout
+    assert "up to date" in run(["dvc", "status", *targets], distributed).stdout
     assert lock_entries(distributed) == lock_entries(sequential)
     assert result_files(distributed) == result_files(sequential)
     # The stage ran again on the other worker: its log holds both attempts, the first stopped.
