@@ -3,31 +3,16 @@
 import copy
 import gzip
 import hashlib
-import os
-import shutil
 import struct
 import subprocess
-import tempfile
 from pathlib import Path
 
-# XLA's compiled programs, kept on disk for the whole test session and shared by every test
-# process and the stages they start: the test projects train the same small models again and
-# again, and each stage would compile them anew (a second or more each). The cache holds the
-# very programs XLA would compile, so no number moves. Set before TensorFlow is imported, and
-# before pytest-xdist starts its workers, which inherit it.
-XLA_CACHE_FLAG = "--tf_xla_persistent_cache_directory"
-if XLA_CACHE_FLAG not in os.environ.get("TF_XLA_FLAGS", ""):
-    XLA_CACHE = tempfile.mkdtemp(prefix="fashion-pipeline-tests-xla-")
-    os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} {XLA_CACHE_FLAG}={XLA_CACHE}".strip()
-else:
-    XLA_CACHE = None
+import numpy as np
+import pytest
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from fashion_pipeline import data  # noqa: E402
-from fashion_pipeline.tools.demo import make_project, project_env, small_params  # noqa: F401, E402 - for the tests
-from fashion_pipeline.tools.screenshots import free_port  # noqa: F401, E402 - for the tests
+from fashion_pipeline import data
+from fashion_pipeline.tools.demo import make_project, project_env, small_params  # noqa: F401 - for the tests
+from fashion_pipeline.tools.screenshots import free_port  # noqa: F401 - for the tests
 
 ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
@@ -41,12 +26,6 @@ SHARED_PIPELINE_FILES = ("test_pipeline_e2e.py", "test_pipeline_faults.py", "tes
                          "test_serving.py")
 LONGEST_FIRST = ("test_interruption.py", *SHARED_PIPELINE_FILES, "test_benchmark.py", "test_team.py", "test_grid.py",
                  "test_demo.py")
-
-
-def pytest_unconfigure(config):
-    """The process that made the XLA cache removes it (pytest-xdist's workers end first)."""
-    if XLA_CACHE is not None:
-        shutil.rmtree(XLA_CACHE, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items):
