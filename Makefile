@@ -6,6 +6,7 @@ DEBIAN_DATA := /usr/share/datasets/fashion-mnist
 RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 UI_PORT ?= 5000
 UI_HOST ?= 127.0.0.1
+UI_WORKERS ?= 1
 
 .PHONY: setup data postgresql chromium screenshots report demo repro grid verify test ui server server-stop bench clean \
 	register serve predict
@@ -74,14 +75,11 @@ test: setup postgresql chromium
 	$(RUN) python -m pytest -n $(TEST_WORKERS)
 	TF_ENABLE_ONEDNN_OPTS=0 $(RUN) python -m pytest -n $(TEST_WORKERS) -m cpu_sensitive
 
-# On a store that never saw the committed grid trained (a fresh clone), its runs are imported first
-# (tracking/imported.py): params, curves, metrics and tags, no models. Then the runs table's views
-# (tracking/views.py): every run, and each study with its params and metrics in view; their
-# addresses are printed. No TensorFlow is loaded.
+# tools/ui.py: on a store that never saw the committed grid trained (a fresh clone), its runs are
+# imported first; then the runs table's views, their addresses printed; then MLflow's server with
+# UI_WORKERS worker processes, its own lines in logs/mlflow_ui.log. No TensorFlow is loaded.
 ui: setup
-	@$(RUN) python -m fashion_pipeline.tracking.imported
-	@$(RUN) python -m fashion_pipeline.tracking.views --address http://$(UI_HOST):$(UI_PORT)
-	$(RUN) mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" --host $(UI_HOST) --port $(UI_PORT)
+	@$(RUN) python -m fashion_pipeline.tools.ui --host $(UI_HOST) --port $(UI_PORT) --workers $(UI_WORKERS)
 
 # The champion (tools/serve.py): `make register` picks it on the held-out split and registers it in
 # MLflow's Model Registry, training its models first when the DVC cache lacks them (it says how long);

@@ -12,7 +12,7 @@ import pytest
 
 from fashion_pipeline import data
 from fashion_pipeline.tools.demo import make_project, project_env, small_params  # noqa: F401 - for the tests
-from fashion_pipeline.tools.screenshots import free_port  # noqa: F401 - for the tests
+from fashion_pipeline.tools.ports import free_port  # noqa: F401 - for the tests
 
 ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")

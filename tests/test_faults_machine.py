@@ -5,9 +5,6 @@ what is loaded and served."""
 import copy
 import errno
 import http.server
-import os
-import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -17,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, copy_project, free_port, fake_dataset, pipeline_env, prepared_fake, run, small_params, write_source
+from conftest import ROOT, copy_project, fake_dataset, pipeline_env, prepared_fake, run, small_params, write_source
 
 from fashion_pipeline import cli
 from fashion_pipeline.stages import train
@@ -194,40 +191,6 @@ def test_shell_metacharacters_in_names_run_nothing_through_dvc(tmp_path, project
         assert not marker.exists(), f"{name!r} ran a command"
     dvc_yaml = (project / "dvc.yaml").read_text()
     assert "${item.experiment}" not in "".join(line for line in dvc_yaml.splitlines() if "cmd:" in line)
-
-
-def listening_addresses(port):
-    """The IPv4 addresses a local socket listens on at `port` (from /proc/net/tcp)."""
-    found = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        address, local_port = local.split(":")
-        if state == "0A" and int(local_port, 16) == port:  # 0A: LISTEN
-            found.add(".".join(str(int(address[index:index + 2], 16)) for index in (6, 4, 2, 0)))
-    return found
-
-
-def test_make_ui_serves_on_the_loopback_interface_by_default(tmp_path):
-    """`make ui` as a user types it, in a project with no runs: the UI answers on 127.0.0.1 and
-    listens there alone, not on every interface."""
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("Makefile", "requirements.txt", "constraints.txt", "pyproject.toml", "params.yaml"):
-        shutil.copy(ROOT / name, project / name)
-        os.utime(project / name, (0, 0))  # older than the installed .venv, so `make` reinstalls nothing
-    (project / ".venv").symlink_to(ROOT / ".venv")
-    (project / "results").mkdir()
-    port = free_port()
-    server = subprocess.Popen(["make", "ui", f"UI_PORT={port}"], cwd=project, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 180
-        while not listening_addresses(port) and time.monotonic() < deadline and server.poll() is None:
-            time.sleep(0.5)
-        assert listening_addresses(port) == {"127.0.0.1"}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
 
 
 def test_arrays_with_python_objects_are_refused(tmp_path):

@@ -1,14 +1,18 @@
 """The committed grid browsable in MLflow without training: imported into a store that never saw
 it trained, each run with the params its study shares, its curves, metrics and tags; and the
-runs table's views that `make ui` prints, opened in a fresh browser."""
+runs table's views that `make ui` prints, opened in a fresh browser; `make ui` itself, quiet and
+light."""
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import pandas as pd
 from conftest import ROOT, free_port
@@ -30,9 +34,15 @@ def test_the_committed_results_import_once_with_shared_params_and_curves(tmp_pat
     params = load_params(ROOT / "params.yaml")
     folders = list(imported.result_folders(results, params))
     assert len(folders) >= 20
-    assert imported.import_results(results, params, "abc123") == len(folders)
-    # Idempotent: a second import finds every run there already.
-    assert imported.import_results(results, params, "abc123") == 0
+    said = []
+    assert imported.import_results(results, params, "abc123", say=said.append) == len(folders)
+    # It says what it does first, then how far it is, to the last run.
+    assert said[0].startswith(f"MLflow: importing {len(folders)} committed runs into sqlite:///")
+    counts = [int(line.split()[1]) for line in said[1:]]
+    assert counts == sorted(counts) and counts[-1] == len(folders) and len(counts) >= len(folders) // 25
+    # Idempotent: a second import finds every run there already, and says nothing.
+    said.clear()
+    assert imported.import_results(results, params, "abc123", say=said.append) == 0 and said == []
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.get_experiment_by_name(params["mlflow"]["experiment_name"])
@@ -99,3 +109,68 @@ def test_a_study_view_opens_the_runs_table_on_the_study_in_a_fresh_browser(tmp_p
     shown = set(re.findall(rf"(keras_[a-z0-9_]+)-{seed}", dom))
     assert shown == {f"{name}" for name in params["studies"]["dropout_4l"]["experiments"]}
     assert "test_accuracy" in dom and "dropout" in dom and "hidden_units" in dom
+
+
+def listening_addresses(port):
+    """The IPv4 addresses a local socket listens on at `port` (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, local_port = local.split(":")
+        if state == "0A" and int(local_port, 16) == port:  # 0A: LISTEN
+            found.add(".".join(str(int(address[index:index + 2], 16)) for index in (6, 4, 2, 0)))
+    return found
+
+
+def processes_of_session(session):
+    """The command lines of the processes in a session."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and os.getsid(int(entry.name)) == session:
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return found
+
+
+def test_make_ui_serves_on_the_loopback_interface_by_default_quietly_with_one_worker(tmp_path):
+    """`make ui` as a user types it, in a project with no runs: the UI answers on 127.0.0.1 and
+    listens there alone, not on every interface; one server process and no job consumer; the
+    terminal shows the project's lines only (MLflow's go to logs/mlflow_ui.log); a second `make ui`
+    on the same port is refused in one line."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Makefile", "requirements.txt", "constraints.txt", "pyproject.toml", "params.yaml"):
+        shutil.copy(ROOT / name, project / name)
+        os.utime(project / name, (0, 0))  # older than the installed .venv, so `make` reinstalls nothing
+    (project / ".venv").symlink_to(ROOT / ".venv")
+    (project / "results").mkdir()
+    port = free_port()
+    terminal = tmp_path / "terminal.txt"
+    with open(terminal, "w") as output:
+        server = subprocess.Popen(["make", "--no-print-directory", "ui", f"UI_PORT={port}"], cwd=project,
+                                  stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not listening_addresses(port) and time.monotonic() < deadline and server.poll() is None:
+            time.sleep(0.5)
+        assert listening_addresses(port) == {"127.0.0.1"}
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=30)
+        processes = processes_of_session(server.pid)
+        assert not [command for command in processes if "huey" in command], processes
+        # make, its shell, tools/ui.py, MLflow's command and the one server process (19 by default).
+        assert len(processes) <= 5, processes
+        again = subprocess.run(["make", "--no-print-directory", "ui", f"UI_PORT={port}"], cwd=project,
+                               capture_output=True, text=True)
+        assert again.returncode != 0 and again.stderr.splitlines()[0] == (
+            f"error: port {port} on 127.0.0.1 is taken (Address already in use); stop what uses it, or choose "
+            "another: make ui UI_PORT=<port>"), again.stderr
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(timeout=60)
+    said = terminal.read_text().splitlines()
+    assert f"MLflow UI: http://127.0.0.1:{port} (1 worker; its own lines in logs/mlflow_ui.log; Ctrl-C stops it)" \
+        in said and "MLflow UI: stopped" in said[-2:], said  # the other line: make's own, on Ctrl-C
+    assert not [line for line in said if any(word in line.lower() for word in ("warning", "info", "uvicorn"))], said
+    assert "Started server process" in (project / "logs" / "mlflow_ui.log").read_text()

@@ -3,29 +3,20 @@ MLflow runs view and the 4-layer dropout study's view as `make ui` prints them, 
 view of that study, and DVC's plots page, each in headless Chromium with a fresh profile. Writes
 reports/screenshots/*.png."""
 
-import json
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
 from fashion_pipeline import cli, params
+from fashion_pipeline.tools.ports import free_port
 from fashion_pipeline.tracking import mlflow_runs, views
 
 OUT = Path("reports/screenshots")
-
-
-def free_port():
-    """A TCP port on the loopback interface that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def shoot(url, path, width=1400, height=900):
@@ -57,10 +48,9 @@ def main():
         views.save_views(client, experiment.experiment_id, project["studies"])
         shoot(views.view_address(address, experiment.experiment_id, "runs"), OUT / "mlflow_runs.png")
         shoot(views.view_address(address, experiment.experiment_id, "study-dropout_4l"), OUT / "mlflow_dropout_4l.png")
-        study = client.search_runs([experiment.experiment_id], "tags.studies LIKE '%dropout_4l%' AND tags.seed = '42'")
-        ids = json.dumps([run.info.run_id for run in study])
-        compare = f"{address}/#/compare-runs?runs={urllib.parse.quote(ids)}&experiments={urllib.parse.quote(json.dumps([experiment.experiment_id]))}"
-        shoot(compare, OUT / "mlflow_compare_dropout_4l.png", height=1300)
+        study = views.study_runs(client, experiment.experiment_id, "dropout_4l", project["seeds"][0])
+        shoot(views.compare_address(address, experiment.experiment_id, study), OUT / "mlflow_compare_dropout_4l.png",
+              height=1300)
     finally:
         server.terminate()
     subprocess.run(["dvc", "plots", "show", "--out", "dvc_plots"], check=False, capture_output=True)

@@ -10,7 +10,6 @@ them (how long, from the stage times results/ records, is said first), then `reg
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 
@@ -21,6 +20,7 @@ from fashion_pipeline import cli, runs
 from fashion_pipeline.errors import StageError, TrackingError
 from fashion_pipeline.params import load_params
 from fashion_pipeline.serving import champion
+from fashion_pipeline.tools.ports import check_port
 from fashion_pipeline.tracking import mlflow_runs, registry
 
 # Two test images as a request body, written by `register`: the README's curl example sends it.
@@ -73,15 +73,6 @@ def make_champion(params):
     dvc("repro", "--single-item", "--force", "register")
 
 
-def check_port(host, port):
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            raise StageError(f"port {port} on {host} is taken ({error.strerror}); stop what uses it, or choose "
-                             "another: make serve SERVE_PORT=<port>") from None
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -90,7 +81,7 @@ def main():
     arguments = parser.parse_args()
     params = load_params()
     if not arguments.register_only:
-        check_port(arguments.host, arguments.port)
+        check_port(arguments.host, arguments.port, "make serve SERVE_PORT=<port>")
     version = champion_version(params)
     if version is None or arguments.register_only:
         make_champion(params)

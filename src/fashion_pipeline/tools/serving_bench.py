@@ -15,7 +15,7 @@ import numpy as np
 from fashion_pipeline import files
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.tools.demo import project_env
-from fashion_pipeline.tools.screenshots import free_port
+from fashion_pipeline.tools.ports import free_port
 from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
 
 BATCH = 256

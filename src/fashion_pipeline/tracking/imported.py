@@ -7,6 +7,7 @@ imported again. Imported runs carry no model: the models live in the DVC cache."
 import argparse
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import mlflow.utils.time
@@ -37,24 +38,30 @@ def result_folders(results_dir, params):
                 yield folder, runs.Run(kinds[name], name, seed), params["experiments"][kinds[name]][name]
 
 
-def import_results(results_dir, params, commit):
-    """Import every result folder not yet in the store; return how many were imported."""
+def import_results(results_dir, params, commit, say=print):
+    """Import every result folder not yet in the store, saying how far it is; return how many
+    were imported."""
     uri = mlflow_runs.connect(params["mlflow"])
     client = MlflowClient(uri)
     experiment = mlflow_runs.experiment_id(params["mlflow"], uri)
     known = {run.info.run_id for run in client.search_runs([experiment], max_results=50000)}
     known_digests = {run.data.tags.get("imported_history_md5") for run in client.search_runs(
         [experiment], filter_string="tags.imported_from_commit != ''", max_results=50000)}
-    imported = 0
+    missing = []
     for folder, run, spec in result_folders(results_dir, params):
         record = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
-        history_bytes = (folder / "history.csv").read_bytes()
-        digest = hashlib.md5(history_bytes).hexdigest()
-        if record.get("mlflow_run_id") in known or digest in known_digests:
-            continue
+        digest = hashlib.md5((folder / "history.csv").read_bytes()).hexdigest()
+        if record.get("mlflow_run_id") not in known and digest not in known_digests:
+            missing.append((folder, run, spec, digest))
+    if missing:
+        say(f"MLflow: importing {len(missing)} committed runs into {mlflow_runs.recorded_uri(uri)}, once "
+            "(params, curves, metrics and tags; no models)")
+    started = time.perf_counter()
+    for done, (folder, run, spec, digest) in enumerate(missing, 1):
         log_run(client, experiment, folder, run, spec, commit, digest, params["studies"])
-        imported += 1
-    return imported
+        if done % 25 == 0 or done == len(missing):
+            say(f"MLflow: {done} of {len(missing)} imported, {time.perf_counter() - started:.0f} s")
+    return len(missing)
 
 
 def log_run(client, experiment, folder, run, spec, commit, digest, study_params):
@@ -85,9 +92,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--results", default="results")
     arguments = parser.parse_args()
-    count = import_results(arguments.results, load_params(), mlflow_runs.git_commit())
-    if count:
-        print(f"MLflow: {count} runs imported from the committed results", flush=True)
+    import_results(arguments.results, load_params(), mlflow_runs.git_commit(),
+                   say=lambda line: print(line, flush=True))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 params.yaml (its runs, its params and metrics as columns, sorted by test loss), and one of every
 training run. MLflow keeps a shared view as an experiment tag `mlflow.sharedViewState.<key>`
 holding the table's state as JSON, and opens it from `#/experiments/<id>/runs?viewStateShareKey=<key>`
-(the UI's own "share" link). `make ui` saves them and prints their addresses."""
+(the UI's own "share" link). `make ui` saves them and prints their addresses, with the compare
+view of each study's runs of the first seed, and the demo's runs when `make demo` has run."""
 
 import argparse
 import json
+import urllib.parse
 
 from mlflow.tracking import MlflowClient
 
@@ -17,7 +19,7 @@ SHARED_VIEW_TAG = "mlflow.sharedViewState."
 TRAINING_METRICS = ("test_accuracy", "test_loss", "val_loss", "train_loss", "best_val_loss")
 # The columns each view shows: the params its runs differ in, then the metrics they are judged on.
 VIEWS = {
-    "runs": ("tags.kind != 'report'", ("seed", "hidden_units", "dropout", "optimizer", "learning_rate")),
+    "runs": ("tags.dvc_stage LIKE 'train_%'", ("seed", "hidden_units", "dropout", "optimizer", "learning_rate")),
     "optimizers": ("tags.studies = 'optimizers'", ("seed", "optimizer", "learning_rate", "decay_rate",
                                                    "bias_correction")),
     "holdout": ("tags.studies = 'holdout'", ("seed", "hidden_units", "dropout")),
@@ -51,22 +53,50 @@ def view_address(address, experiment_id, key):
     return f"{address}/#/experiments/{experiment_id}/runs?viewStateShareKey={key}"
 
 
+def compare_address(address, experiment_id, run_ids):
+    """MLflow's compare view of `run_ids`: their params lined up, and parallel coordinates."""
+    quoted = lambda value: urllib.parse.quote(json.dumps(value, separators=(",", ":")), safe="[],")  # noqa: E731
+    return f"{address}/#/compare-runs?runs={quoted(list(run_ids))}&experiments={quoted([experiment_id])}"
+
+
+def study_runs(client, experiment_id, study, seed):
+    """The training runs of `study` with `seed`, as the compare view takes them."""
+    found = client.search_runs([experiment_id], f"tags.studies LIKE '%{study}%' AND tags.seed = '{seed}' "
+                                                "AND tags.dvc_stage LIKE 'train_%'")
+    return [run.info.run_id for run in found]
+
+
+def addresses(client, params, address):
+    """(label, address) of every view: the project's experiment, then the demo's if it has runs."""
+    found = []
+    name = params["mlflow"]["experiment_name"]
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        save_views(client, experiment.experiment_id, params["studies"])
+        found.append(("Training runs", view_address(address, experiment.experiment_id, "runs")))
+        for study in params["studies"]:
+            found.append((f"Study {study}", view_address(address, experiment.experiment_id, f"study-{study}")))
+            run_ids = study_runs(client, experiment.experiment_id, study, params["seeds"][0])
+            if len(run_ids) > 1:
+                found.append((f"  compared, seed {params['seeds'][0]}",
+                              compare_address(address, experiment.experiment_id, run_ids)))
+        found.append(("Optimizer study", view_address(address, experiment.experiment_id, "optimizers")))
+        found.append(("Held-out runs", view_address(address, experiment.experiment_id, "holdout")))
+    demo = client.get_experiment_by_name(f"{name}-demo")
+    if demo is not None:
+        save_views(client, demo.experiment_id, params["studies"])
+        found.append(("The demo's runs", view_address(address, demo.experiment_id, "runs")))
+    return found
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--address", required=True, help="where the UI is served (make ui passes its own)")
     parser.add_argument("--params", default="params.yaml")
     arguments = parser.parse_args()
-    params = load_params(arguments.params)
-    client = MlflowClient(tracking_uri())
-    experiment = client.get_experiment_by_name(params["mlflow"]["experiment_name"])
-    if experiment is None:
-        print(f"MLflow UI: {arguments.address} (no runs yet)")
-        return
-    save_views(client, experiment.experiment_id, params["studies"])
-    print(f"Training runs:     {view_address(arguments.address, experiment.experiment_id, 'runs')}")
-    for name in params["studies"]:
-        print(f"Study {name + ':':<16} {view_address(arguments.address, experiment.experiment_id, 'study-' + name)}")
-    print(f"Optimizer study:   {view_address(arguments.address, experiment.experiment_id, 'optimizers')}")
+    found = addresses(MlflowClient(tracking_uri()), load_params(arguments.params), arguments.address)
+    for label, address in found or [("MLflow UI (no runs yet)", arguments.address)]:
+        print(f"{label + ':':<22} {address}")
 
 
 if __name__ == "__main__":
