@@ -43,8 +43,7 @@ def main():
     uri = mlflow_runs.tracking_uri()
     imported.import_results("results", params, mlflow_runs.git_commit(), say=lambda line: print(line, flush=True))
     address = f"http://{arguments.host}:{arguments.port}"
-    for label, view in views.addresses(MlflowClient(uri), params, address) or [("MLflow UI (no runs yet)", address)]:
-        print(f"{label + ':':<22} {view}")
+    views.show(MlflowClient(uri), params, address)
     LOG.parent.mkdir(exist_ok=True)
     print(f"MLflow UI: {address} ({arguments.workers} worker; its own lines in {LOG}; Ctrl-C stops it)", flush=True)
     with open(LOG, "a") as log:

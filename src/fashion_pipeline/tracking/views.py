@@ -94,9 +94,13 @@ def main():
     parser.add_argument("--address", required=True, help="where the UI is served (make ui passes its own)")
     parser.add_argument("--params", default="params.yaml")
     arguments = parser.parse_args()
-    found = addresses(MlflowClient(tracking_uri()), load_params(arguments.params), arguments.address)
-    for label, address in found or [("MLflow UI (no runs yet)", arguments.address)]:
-        print(f"{label + ':':<22} {address}")
+    show(MlflowClient(tracking_uri()), load_params(arguments.params), arguments.address)
+
+
+def show(client, params, address):
+    """Save the views and print their addresses, a line each."""
+    for label, view in addresses(client, params, address) or [("MLflow UI (no runs yet)", address)]:
+        print(f"{label + ':':<22} {view}", flush=True)
 
 
 if __name__ == "__main__":
