@@ -58,6 +58,34 @@ def test_an_interrupted_download_leaves_no_temporary_folder_and_stale_ones_are_c
     assert sorted(path.name for path in (project / "data").iterdir()) == [], "a temporary folder was left"
 
 
+def test_a_second_signal_does_not_cut_short_the_clean_up_of_the_first(tmp_path):
+    # Ctrl-C reaches a stage with SIGINT, and `dvc repro`'s SIGTERM or death follows: the clean-up
+    # the first started (the run ended KILLED, temporary files removed) must still finish.
+    stage = ("import sys, time\n"
+             "from fashion_pipeline import cli\n"
+             "def main():\n"
+             "    try:\n"
+             "        print('training', flush=True)\n"
+             "        time.sleep(60)\n"
+             "    finally:\n"
+             "        print('cleaning up', flush=True)\n"
+             "        time.sleep(2)\n"
+             "        print('cleaned up', flush=True)\n"
+             "cli.run(main)\n")
+    process = subprocess.Popen([sys.executable, "-c", stage], cwd=tmp_path, env=pipeline_env(ROOT),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        if line.startswith("training"):
+            process.send_signal(signal.SIGINT)
+        if line.startswith("cleaning up"):
+            process.send_signal(signal.SIGTERM)
+            break
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 130, output
+    assert output.splitlines()[0] == "cleaned up" and "Traceback" not in output, output
+    assert output.splitlines()[-1].startswith("error: interrupted"), output
+
+
 def test_a_damaged_checkpoint_is_reported_in_one_line_and_training_starts_afresh(tmp_path, monkeypatch, capsys,
                                                                                 project_params):
     params = small_params(copy.deepcopy(project_params), ["keras_softmax"], epochs=2)

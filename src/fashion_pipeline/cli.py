@@ -29,8 +29,15 @@ DISK_ERRORS = {
     errno.EIO: "the device failed to read or write; check the disk and run the stage again",
 }
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 def _interrupt(signal_number, frame):
+    # Once: Ctrl-C sends SIGINT to the whole group, and the parent's SIGTERM or death may follow
+    # within the second. A second KeyboardInterrupt raised while the first is handled would cut
+    # short the KILLED status and the removal of temporary files, and end in a traceback.
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
     raise KeyboardInterrupt(f"signal {signal_number}")
 
 
@@ -55,7 +62,8 @@ def _interrupted_with_parent():
 
 def run(main):
     """Call main(); on a user error print `error: <message>` to stderr and exit with status 2."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, _interrupt)
     try:
         _interrupted_with_parent()
         main()

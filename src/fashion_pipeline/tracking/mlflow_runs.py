@@ -157,10 +157,10 @@ def start_training_run(params, uri, job):
     try:
         mlflow.log_params({"seed": run.seed, **shared_params(job.logged)})
         log_artifact_dict(job.logged, "params.json")
-    except BaseException:
+    except BaseException as error:
         # The caller's `with` has not begun: end the run here, or it stays open (and active in
-        # this process) after a failure such as a full disk under the artifacts.
-        mlflow.end_run(status="FAILED")
+        # this process) after a failure such as a full disk under the artifacts, or Ctrl-C.
+        mlflow.end_run(status="KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
         raise
     return active
 
