@@ -17,7 +17,8 @@ SLICE = ["train_keras@keras_softmax-42"]
 
 def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, project_params, real_data):
     params = small_params(project_params, MEASURED, epochs=1, limit_train=300, limit_test=100, seeds=(42,))
-    params["demo"].update(experiments=["lowlevel_softmax", "keras_softmax"], epochs=1)
+    params["demo"].update(experiments=["lowlevel_softmax", "keras_softmax"], optimizer_runs=["adam"], seeds=[42],
+                          epochs=1)
     params["bench"]["slice"] = SLICE
     project = copy_project(tmp_path / "project", params)
     run(["dvc", "repro", "prepare"], project)

@@ -1,12 +1,13 @@
 """`make demo`: the real pipeline at a small scale, in a project of its own."""
 
 import copy
+import shutil
 import subprocess
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_project, pipeline_env, run
+from conftest import ROOT, copy_project, pipeline_env, run
 from mlflow.tracking import MlflowClient
 
 from fashion_pipeline import runs as run_identity
@@ -23,6 +24,8 @@ def test_make_demo_trains_records_and_judges_a_small_grid_in_a_project_of_its_ow
     project_params["demo"].update(experiments=["lowlevel_net_b", "keras_4l_drop20"], optimizer_runs=["adam"],
                                   seeds=[42])
     project = copy_project(tmp_path / "project", project_params)
+    # The committed results, whose stage times tell the demo how long it takes.
+    shutil.copytree(ROOT / "results", project / "results")
     (project / ".gitignore").write_text("__pycache__/\n")
     run(["git", "add", "-A"], project)
     run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", "commit", "-qm", "project"], project)
@@ -30,6 +33,7 @@ def test_make_demo_trains_records_and_judges_a_small_grid_in_a_project_of_its_ow
     result = subprocess.run(["python", "-m", "fashion_pipeline.tools.demo", "--folder", str(folder), "--epochs",
                              str(epochs)], cwd=project, env=pipeline_env(project), capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert f"by the stage times recorded in results and {project}/results" in result.stdout, result.stdout
     # The project's own files (results/ and dvc.lock belong to `make grid`) as committed.
     assert run(["git", "status", "--porcelain"], project).stdout == ""
 

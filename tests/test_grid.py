@@ -24,6 +24,7 @@ from fashion_pipeline.errors import StageError
 from fashion_pipeline.models import build_model
 from fashion_pipeline.tools import grid_bench
 from fashion_pipeline.tools.grid_plan import Grid
+from fashion_pipeline.tools.stage_costs import Recorded, TimeLeft
 
 EXPERIMENTS = ["lowlevel_softmax", "keras_4l_drop20"]
 SEEDS = [42, 43]
@@ -188,6 +189,41 @@ def test_the_runner_runs_seed_by_seed_and_the_longest_stages_of_a_seed_first(tmp
         files.write_json(project / "results" / "seed_42" / name / "run.json", {"stage_seconds": seconds})
     assert trained_first() == ["lowlevel_softmax", "keras_4l_drop20"]
     assert seeds() == ["42", "42", "43", "43"]
+
+
+def test_the_time_left_is_corrected_by_the_clock_as_stages_end():
+    now = [0.0]
+    clock = TimeLeft({"train_keras@a-42": 600.0, "train_keras@b-42": 600.0, "train_keras@c-42": 600.0}, workers=1,
+                     clock=lambda: now[0])
+    everything = ["train_keras@a-42", "train_keras@b-42", "train_keras@c-42", "report"]
+    assert clock.words(everything) == "about 30 min"
+    # The first stage took twice its estimate: so will the others.
+    now[0] = 1200.0
+    clock.ended("train_keras@a-42", 1200.0)
+    assert clock.words(everything[1:]) == "about 40 min"
+    # A stage no time was known for: a start-up of 120 s, and 1.8 times the estimate.
+    now[0] = 1320.0
+    clock.ended("figures", 120.0)
+    assert clock.words(everything[2:]) == "about 22 min"
+    # The runner's own work doubles the grid's time: so it will for the stages left.
+    now[0] = 2 * (1320.0 + 1200.0)
+    clock.ended("train_keras@b-42", 1200.0)
+    assert clock.words(everything[3:]) == "about 4 min"
+
+
+def test_a_time_recorded_at_full_size_is_scaled_to_a_smaller_project(tmp_path, project_params):
+    files.write_json(tmp_path / "results" / "data.json", {"train_count": 60000, "test_count": 10000})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params, sort_keys=False))
+    files.write_json(tmp_path / "results" / "seed_44" / "keras_2l" / "run.json",
+                     {"stage_seconds": 110.0, "train_seconds": 100.0})
+    files.write_json(tmp_path / "results" / "seed_44" / "keras_2l" / "evaluation.json", {"evaluate_seconds": 3.0})
+    recorded = Recorded(tmp_path)
+    assert recorded.seconds("train_keras@keras_2l-42", project_params) == 110.0
+    smaller = small_params(copy.deepcopy(project_params), ["keras_2l"], epochs=3, limit_train=6000, limit_test=1000)
+    # A tenth of the epochs on a tenth of the images: the training part a hundredth.
+    assert recorded.seconds("train_keras@keras_2l-42", smaller) == pytest.approx(10.0 + 1.0)
+    assert recorded.seconds("evaluate_keras@keras_2l-42", smaller) == pytest.approx(0.3)
+    assert recorded.seconds("train_keras@keras_4l-42", smaller) == 0.0
 
 
 @pytest.mark.slow

@@ -2,7 +2,9 @@
 params.yaml and dvc.yaml give, and every link between them leads to a file."""
 
 import math
+import os
 import re
+import subprocess
 
 import yaml
 from conftest import ROOT
@@ -99,3 +101,25 @@ def test_every_relative_link_inside_docs_resolves():
             if re.match(r"[a-z]+:", target) or target.startswith("#"):
                 continue
             assert (page.parent / target.split("#")[0]).resolve().exists(), f"{page.name}: {target}"
+
+
+# A fenced shell block of the README or docs/.
+BLOCK = re.compile(r"^```bash\n(.*?)^```", re.DOTALL | re.MULTILINE)
+# DVC commands that only read: a block of nothing else ends in seconds.
+READING = re.compile(r"\.venv/bin/dvc (metrics show|metrics diff|plots show|params diff|status|dag)\b")
+
+
+def test_the_command_blocks_that_end_in_seconds_run_as_written_on_a_fresh_clone_and_change_nothing(tmp_path):
+    blocks = [block for text in texts().values() for block in BLOCK.findall(text)
+              if all(READING.match(line) for line in block.splitlines() if line.strip())]
+    assert blocks, "no page shows a block of DVC commands that only read"
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    (clone / ".venv").symlink_to(ROOT / ".venv")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DVC_", "MLFLOW_"))}
+    for block in blocks:
+        result = subprocess.run(["bash", "-e", "-c", block], cwd=clone, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, block + result.stdout + result.stderr
+        assert "ERROR" not in result.stderr, block + result.stderr
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True, check=True)
+    assert status.stdout == ""

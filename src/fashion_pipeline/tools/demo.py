@@ -102,7 +102,8 @@ def main():
     make_project(root, folder, params)
     print(f"demo: a project of its own in {folder}, recorded in the MLflow experiment "
           f"{params['mlflow']['experiment_name']}", flush=True)
-    grid = subprocess.run([sys.executable, "-m", "fashion_pipeline.tools.grid"], cwd=folder, env=project_env(folder))
+    grid = subprocess.run([sys.executable, "-m", "fashion_pipeline.tools.grid", "--times-from", str(root)], cwd=folder,
+                          env=project_env(folder))
     if grid.returncode != 0:
         sys.exit(grid.returncode)
     print(f"demo: report {folder / 'reports' / 'report.html'}; runs: make ui", flush=True)

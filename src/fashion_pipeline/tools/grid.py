@@ -35,7 +35,7 @@ import yaml
 from fashion_pipeline import cli
 from fashion_pipeline.params import load_params
 from fashion_pipeline.tools.grid_plan import Grid
-from fashion_pipeline.tools.stage_costs import time_left
+from fashion_pipeline.tools.stage_costs import Recorded, TimeLeft, estimates
 
 LOG_DIR = Path("logs") / "grid"
 # How long Ctrl-C waits for the running stages to wind down.
@@ -61,8 +61,8 @@ def fingerprint(root, watched):
 def run_command(address, argv, root, stop_event, log_path, watched):
     """On a worker: run one stage's command as DVC would, its output to `log_path`; stop it
     (SIGTERM, as Ctrl-C) when `stop_event` is set. Returns the stage's code and params
-    fingerprint as the command started, or None when it was stopped; a failure raises, so Dask
-    tries the stage once more.
+    fingerprint as the command started and the seconds it ran, or None when it was stopped; a
+    failure raises, so Dask tries the stage once more.
 
     The stage runs in a session of its own, so a terminal's Ctrl-C reaches the runner only, and
     the runner stops every stage the same way, local or remote, and waits for it to end."""
@@ -72,7 +72,7 @@ def run_command(address, argv, root, stop_event, log_path, watched):
     if stop.is_set():
         return None
     started_as = fingerprint(root, watched)
-    env = {**os.environ, "DVC_STAGE": address, "DVC_ROOT": root}
+    env, started = {**os.environ, "DVC_STAGE": address, "DVC_ROOT": root}, time.perf_counter()
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     # Appended: a stage tried again, or moved to another worker, keeps each attempt's lines.
     with open(log_path, "a") as log:
@@ -89,7 +89,7 @@ def run_command(address, argv, root, stop_event, log_path, watched):
         return None
     if process.returncode != 0:
         raise RuntimeError(f"{address}: exited with {process.returncode}; see {log_path}")
-    return started_as
+    return started_as, time.perf_counter() - started
 
 
 def last_line(path):
@@ -139,9 +139,10 @@ class Stopping:
             signal.signal(number, handler)
 
 
-def run_grid(targets, scheduler=None, workers=2):
+def run_grid(targets, scheduler=None, workers=2, times_from=None):
     """Run every stale stage of `targets` (all of dvc.yaml when empty) and every stage after
-    them; return the ones that failed."""
+    them; return the ones that failed. The time left is told by the stage times results/
+    records, or else those of the project in the folder `times_from`."""
     from distributed import Event, wait
 
     grid = Grid(targets)
@@ -149,11 +150,14 @@ def run_grid(targets, scheduler=None, workers=2):
     # set after DVC has set up its logging.
     logging.getLogger("dvc").setLevel(logging.WARNING)
     pending = grid.plan()
-    estimate = time_left(pending, workers)
+    sources = [Recorded(), *([Recorded(times_from)] if times_from else [])]
+    clock = TimeLeft(estimates(pending, load_params(), sources), workers)
+    estimate, recorded_in = clock.words(pending), " and ".join(str(source.folder / "results") for source in sources)
     remade = f" ({len(grid.remade)} again: outputs another machine made, not in this cache)" if grid.remade else ""
     print(f"grid: {len(pending)} of {len(grid.order)} stages to run{remade}, {workers} at a time; "
-          + (f"{estimate} by the stage times recorded in results/ (their machine's)" if estimate
-             else "no stage time recorded in results/ to tell how long"), flush=True)
+          + (f"{estimate} by the stage times recorded in {recorded_in} (their machine's, at their size), "
+             "corrected by the clock as stages end" if estimate
+             else f"no stage time recorded in {recorded_in}: the time left is told once stages end"), flush=True)
     client, cluster = start_client(scheduler, workers)
     stop_name = f"grid-stop-{uuid.uuid4().hex}"
     stop = Event(stop_name, client=client)
@@ -170,6 +174,7 @@ def run_grid(targets, scheduler=None, workers=2):
                         print(f"grid: {address} not run: a stage it needs failed", flush=True)
                     elif not grid.needs_run(address):
                         finished.add(address)
+                        clock.skipped(address)
                     else:
                         log_path = str(Path(root) / LOG_DIR / f"{address}.log")
                         future = client.submit(run_command, address, grid.argv(address), root, stop_name, log_path,
@@ -187,8 +192,9 @@ def run_grid(targets, scheduler=None, workers=2):
                     address, log_path = running.pop(future)
                     if finish(grid, future, address, log_path, root, failed):
                         finished.add(address)
+                        clock.ended(address, future.result()[1])
                         left = pending + [other for other, _ in running.values()]
-                        estimate = time_left(left, workers)
+                        estimate = clock.words(left)
                         print(f"grid: {address} done; {len(finished & set(grid.order))} done, {len(left)} to go, "
                               + (f"{estimate} left, " if estimate else "")
                               + f"{(time.perf_counter() - started) / 60:.0f} min so far", flush=True)
@@ -215,7 +221,7 @@ def finish(grid, future, address, log_path, root, failed):
     in `failed`) when it failed, changed while it ran, or DVC refused it."""
     if future.status == "error":
         reason = f"FAILED twice: {last_line(log_path)}"
-    elif future.result() != fingerprint(root, grid.watched(address)):
+    elif (future.result() or (None,))[0] != fingerprint(root, grid.watched(address)):
         reason = "not recorded: its code or params changed while it ran"
     elif (refused := grid.record(address)) is not None:
         reason = f"not recorded: {refused}"
@@ -233,10 +239,12 @@ def main():
                         help="address of a running Dask scheduler (default: a LocalCluster on this machine)")
     parser.add_argument("--workers", type=int, default=0,
                         help="local worker processes (default: the cores over training.threads)")
+    parser.add_argument("--times-from", help="a project folder whose results/ tell the time left of stages this "
+                                             "project's results/ records no time for (default: none)")
     arguments = parser.parse_args()
     threads = load_params()["training"]["threads"]
     workers = arguments.workers or max(1, (os.cpu_count() or 1) // threads)
-    failed = run_grid(arguments.targets, arguments.scheduler, workers)
+    failed = run_grid(arguments.targets, arguments.scheduler, workers, arguments.times_from)
     sys.exit(1 if failed else 0)
 
 

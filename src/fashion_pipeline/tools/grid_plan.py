@@ -9,7 +9,7 @@ from pathlib import Path
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import load_params
 from fashion_pipeline.runs import seed_of
-from fashion_pipeline.tools.stage_costs import estimate_seconds, fill_estimates, training_cost
+from fashion_pipeline.tools.stage_costs import Recorded, fill_estimates, training_cost
 
 
 class Grid:
@@ -34,8 +34,9 @@ class Grid:
             wanted = set().union(*({target} | {stage.addressing for stage in networkx.descendants(graph, stages[target])}
                                    for target in targets))
         listing = list(stages)
-        seconds = fill_estimates({address: estimate_seconds(address) for address in wanted},
-                                 {address: training_cost(address, load_params()) for address in wanted})
+        params, recorded = load_params(), Recorded()
+        seconds = fill_estimates({address: recorded.seconds(address, params) for address in wanted},
+                                 {address: training_cost(address, params) for address in wanted})
         needed_first = graph.subgraph([stages[address] for address in wanted]).reverse()
         self.order = [stage.addressing for stage in networkx.lexicographical_topological_sort(
             needed_first, key=lambda stage: (seed_of(stage.addressing), -seconds[stage.addressing],

@@ -104,8 +104,8 @@ def verify(root, params, results_dir):
         print(f"verify: training {len(stages)} runs again in {project}: {', '.join(stages)}", flush=True)
         # On the grid runner, two stages at a time on 2 cores: each stage's thread count is its
         # param, so its numbers are those of a sequential `dvc repro`.
-        result = subprocess.run([sys.executable, "-m", "fashion_pipeline.tools.grid", *stages], cwd=project,
-                                env=project_env(project, own_store=True))
+        result = subprocess.run([sys.executable, "-m", "fashion_pipeline.tools.grid", "--times-from", str(root), *stages],
+                                cwd=project, env=project_env(project, own_store=True))
         if result.returncode != 0:
             raise StageError(f"verify: the sample did not train (grid runner exit {result.returncode}, its reason above)")
         verdicts = []
