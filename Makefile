@@ -9,7 +9,7 @@ UI_HOST ?= 127.0.0.1
 UI_WORKERS ?= 1
 
 .PHONY: setup data postgresql chromium screenshots report demo repro grid verify test ui server server-stop bench clean \
-	register serve predict
+	register serve predict times
 
 $(INSTALLED): requirements.txt constraints.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -123,6 +123,11 @@ server-stop: setup
 # The README's screenshots: the MLflow runs and compare views and the DVC plots page, in headless Chromium.
 screenshots: setup chromium
 	$(RUN) python -m fashion_pipeline.tools.screenshots
+
+# How long the README's commands take on a fresh clone of the last commit (tools/times.py):
+# reports/times.json and docs/speed.md's table.
+times: setup chromium
+	$(RUN) python -m fashion_pipeline.tools.times
 
 # Speed on this machine (not a test): the training loops, and the grid runner against sequential
 # `dvc repro` on the demo's grid and on params.yaml's bench.slice.
