@@ -1,6 +1,7 @@
 """The README and docs/ against the files they describe: every count they state equals what
 params.yaml and dvc.yaml give, and every link between them leads to a file."""
 
+import json
 import math
 import os
 import re
@@ -125,3 +126,24 @@ def test_the_command_blocks_that_end_in_seconds_run_as_written_on_a_fresh_clone_
         assert "ERROR" not in result.stderr, block + result.stderr
     status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True, check=True)
     assert status.stdout == ""
+
+
+def test_the_times_table_of_docs_speed_is_what_make_times_wrote():
+    from fashion_pipeline.tools.times import MARKERS, table
+
+    times = json.loads((ROOT / "reports" / "times.json").read_text())
+    page = (DOCS / "speed.md").read_text()
+    written = page[page.index(MARKERS[0]) + len(MARKERS[0]):page.index(MARKERS[1])]
+    assert written == table(times)
+    assert {entry["command"] for entry in times["commands"]} >= {"make report", "make demo", "make verify", "make ui"}
+
+
+def test_no_page_states_a_time_of_its_own():
+    # A duration in words ("about 2 minutes", "53 s", "in 9 s") outside the times table and the
+    # benchmark's section: each is measured by `make times` or `make bench`, and written there.
+    duration = re.compile(r"\b(\d+(\.\d+)?\s?(s|sec|seconds?|min|minutes?|h|hours?)|(an?|a few) (minute|hour)s?)\b(?![-/])")
+    for name, text in texts().items():
+        if name == "docs/speed.md":
+            continue
+        found = [match.group(0) for match in duration.finditer(text)]
+        assert not found, f"{name} states {found}: link docs/speed.md#how-long-the-commands-take instead"

@@ -45,7 +45,7 @@ def main():
                 time.sleep(1)
         client = MlflowClient(uri)
         experiment = client.get_experiment_by_name(settings["experiment_name"])
-        views.save_views(client, experiment.experiment_id, project["studies"])
+        views.save_views(client, experiment.experiment_id, project)
         shoot(views.view_address(address, experiment.experiment_id, "runs"), OUT / "mlflow_runs.png")
         shoot(views.view_address(address, experiment.experiment_id, "study-dropout_4l"), OUT / "mlflow_dropout_4l.png")
         study = views.study_runs(client, experiment.experiment_id, "dropout_4l", project["seeds"][0])

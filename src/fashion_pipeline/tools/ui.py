@@ -8,6 +8,7 @@ lines and warnings go to logs/mlflow_ui.log. No TensorFlow is loaded.
 """
 
 import argparse
+import functools
 import os
 import subprocess
 import sys
@@ -41,24 +42,42 @@ def main():
     check_port(arguments.host, arguments.port, "make ui UI_PORT=<port>")
     params = load_params()
     uri = mlflow_runs.tracking_uri()
-    imported.import_results("results", params, mlflow_runs.git_commit(), say=lambda line: print(line, flush=True))
     address = f"http://{arguments.host}:{arguments.port}"
-    views.show(MlflowClient(uri), params, address)
     LOG.parent.mkdir(exist_ok=True)
-    print(f"MLflow UI: {address} ({arguments.workers} worker; its own lines in {LOG}; Ctrl-C stops it)", flush=True)
     with open(LOG, "a") as log:
-        server = subprocess.Popen(server_command(uri, arguments.host, arguments.port, arguments.workers),
+        # MLflow's server takes most of a start: on a store made before, it starts first and the
+        # import check and the views go on beside it. A new store's schema is made by the import
+        # alone, before the server touches it.
+        start = functools.partial(subprocess.Popen, server_command(uri, arguments.host, arguments.port, arguments.workers),
                                   env=server_env(), stdout=log, stderr=subprocess.STDOUT)
+        server = start() if store_exists(uri) else None
         try:
+            imported.import_results("results", params, mlflow_runs.git_commit(), say=lambda line: print(line, flush=True))
+            views.show(MlflowClient(uri), params, address)
+            print(f"MLflow UI: {address} ({arguments.workers} worker; its own lines in {LOG}; Ctrl-C stops it)",
+                  flush=True)
+            server = server or start()
             status = server.wait()
         except KeyboardInterrupt:
-            # Ctrl-C reached the server too (one process group); SIGTERM reaches only this process.
-            server.terminate()
-            server.wait()
+            stop(server)
             print("MLflow UI: stopped", flush=True)
             return
+        finally:
+            stop(server)
     if status != 0:
         raise SystemExit(f"error: the MLflow UI ended with status {status}; see {LOG}")
+
+
+def stop(server):
+    """Ctrl-C reached the server too (one process group); SIGTERM or an error, only this process."""
+    if server is not None and server.poll() is None:
+        server.terminate()
+        server.wait()
+
+
+def store_exists(uri):
+    """Whether the tracking store is there already: a SQLite file, or any server."""
+    return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).is_file()
 
 
 if __name__ == "__main__":

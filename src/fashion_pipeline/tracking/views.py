@@ -12,7 +12,7 @@ import urllib.parse
 from mlflow.tracking import MlflowClient
 
 from fashion_pipeline import cli
-from fashion_pipeline.params import load_params
+from fashion_pipeline.params import all_experiments, load_params
 from fashion_pipeline.tracking.mlflow_runs import tracking_uri
 
 SHARED_VIEW_TAG = "mlflow.sharedViewState."
@@ -24,7 +24,12 @@ VIEWS = {
                                                    "bias_correction")),
     "holdout": ("tags.studies = 'holdout'", ("seed", "hidden_units", "dropout")),
 }
-STUDY_PARAMS = ("seed", "hidden_units", "dropout", "scale", "regularizer", "regularization_rate")
+# The params a study's view may show: those its experiments differ in.
+STUDY_PARAMS = ("hidden_units", "dropout", "scale", "regularizer", "regularization_rate", "optimizer", "learning_rate",
+                "epochs", "batch_size")
+# A study's view opens on its params beside the test loss, on screen at 1400 px even while MLflow's
+# Assistant panel is open (it opens on a first visit to a local server, and no setting stops it).
+STUDY_METRICS = ("test_loss",)
 
 
 def view_state(search_filter, params, metrics=TRAINING_METRICS):
@@ -34,29 +39,41 @@ def view_state(search_filter, params, metrics=TRAINING_METRICS):
             "selectedColumns": [f"params.`{name}`" for name in params] + [f"metrics.`{name}`" for name in metrics]}
 
 
-def views(studies):
+def study_params(params, study):
+    """The params the experiments of `study` differ in, and the seed."""
+    experiments = all_experiments(params)
+    specs = [experiments[name] for name in params["studies"][study]["experiments"] if name in experiments]
+    return [key for key in STUDY_PARAMS if len({json.dumps(spec.get(key), sort_keys=True) for spec in specs}) > 1] + ["seed"]
+
+
+def views(params):
     """key -> the view's state: every training run, each study of params.yaml, the optimizer
     study and the protocol check's held-out runs."""
-    found = {key: view_state(search, params) for key, (search, params) in VIEWS.items()}
-    for name in studies:
-        found[f"study-{name}"] = view_state(f"tags.studies LIKE '%{name}%'", STUDY_PARAMS)
+    found = {key: view_state(search, columns) for key, (search, columns) in VIEWS.items()}
+    for name in params["studies"]:
+        found[f"study-{name}"] = view_state(f"tags.studies LIKE '%{name}%'", study_params(params, name), STUDY_METRICS)
     return found
 
 
-def save_views(client, experiment_id, studies):
+def save_views(client, experiment_id, params):
     """Save (or refresh) every view on the experiment; idempotent."""
-    for key, state in views(studies).items():
+    for key, state in views(params).items():
         client.set_experiment_tag(experiment_id, SHARED_VIEW_TAG + key, json.dumps(state))
 
 
+# The UI's sidebar on model training (runs, models, the registry) rather than on GenAI (traces,
+# judges, prompts), where MLflow 3.17 opens a browser that has not chosen yet.
+WORKFLOW = "workflowType=machine_learning"
+
+
 def view_address(address, experiment_id, key):
-    return f"{address}/#/experiments/{experiment_id}/runs?viewStateShareKey={key}"
+    return f"{address}/#/experiments/{experiment_id}/runs?viewStateShareKey={key}&{WORKFLOW}"
 
 
 def compare_address(address, experiment_id, run_ids):
     """MLflow's compare view of `run_ids`: their params lined up, and parallel coordinates."""
     quoted = lambda value: urllib.parse.quote(json.dumps(value, separators=(",", ":")), safe="[],")  # noqa: E731
-    return f"{address}/#/compare-runs?runs={quoted(list(run_ids))}&experiments={quoted([experiment_id])}"
+    return f"{address}/#/compare-runs?runs={quoted(list(run_ids))}&experiments={quoted([experiment_id])}&{WORKFLOW}"
 
 
 def study_runs(client, experiment_id, study, seed):
@@ -72,7 +89,7 @@ def addresses(client, params, address):
     name = params["mlflow"]["experiment_name"]
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
-        save_views(client, experiment.experiment_id, params["studies"])
+        save_views(client, experiment.experiment_id, params)
         found.append(("Training runs", view_address(address, experiment.experiment_id, "runs")))
         for study in params["studies"]:
             found.append((f"Study {study}", view_address(address, experiment.experiment_id, f"study-{study}")))
@@ -84,7 +101,7 @@ def addresses(client, params, address):
         found.append(("Held-out runs", view_address(address, experiment.experiment_id, "holdout")))
     demo = client.get_experiment_by_name(f"{name}-demo")
     if demo is not None:
-        save_views(client, demo.experiment_id, params["studies"])
+        save_views(client, demo.experiment_id, params)
         found.append(("The demo's runs", view_address(address, demo.experiment_id, "runs")))
     return found
 
