@@ -27,6 +27,12 @@ KERAS_STAGE = "train_keras@keras_2l-42"
 
 
 
+def python_script(script, folder):
+    """A stage-like script run in `folder`, its output readable line by line."""
+    return subprocess.Popen([sys.executable, "-c", script], cwd=folder, env=pipeline_env(ROOT), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
 def test_an_interrupted_download_leaves_no_temporary_folder_and_stale_ones_are_cleaned(tmp_path, project_params):
     project = tmp_path / "project"
     (project / "data").mkdir(parents=True)
@@ -46,8 +52,7 @@ def test_an_interrupted_download_leaves_no_temporary_folder_and_stale_ones_are_c
                "download.fetch = slow_fetch\n"
                "sys.argv = ['download', 'data/raw']\n"
                "cli.run(download.main)\n")
-    process = subprocess.Popen([sys.executable, "-c", stalled], cwd=project, env=pipeline_env(ROOT),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = python_script(stalled, project)
     for line in process.stdout:
         if line.startswith("download: train-images"):
             break
@@ -72,8 +77,7 @@ def test_a_second_signal_does_not_cut_short_the_clean_up_of_the_first(tmp_path):
              "        time.sleep(2)\n"
              "        print('cleaned up', flush=True)\n"
              "cli.run(main)\n")
-    process = subprocess.Popen([sys.executable, "-c", stage], cwd=tmp_path, env=pipeline_env(ROOT),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = python_script(stage, tmp_path)
     for line in process.stdout:
         if line.startswith("training"):
             process.send_signal(signal.SIGINT)
