@@ -186,6 +186,43 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_and_equals_an_uninterrup
     pd.testing.assert_frame_equal(history, pd.read_csv(results / "history.csv"), check_exact=True)
 
 
+def test_a_stop_does_not_wait_for_part_a_to_end_its_compiled_chunk_of_epochs(prepared_project):
+    """SIGTERM while Part A trains inside one compiled call of 20,000 epochs, which alone takes
+    minutes: the stage ends within seconds, its MLflow run KILLED, no temporary left behind."""
+    params = yaml.safe_load((prepared_project / "params.yaml").read_text())
+    params["experiments"]["lowlevel"]["lowlevel_net_b"]["epochs"] = 20000
+    params["training"].update(checkpoint_every_epochs=20000, progress_every_epochs=20000)
+    (prepared_project / "one_long_chunk.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    address = "train_lowlevel@lowlevel_net_b-42"
+    started_ms = int(time.time() * 1000)
+    process = subprocess.Popen([*train_command(address), "--params", "one_long_chunk.yaml"], cwd=prepared_project,
+                               env=pipeline_env(prepared_project), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    client = mlflow.MlflowClient(f"sqlite:///{prepared_project / 'mlflow.db'}")
+
+    def statuses():
+        experiment = client.get_experiment_by_name(params["mlflow"]["experiment_name"])
+        return [found.info.status for found in client.search_runs(
+            [experiment.experiment_id], f"tags.dvc_stage = '{address}' AND attributes.start_time >= {started_ms}")
+            ] if experiment else []
+
+    deadline = time.monotonic() + 300
+    while "RUNNING" not in statuses() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # The run has its params: the next thing is the chunk, being compiled or trained.
+    time.sleep(1)
+    process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    output = process.communicate(timeout=600)[0]
+    stopped_after = time.monotonic() - signalled
+    assert process.returncode == 130, output
+    assert output.strip().splitlines()[-1].startswith("error: interrupted") and "Traceback" not in output, output
+    assert stopped_after < 30, f"the stage trained on for {stopped_after:.0f} s after SIGTERM"
+    assert statuses() == ["KILLED"]
+    left = [path for folder in ("results", "models") for path in (prepared_project / folder).rglob(".*")]
+    assert left == [], left
+
+
 @pytest.mark.slow
 def test_queued_experiments_run_two_at_a_time_into_one_store(tmp_path, project_params, real_data):
     """`dvc exp run --queue` twice, `dvc queue start -j 2`: two finished runs, made side by side,

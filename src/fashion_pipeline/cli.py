@@ -4,6 +4,7 @@ traceback; SIGTERM interrupts like Ctrl-C, so temporary files are removed on the
 does the death of the process that started the stage."""
 
 import argparse
+import contextlib
 import ctypes
 import errno
 import os
@@ -11,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from fashion_pipeline import files
+from fashion_pipeline import files, stopping
 from fashion_pipeline.errors import USER_ERRORS
 from fashion_pipeline.params import load_params
 from fashion_pipeline.runs import stage_address, stage_folders
@@ -29,14 +30,12 @@ DISK_ERRORS = {
     errno.EIO: "the device failed to read or write; check the disk and run the stage again",
 }
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
 
 def _interrupt(signal_number, frame):
     # Once: Ctrl-C sends SIGINT to the whole group, and the parent's SIGTERM or death may follow
     # within the second. A second KeyboardInterrupt raised while the first is handled would cut
     # short the KILLED status and the removal of temporary files, and end in a traceback.
-    for stop_signal in STOP_SIGNALS:
+    for stop_signal in stopping.STOP_SIGNALS:
         signal.signal(stop_signal, signal.SIG_IGN)
     raise KeyboardInterrupt(f"signal {signal_number}")
 
@@ -60,13 +59,16 @@ def _interrupted_with_parent():
         raise KeyboardInterrupt("parent process gone")
 
 
-def run(main):
-    """Call main(); on a user error print `error: <message>` to stderr and exit with status 2."""
-    for stop_signal in STOP_SIGNALS:
+def run(main, stop_watch=True):
+    """Call main(); on a user error print `error: <message>` to stderr and exit with status 2.
+    With `stop_watch`, a stop signal ends the process within stopping.STOP_GRACE_SECONDS even
+    inside TensorFlow; a tool that waits for processes of its own to stop goes without."""
+    for stop_signal in stopping.STOP_SIGNALS:
         signal.signal(stop_signal, _interrupt)
     try:
-        _interrupted_with_parent()
-        main()
+        with stopping.watched() if stop_watch else contextlib.nullcontext():
+            _interrupted_with_parent()
+            main()
     except USER_ERRORS as error:
         missing_file = isinstance(error, FileNotFoundError) and error.filename
         _fail(f"{error.filename}: {error.strerror}" if missing_file else error, 2)
@@ -75,7 +77,7 @@ def run(main):
             raise
         _fail(f"{error.filename or 'writing an output'}: {DISK_ERRORS[error.errno]}", 2)
     except KeyboardInterrupt:
-        _fail("interrupted; outputs in progress were removed, and the stage runs again at the next `dvc repro`", 130)
+        _fail(stopping.INTERRUPTED, 130)
 
 
 def stage_main(stage_function, description, example):

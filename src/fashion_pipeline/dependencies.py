@@ -20,6 +20,7 @@ RECORDING_ONLY = {
     "cli.py": "prints a user's error as one line",
     "errors.py": "the error classes and their messages",
     "files.py": "writes files atomically; the bytes written are the caller's",
+    "stopping.py": "ends a stopped stage that TensorFlow keeps busy; nothing it does reaches a number",
     "params.py": "reads and validates params.yaml, returning its values unchanged",
     "value_checks.py": "the checkers params.py applies to each value",
     "runs.py": "a run's names and paths, and which stage is running",

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from fashion_pipeline import stopping
 from fashion_pipeline.errors import DataFileError
 
 
@@ -49,7 +50,8 @@ def atomic_path(path):
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(handle)
     try:
-        yield Path(temporary)
+        with stopping.clean_up_if_ended(lambda: os.remove(temporary)):
+            yield Path(temporary)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except OSError as error:
@@ -68,7 +70,8 @@ def atomic_directory(path):
     remove_stale_temporaries(path.parent, f".{path.name}.")
     temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
-        yield temporary
+        with stopping.clean_up_if_ended(lambda: shutil.rmtree(temporary, ignore_errors=True)):
+            yield temporary
         os.chmod(temporary, 0o755)
         shutil.rmtree(path, ignore_errors=True)
         os.replace(temporary, path)

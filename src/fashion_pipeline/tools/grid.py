@@ -249,4 +249,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, stop_watch=False)

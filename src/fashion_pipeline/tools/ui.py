@@ -81,4 +81,4 @@ def store_exists(uri):
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, stop_watch=False)
