@@ -10,9 +10,11 @@ import errno
 import os
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
-from fashion_pipeline import files, stopping
+from fashion_pipeline import files
 from fashion_pipeline.errors import USER_ERRORS
 from fashion_pipeline.params import load_params
 from fashion_pipeline.runs import stage_address, stage_folders
@@ -30,12 +32,23 @@ DISK_ERRORS = {
     errno.EIO: "the device failed to read or write; check the disk and run the stage again",
 }
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+INTERRUPTED = "interrupted; outputs in progress were removed, and the stage runs again at the next `dvc repro`"
+# Python acts on a signal only between its own steps, and TensorFlow runs a compiled call (a chunk
+# of Part A's epochs, a Keras epoch) to its end first. So once a stop signal has come, a watcher
+# thread gives the stage this long to wind down on its own; past it, the watcher runs the stage's
+# clean-ups (its MLflow run KILLED, its temporaries removed: files.clean_ups), says so as the
+# stage would, and ends the process.
+STOP_GRACE_SECONDS = 3
+# Written to the watcher's pipe when its block ends (no signal has the number 0).
+STAND_DOWN = 0
+
 
 def _interrupt(signal_number, frame):
     # Once: Ctrl-C sends SIGINT to the whole group, and the parent's SIGTERM or death may follow
     # within the second. A second KeyboardInterrupt raised while the first is handled would cut
     # short the KILLED status and the removal of temporary files, and end in a traceback.
-    for stop_signal in stopping.STOP_SIGNALS:
+    for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, signal.SIG_IGN)
     raise KeyboardInterrupt(f"signal {signal_number}")
 
@@ -59,14 +72,44 @@ def _interrupted_with_parent():
         raise KeyboardInterrupt("parent process gone")
 
 
+@contextlib.contextmanager
+def _watched():
+    """The block under the stop watcher; from the main thread, with the stop signals' Python
+    handlers set (Python writes each such signal's number to its wake-up descriptor at once, even
+    while the main thread is inside TensorFlow). When the block ends, the watcher stands down."""
+    reading, writing = os.pipe()
+    os.set_blocking(writing, False)
+    previous = signal.set_wakeup_fd(writing)
+
+    def wait_and_end():
+        while (number := os.read(reading, 1)[0]) not in STOP_SIGNALS:
+            if number == STAND_DOWN:
+                os.close(reading)
+                return
+        time.sleep(STOP_GRACE_SECONDS)
+        for clean_up in files.clean_ups():
+            with contextlib.suppress(Exception):
+                clean_up()
+        print(f"error: {INTERRUPTED}", file=sys.stderr, flush=True)
+        os._exit(130)
+
+    threading.Thread(target=wait_and_end, name="stop watcher", daemon=True).start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.write(writing, bytes([STAND_DOWN]))
+        os.close(writing)
+
+
 def run(main, stop_watch=True):
     """Call main(); on a user error print `error: <message>` to stderr and exit with status 2.
-    With `stop_watch`, a stop signal ends the process within stopping.STOP_GRACE_SECONDS even
+    With `stop_watch`, a stop signal ends the process within STOP_GRACE_SECONDS even
     inside TensorFlow; a tool that waits for processes of its own to stop goes without."""
-    for stop_signal in stopping.STOP_SIGNALS:
+    for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, _interrupt)
     try:
-        with stopping.watched() if stop_watch else contextlib.nullcontext():
+        with _watched() if stop_watch else contextlib.nullcontext():
             _interrupted_with_parent()
             main()
     except USER_ERRORS as error:
@@ -77,7 +120,7 @@ def run(main, stop_watch=True):
             raise
         _fail(f"{error.filename or 'writing an output'}: {DISK_ERRORS[error.errno]}", 2)
     except KeyboardInterrupt:
-        _fail(stopping.INTERRUPTED, 130)
+        _fail(INTERRUPTED, 130)
 
 
 def stage_main(stage_function, description, example):

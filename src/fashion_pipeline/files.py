@@ -1,4 +1,5 @@
-"""Atomic file output: a stage interrupted mid-write never leaves a file that looks finished."""
+"""Atomic file output: a stage interrupted mid-write never leaves a file that looks finished, even
+when it is ended from outside its main thread (cli.py's stop watcher runs `clean_ups`)."""
 
 import contextlib
 import errno
@@ -8,8 +9,26 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from fashion_pipeline import stopping
 from fashion_pipeline.errors import DataFileError
+
+# What to undo if the stage is ended from outside its main thread: (id, function), the latest last.
+_clean_ups = []
+
+
+@contextlib.contextmanager
+def clean_up_if_ended(function):
+    """Inside the block, `function()` runs if the stage is ended from outside its main thread."""
+    entry = (object(), function)
+    _clean_ups.append(entry)
+    try:
+        yield
+    finally:
+        _clean_ups.remove(entry)
+
+
+def clean_ups():
+    """The clean-ups registered now, the latest first."""
+    return [function for _, function in reversed(list(_clean_ups))]
 
 
 def remove_stale_temporaries(folder, prefix):
@@ -50,7 +69,7 @@ def atomic_path(path):
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(handle)
     try:
-        with stopping.clean_up_if_ended(lambda: os.remove(temporary)):
+        with clean_up_if_ended(lambda: os.remove(temporary)):
             yield Path(temporary)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
@@ -70,7 +89,7 @@ def atomic_directory(path):
     remove_stale_temporaries(path.parent, f".{path.name}.")
     temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
-        with stopping.clean_up_if_ended(lambda: shutil.rmtree(temporary, ignore_errors=True)):
+        with clean_up_if_ended(lambda: shutil.rmtree(temporary, ignore_errors=True)):
             yield temporary
         os.chmod(temporary, 0o755)
         shutil.rmtree(path, ignore_errors=True)

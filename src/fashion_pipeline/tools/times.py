@@ -42,12 +42,16 @@ def clean_env():
 
 
 def until_ui_answers(clone):
-    """`make ui` until its address answers; then Ctrl-C, as a person stops it."""
+    """`make ui` until it has printed its views' addresses (the import done) and its address
+    answers; then Ctrl-C, as a person stops it."""
     port = free_port()
     started = time.perf_counter()
-    ui = subprocess.Popen([*MAKE, "ui", f"UI_PORT={port}"], cwd=clone, env=clean_env(), stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, start_new_session=True)
+    ui = subprocess.Popen([*MAKE, "ui", f"UI_PORT={port}"], cwd=clone, env=clean_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
+        for line in ui.stdout:
+            if line.startswith("MLflow UI: http"):
+                break
         while ui.poll() is None:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
@@ -58,7 +62,7 @@ def until_ui_answers(clone):
     finally:
         if ui.poll() is None:
             os.killpg(ui.pid, signal.SIGINT)
-            ui.wait(timeout=60)
+            ui.communicate(timeout=60)
 
 
 def experiment_blocks(page=Path("docs") / "experiments.md"):
@@ -94,8 +98,9 @@ def measure(root):
                              ("demo", "the small grid in demo/, its report and champion"),
                              ("verify", "params.yaml's verify sample trained again and judged")):
             note(f"make {target}", timed([*MAKE, target], clone), what)
-        note("make ui", until_ui_answers(clone), "the first start: the committed runs imported, until it answers")
-        note("make ui", until_ui_answers(clone), "a second start, until it answers")
+        note("make ui", until_ui_answers(clone), "the first start: the committed runs imported, its views' "
+                                                  "addresses printed, and it answers")
+        note("make ui", until_ui_answers(clone), "a second start, until the same")
         note("dvc exp run --temp", timed(shell(blocks["--temp"]), clone),
              "docs/experiments.md's block on a fresh clone (data downloaded and prepared first)")
         started = time.perf_counter()

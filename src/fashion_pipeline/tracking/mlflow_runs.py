@@ -16,7 +16,7 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from fashion_pipeline import stopping
+from fashion_pipeline import files
 from fashion_pipeline.tracking import studies
 from fashion_pipeline.errors import TrackingError
 from fashion_pipeline.tracking.store import check_store
@@ -235,10 +235,10 @@ def log_model(model, sample, name):
 def killed_on_interrupt():
     """Inside an active run: an interrupted run (Ctrl-C, or SIGTERM, which cli.run turns into
     the same) ends with status KILLED instead of staying RUNNING (or FAILED, which would blame
-    the code), and so does one the stop watcher ends inside a compiled call (stopping.py)."""
+    the code), and so does one cli.py's stop watcher ends inside a compiled call."""
     run_id, uri = mlflow.active_run().info.run_id, mlflow.get_tracking_uri()
     try:
-        with stopping.clean_up_if_ended(lambda: MlflowClient(uri).set_terminated(run_id, "KILLED")):
+        with files.clean_up_if_ended(lambda: MlflowClient(uri).set_terminated(run_id, "KILLED")):
             yield
     except KeyboardInterrupt:
         mlflow.end_run(status="KILLED")
