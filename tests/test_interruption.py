@@ -90,6 +90,29 @@ def test_a_second_signal_does_not_cut_short_the_clean_up_of_the_first(tmp_path):
     assert output.splitlines()[-1].startswith("error: interrupted"), output
 
 
+def test_a_stop_whose_interrupt_python_dropped_still_puts_no_output_in_place(tmp_path):
+    # Python drops an exception raised inside a garbage collector's callback, as the
+    # KeyboardInterrupt of a signal landing there is: here the stage drops it itself.
+    stage = ("import time\n"
+             "from fashion_pipeline import cli, files\n"
+             "def main():\n"
+             "    try:\n"
+             "        print('training', flush=True)\n"
+             "        time.sleep(60)\n"
+             "    except KeyboardInterrupt:\n"
+             "        pass\n"
+             "    files.write_text('output.txt', 'trained')\n"
+             "cli.run(main)\n")
+    process = python_script(stage, tmp_path)
+    for line in process.stdout:
+        if line.startswith("training"):
+            process.send_signal(signal.SIGTERM)
+            break
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 130 and "error: interrupted" in output, output
+    assert sorted(path.name for path in tmp_path.iterdir()) == [], "an output was put in place after the stop"
+
+
 def test_a_damaged_checkpoint_is_reported_in_one_line_and_training_starts_afresh(tmp_path, monkeypatch, capsys,
                                                                                 project_params):
     params = small_params(copy.deepcopy(project_params), ["keras_softmax"], epochs=2)

@@ -50,6 +50,7 @@ def _interrupt(signal_number, frame):
     # short the KILLED status and the removal of temporary files, and end in a traceback.
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, signal.SIG_IGN)
+    files.STOPPED.set()
     raise KeyboardInterrupt(f"signal {signal_number}")
 
 
@@ -106,6 +107,7 @@ def run(main, stop_watch=True):
     """Call main(); on a user error print `error: <message>` to stderr and exit with status 2.
     With `stop_watch`, a stop signal ends the process within STOP_GRACE_SECONDS even
     inside TensorFlow; a tool that waits for processes of its own to stop goes without."""
+    files.STOPPED.clear()
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, _interrupt)
     try:

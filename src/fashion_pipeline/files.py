@@ -7,12 +7,17 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from fashion_pipeline.errors import DataFileError
 
 # What to undo if the stage is ended from outside its main thread: (id, function), the latest last.
 _clean_ups = []
+# Set by cli.py when a stop signal comes. Python drops the KeyboardInterrupt a signal raises inside
+# a garbage collector's callback, and the stage would go on to write its outputs; no output is put
+# in place after a stop.
+STOPPED = threading.Event()
 
 
 @contextlib.contextmanager
@@ -71,6 +76,7 @@ def atomic_path(path):
     try:
         with clean_up_if_ended(lambda: os.remove(temporary)):
             yield Path(temporary)
+        _unless_stopped(path)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except OSError as error:
@@ -91,6 +97,7 @@ def atomic_directory(path):
     try:
         with clean_up_if_ended(lambda: shutil.rmtree(temporary, ignore_errors=True)):
             yield temporary
+        _unless_stopped(path)
         os.chmod(temporary, 0o755)
         shutil.rmtree(path, ignore_errors=True)
         os.replace(temporary, path)
@@ -98,6 +105,11 @@ def atomic_directory(path):
         _raise_as_output(error, temporary, path)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _unless_stopped(path):
+    if STOPPED.is_set():
+        raise KeyboardInterrupt(f"stopped before {path} was put in place")
 
 
 def _raise_as_output(error, temporary, path):
