@@ -10,6 +10,8 @@ import subprocess
 import yaml
 from conftest import ROOT
 
+from fashion_pipeline.tools.times import shell
+
 DOCS = ROOT / "docs"
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 # A link's target in Markdown: [text](target) or ![alt](target).
@@ -120,7 +122,7 @@ def test_the_command_blocks_that_end_in_seconds_run_as_written_on_a_fresh_clone_
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DVC_", "MLFLOW_"))}
     for block in blocks:
         # After the README's first lines: the project's environment active.
-        result = subprocess.run(["bash", "-e", "-c", ". .venv/bin/activate\n" + block], cwd=clone, env=env,
+        result = subprocess.run(shell(block), cwd=clone, env=env,
                                 capture_output=True, text=True)
         assert result.returncode == 0, block + result.stdout + result.stderr
         assert "ERROR" not in result.stderr, block + result.stderr
