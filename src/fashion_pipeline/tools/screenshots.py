@@ -4,7 +4,6 @@ view of that study, and DVC's plots page, each in headless Chromium with a fresh
 reports/screenshots/*.png."""
 
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -13,6 +12,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from fashion_pipeline import cli, params
+from fashion_pipeline.tools import ui
 from fashion_pipeline.tools.ports import free_port
 from fashion_pipeline.tracking import mlflow_runs, views
 
@@ -33,8 +33,8 @@ def main():
     settings = project["mlflow"]
     uri = mlflow_runs.tracking_uri()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(ui.server_command("127.0.0.1", port, 1), env=ui.server_env(uri),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     address = f"http://127.0.0.1:{port}"
     try:
         for _ in range(90):
