@@ -18,12 +18,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlflow.tracking import MlflowClient
-
 from fashion_pipeline import cli
 from fashion_pipeline.params import load_params
 from fashion_pipeline.tools.ports import check_port
-from fashion_pipeline.tracking import imported, mlflow_runs, views
+from fashion_pipeline.tracking.store import tracking_uri
 
 LOG = Path("logs") / "mlflow_ui.log"
 
@@ -53,7 +51,7 @@ def main():
     arguments = parser.parse_args()
     check_port(arguments.host, arguments.port, "make ui UI_PORT=<port>")
     params = load_params()
-    uri = mlflow_runs.tracking_uri()
+    uri = tracking_uri()
     address = f"http://{arguments.host}:{arguments.port}"
     LOG.parent.mkdir(exist_ok=True)
     with open(LOG, "a") as log:
@@ -64,6 +62,10 @@ def main():
                                   env=server_env(uri), stdout=log, stderr=subprocess.STDOUT)
         server = start() if store_exists(uri) else None
         try:
+            # MLflow's client takes 1.6 s to import: after the server has started, not before.
+            from mlflow.tracking import MlflowClient
+
+            from fashion_pipeline.tracking import imported, mlflow_runs, views
             imported.import_results("results", params, mlflow_runs.git_commit(), say=lambda line: print(line, flush=True))
             views.show(MlflowClient(uri), params, address)
             print(f"MLflow UI: {address} ({arguments.workers} worker; its own lines in {LOG}; Ctrl-C stops it)",

@@ -19,20 +19,7 @@ from mlflow.tracking import MlflowClient
 from fashion_pipeline import files
 from fashion_pipeline.tracking import studies
 from fashion_pipeline.errors import TrackingError
-from fashion_pipeline.tracking.store import check_store
-
-
-def project_root(start=None):
-    """The outermost folder holding dvc.yaml, so `dvc exp run --queue` workspaces (which live
-    under the project's .dvc/tmp) share the project's one store."""
-    start = Path(start or Path.cwd()).resolve()
-    roots = [folder for folder in (start, *start.parents) if (folder / "dvc.yaml").is_file()]
-    return roots[-1] if roots else start
-
-
-def tracking_uri():
-    """MLFLOW_TRACKING_URI when set, else the SQLite store mlflow.db at the project root."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+from fashion_pipeline.tracking.store import check_store, project_root, tracking_uri
 
 
 def recorded_uri(uri):

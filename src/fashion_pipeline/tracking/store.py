@@ -15,6 +15,19 @@ SCHEMES = ("sqlite:///", "http://", "https://")
 USE_DEFAULT = "or unset MLFLOW_TRACKING_URI to use the project's mlflow.db"
 
 
+def project_root(start=None):
+    """The outermost folder holding dvc.yaml, so `dvc exp run --queue` workspaces (which live
+    under the project's .dvc/tmp) share the project's one store."""
+    start = Path(start or Path.cwd()).resolve()
+    roots = [folder for folder in (start, *start.parents) if (folder / "dvc.yaml").is_file()]
+    return roots[-1] if roots else start
+
+
+def tracking_uri():
+    """MLFLOW_TRACKING_URI when set, else the SQLite store mlflow.db at the project root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
 def _credentials():
     """MLflow's basic-auth variables, as an Authorization header (none when unset)."""
     user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
