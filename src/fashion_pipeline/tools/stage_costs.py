@@ -125,7 +125,10 @@ def in_words(seconds):
     if seconds >= 3600:
         return f"about {seconds / 3600:.1f} h"
     # In minutes a short grid's estimate would not move while it runs.
-    return f"about {round(seconds / 60)} min" if seconds >= 150 else f"about {max(10, round(seconds, -1)):.0f} s"
+    if seconds >= 150:
+        return f"about {round(seconds / 60)} min"
+    # Tens of seconds, as a run to run spread allows; under 15 s, whole seconds.
+    return f"about {round(seconds, -1):.0f} s" if seconds >= 15 else f"about {max(1, round(seconds))} s"
 
 
 class TimeLeft:
