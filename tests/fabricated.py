@@ -42,7 +42,8 @@ def write_run(results, seed, name, test_loss, test_accuracy, train_loss=0.2, cor
 def write_holdout_run(results, seed, name, held_out_loss, test_loss, test_accuracy):
     folder = results / f"seed_{seed}" / "holdout" / name
     history = pd.DataFrame({"epoch": [1, 2], "train_loss": [0.5, 0.3], "val_loss": [held_out_loss + 0.1, held_out_loss],
-                            "train_accuracy": [0.8, 0.9], "val_accuracy": [0.8, 0.85], "train_loss_running": [0.6, 0.35]})
+                            "train_accuracy": [0.8, 0.9], "val_accuracy": [0.8, 0.85], "train_loss_running": [0.6, 0.35],
+                            "test_loss": [test_loss + 0.1, test_loss], "test_accuracy": [test_accuracy - 0.01, test_accuracy]})
     files.write_csv(folder / "history.csv", history)
     train = {"train_loss": 0.3, "train_accuracy": 0.9, "val_loss": held_out_loss, "val_accuracy": 0.85,
              "best_val_loss": held_out_loss, "best_val_epoch": 2, "epochs": 2}

@@ -13,7 +13,8 @@ from fashion_pipeline.stages.figures import draw_figures
 from fashion_pipeline.stages.pdf import page_count, print_pdf
 from fashion_pipeline.stages.report import build_report
 
-MOST_PAGES = 20
+# The setup section and the table of the coursework's conclusions took it from 20 to 23 pages.
+MOST_PAGES = 25
 # A4 less the print style sheet's 12 mm side margins, at CSS's 96 px per inch.
 PRINTED_WIDTH_PX = round((210 - 2 * 12) / 25.4 * 96)
 
@@ -42,7 +43,7 @@ def full_report(tmp_path_factory, project_params):
     return folder / "reports"
 
 
-def test_the_report_prints_on_at_most_20_a4_pages_with_every_table_inside_the_page(tmp_path, full_report):
+def test_the_report_prints_on_at_most_25_a4_pages_with_every_table_inside_the_page(tmp_path, full_report):
     pdf = print_pdf(full_report / "report.html", tmp_path / "report.pdf")
     assert 10 <= page_count(pdf) <= MOST_PAGES
     # The print style sheet applied on screen, at the printed width: no table, figure or equation

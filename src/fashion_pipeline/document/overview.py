@@ -7,37 +7,51 @@ from importlib import metadata
 
 import pandas as pd
 
-from fashion_pipeline.document import answers
-from fashion_pipeline.document.markdown import anchor
+from fashion_pipeline.document import answers, sections
+from fashion_pipeline.judging.conclusions import NOT_REPRODUCED, REPRODUCED
 from fashion_pipeline.tracking import mlflow_runs
 
 
-def summary(questions, best):
-    """Five to eight sentences: each question's primary claim, then the best model."""
-    lines = [f"- **{question.name}** ({question.words}). " + answers.sentence(question.primary[0])
+def summary(questions, picks):
+    """A short paragraph per question (its primary claim, in the coursework's words where it
+    tests one of its conclusions), then the best model."""
+    lines = [f"**{question.name}, {question.words}.** {answers.paragraph(question)}"
              for question in questions.values() if question.primary]
-    if best:
-        found = best.accuracy
-        lines.append(f"- **Best model**: {best.label}, test accuracy {found.mean:.4f} "
-                     f"({found.confidence:.0%} interval {found.low:.4f} to {found.high:.4f}), picked on the test set.")
-    return "\n".join(lines)
+    if picks is not None:
+        lines.append(f"**The best model.** {sections.picks_answer(picks)}")
+    return "\n\n".join(lines)
 
 
-def scorecard(questions):
-    """One row per question: its primary claim, what is compared, what was measured, the verdict;
-    and the verdicts of its exploratory claims."""
-    rows = []
-    for question in questions.values():
-        head = question.head
-        if head is None:
-            continue
+REPRODUCTION_INTRO = (
+    "Every conclusion the coursework states about its experiments, in its words and with its numbers, beside what "
+    "we measure over the seeds. **Reproduced**: our interval agrees with it. **Not reproduced**: the difference is "
+    "too small to matter, or the seeds do not settle it. **Reversed**: our interval says the opposite. **Could not "
+    "be tested here**: no run of this project measures it. Claims we added ourselves are not the coursework's and "
+    "are not in this table; they are marked *(ours)* in their sections.")
+
+
+def measure_in_words(measure):
+    return measure.replace("val_", "validation ").replace("train_", "training ").replace("_", " ")
+
+
+def reproduction_table(reproductions, comparison, labels):
+    """Each conclusion of the coursework with ours and a verdict (judging.conclusions); then its
+    reported numbers, counted inside and outside our intervals, the farthest named first."""
+    rows = [answers.reproduction_row(reproduction) for reproduction in reproductions]
+    judged = comparison[comparison["coursework inside"].isin(["yes", "no"])]
+    if len(judged):
+        misses = judged[judged["coursework inside"] == "no"].copy()
+        ours = misses["ours"].map(lambda text: float(text.split()[0]))
+        misses = misses.assign(ours_mean=ours).iloc[(ours - misses["coursework"]).abs().argsort()[::-1]]
         rows.append({
-            "question": f"[{question.name}](#{anchor(question.title)})",
-            "the coursework's claim": head.claim.statement,
-            "the coursework's numbers": head.claim.coursework_says,
-            "measured": answers.effect(head),
-            "verdict": head.verdict.value,
-            "exploratory claims": answers.counts([finding for finding in question.findings if finding is not head])})
+            "question": "all", "the coursework": f"its {len(judged)} final losses and accuracies of Parts A and B",
+            "ours": f"{len(judged) - len(misses)} of {len(judged)} lie inside our intervals over seeds "
+                    "(the appendix lists each)",
+            "verdict": REPRODUCED if misses.empty else NOT_REPRODUCED,
+            "why": "" if misses.empty else "Outside: " + "; ".join(
+                f"{labels.get(row['experiment'], row['experiment'])}, {measure_in_words(row['measure'])} "
+                f"{row['coursework']:g} against ours {row['ours_mean']:.3f}"
+                for _, row in misses.head(4).iterrows()) + ("; and more" if len(misses) > 4 else "") + "."})
     return pd.DataFrame(rows)
 
 
@@ -46,17 +60,15 @@ def how_to_read(method):
     versions = ", ".join(f"{package} {metadata.version(package)}" for package in ("tensorflow-cpu", "keras", "mlflow", "dvc"))
     margins, primary = method.margins, method.primary_count
     return "\n".join([
-        f"- **Data.** Fashion-MNIST: {method.train_count:,} training and {method.test_count:,} test images. As in the "
-        "coursework, Parts A and B validate on the test set; the optimizer study and the protocol check validate on "
-        f"a held-out {method.held_out_fraction:.0%} of the training set instead.",
-        f"- **Seeds.** Each experiment and optimizer run is trained once per seed ({', '.join(map(str, method.seeds))}"
-        f"); a seed draws the initial weights, the batch order and the dropout masks. Done: {method.runs_done}. "
-        f"TensorFlow runs with {method.threads} thread and op determinism on. {versions}; git commit "
-        f"`{mlflow_runs.git_commit()}`; {platform.machine()}, Python {platform.python_version()}.",
+        f"- **Runs.** Done: {method.runs_done}. {versions}; git commit `{mlflow_runs.git_commit()}`; "
+        f"{platform.machine()}, Python {platform.python_version()}. The setup section below gives every setting.",
         "- **An interval** is where the mean over seeds lies, at the stated level. For a number measured on the test "
         "images (final test loss and accuracy) it covers two sources of noise: the seeds, and the draw of the 10,000 "
         "test images, which is the same for every seed; more seeds shrink only the first. For other numbers it "
-        "covers the seeds. A comparison is paired: the same seed and the same images for both models.",
+        "covers the seeds. A comparison is paired: the same seed and the same images for both models. The level is "
+        "printed as computed (95%, or a primary claim's own, such as 97.5%). A value that is the same in every seed "
+        "has no spread to draw an interval from: it is judged by an exact sign test, and n seeds that all agree "
+        "reach no level above 1 − 2/2ⁿ (93.75% with five).",
         f"- **Verdicts.** A difference whose whole interval lies within its margin (±{margins['loss']} "
         f"loss, ±{margins['accuracy'] * 100:g} accuracy points, ±{margins['epochs']} epochs) is "
         "**alike**: too small to matter, whatever its sign. Otherwise a claimed difference **holds** when the interval "

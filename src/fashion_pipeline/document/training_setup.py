@@ -48,7 +48,35 @@ def optimizers_table(study, labels):
     return pd.DataFrame(rows)
 
 
-def text(params, data_summary):
+# The settings every run of a part may share, said once in a sentence when they do.
+SHARED = ("optimizer", "batch", "epochs", "pixels")
+
+
+def shared_words(table):
+    """"Every Part A run has optimizer Adam, rate 0.001; batch full; epochs 500." for each part, of
+    the settings all its runs share; the columns every part shares then leave the table."""
+    sentences, varying = [], set()
+    for part, runs in table.groupby("part", sort=False):
+        same = [column for column in SHARED if runs[column].nunique() == 1]
+        varying |= set(SHARED) - set(same)
+        sentences.append(f"Every Part {part} run has " + "; ".join(f"{column} {runs[column].iloc[0]}" for column in same) + ".")
+    return " ".join(sentences), [column for column in table.columns if column not in SHARED or column in varying]
+
+
+def section(report, params, data_summary, labels):
+    """The setup section: its sentences and the runs' settings, from params.yaml."""
+    report.heading("Setup")
+    report.text(text(params, data_summary, labels))
+    table = experiments_table(params, labels)
+    shared, columns = shared_words(table)
+    report.text(f"The runs of Parts A and B (ReLU hidden layers, Glorot-uniform weights, Adam with Keras's defaults besides "
+                f"the rate, dropout after every hidden layer, one rate per layer where several are given). {shared}")
+    report.table(table[columns], "setup_experiments")
+    report.text("The optimizer study's runs (every other setting at Keras's default for the rule):")
+    report.table(optimizers_table(params["optimizers"], labels), "setup_optimizers")
+
+
+def text(params, data_summary, labels):
     """Data, splits, seeds, threads and the targets the claims read, in sentences."""
     data, training, study = params["data"], params["training"], params["optimizers"]
     return "\n".join([
@@ -68,7 +96,7 @@ def text(params, data_summary):
         f"to {params['report']['regularization_target_val_loss']:g}; the essay's, the epochs each optimizer needs to "
         f"bring its held-out loss to {study['target_val_loss']:g}. The bias-correction claim compares the mean step "
         f"length over the first {study['early_epochs']} epochs.",
-        f"- **The optimizer study** trains {study['network'].replace('lowlevel_net_b', 'Network B')} full batch for "
+        f"- **The optimizer study** trains {labels.get(study['network'], study['network'])} full batch for "
         f"{study['epochs']} epochs from the same initial weights per seed, with each update rule written out; Adam "
         "and SGD with momentum are each tried at three rates.",
     ])

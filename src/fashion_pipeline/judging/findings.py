@@ -7,7 +7,7 @@ import dataclasses
 
 import pandas as pd
 
-from fashion_pipeline.judging import analysis, optimizer_study, protocol, statistics, tables
+from fashion_pipeline.judging import analysis, conclusions, optimizer_study, protocol, statistics, tables
 from fashion_pipeline.judging.coursework import COURSEWORK_STARTING_TOTAL_LOSS, COURSEWORK_VALUES
 
 
@@ -17,6 +17,13 @@ class Question:
     name: str  # the coursework's numbering, "A 1-1"
     words: str  # the question, as params.yaml `questions` gives it
     findings: tuple  # analysis.Finding, in the order of the claims
+    # claim name -> the conclusion of the coursework it tests (conclusions.Conclusion)
+    conclusion_of: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def head_conclusion(self):
+        """The coursework's conclusion the question's answer tests, if the coursework states one."""
+        return self.conclusion_of.get(self.head.claim.name) if self.head else None
 
     @property
     def title(self):
@@ -103,6 +110,9 @@ class Judged:
     protocol: dict  # the protocol check's candidates, held-out fraction, picks and tables
     essay: Essay
     appendix: dict
+    reproductions: tuple  # conclusions.Reproduction, one per conclusion of the coursework
+    labels: dict  # run name -> its name in words
+    params: dict  # params.yaml, for the setup section
 
 
 # Which of tables.all_tables each part shows.
@@ -117,8 +127,10 @@ def judge_report(inputs):
     params = inputs.params
     measured = analysis.measure_all(inputs, COURSEWORK_VALUES, COURSEWORK_STARTING_TOTAL_LOSS)
     shown = tables.all_tables(inputs, measured)
+    reproductions = tuple(conclusions.reproduce(inputs.findings))
+    tested = {name: reproduction.conclusion for reproduction in reproductions for name in reproduction.conclusion.claims}
     questions = {name: Question(name, words, tuple(finding for finding in inputs.findings
-                                                   if finding.claim.question == name))
+                                                   if finding.claim.question == name), tested)
                  for name, words in params["questions"].items()}
     study, runs = params["optimizers"], inputs.optimizer_runs
     return Judged(
@@ -127,14 +139,16 @@ def judge_report(inputs):
         raw_pixels=raw_pixels(inputs, measured),
         protocol={"candidates": params["holdout"]["experiments"], "held_out_fraction": params["data"]["held_out_fraction"],
                   "registered_model": params["champion"]["registered_model"],
-                  "picks": protocol.picks(measured, shown["holdout_picks_by_seed"], inputs.labels),
+                  "picks": protocol.picks(measured, shown["holdout_picks_by_seed"], inputs.labels, inputs.holdout_runs,
+                                          inputs.confidence, inputs.margins["accuracy"]),
                   **{name: shown[name] for name in PROTOCOL_TABLES}},
         essay=Essay(questions["Essay"], study, len(params["seeds"]), params["data"]["held_out_fraction"],
                     optimizer_study.mean_test_losses(measured, study, runs), optimizer_study.first_step_ratios(runs),
                     optimizer_study.comparison_table(measured, study, runs), optimizer_study.ablation_seed(runs),
                     optimizer_study.ablation_table(study, runs),
                     optimizer_study.adam_defaults_table(study["runs"][optimizer_study.ADAM])),
-        appendix={**{name: shown[name] for name in APPENDIX_TABLES}, "raw_files": inputs.data_summary["raw_files"]})
+        appendix={**{name: shown[name] for name in APPENDIX_TABLES}, "raw_files": inputs.data_summary["raw_files"]},
+        reproductions=reproductions, labels=inputs.labels, params=params)
 
 
 def method(inputs):

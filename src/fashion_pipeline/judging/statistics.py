@@ -7,6 +7,9 @@
 - A comparison is paired: the same seed and the same images for both models.
 - A verdict follows from the interval and an equivalence margin, margin first (`verdict`).
 - The primary claims are judged together: Holm's method sets each one's level (`holm`).
+- A measure with no spread over the seeds (the same value in every seed) has no t-interval; it is
+  judged by an exact sign test over the seeds, which with n seeds that all agree can reach no
+  level above 1 - 2 / 2**n (93.75 % at five seeds).
 """
 
 import dataclasses
@@ -36,19 +39,45 @@ LOWER, HIGHER, SIMILAR, POSITIVE = "lower", "higher", "similar", "positive"
 NEGLIGIBLE, MATERIAL = "negligible", "material"
 # Which noise an interval carries.
 SEEDS, SEEDS_AND_IMAGES = "seeds", "seeds and test images"
-NOT_DECIDABLE = "more seeds will not decide this"
+NOT_DECIDABLE = "no number of seeds would decide it: the test images' own noise is wider than the effect"
 ONE_SEED = "unknown: one seed has no spread"
+# The most seeds seeds_needed counts to.
+MOST_SEEDS = 200
+
+
+def percent(confidence):
+    """A level as computed, with the digits it has: "95%", "97.5%", "98.75%"."""
+    return f"{confidence * 100:.4g}%"
+
+
+def sign_test_level(count):
+    """The highest two-sided level an exact sign test reaches with `count` seeds that all agree."""
+    return 1 - 2 * 0.5 ** count
+
+
+def seeds_for_sign_test(confidence):
+    """The fewest seeds, all agreeing, with which an exact sign test reaches `confidence`."""
+    return math.ceil(math.log2(2 / (1 - confidence)) - 1e-12)
 
 
 @dataclasses.dataclass(frozen=True)
 class SeedsNeeded:
     """How many seeds would decide an inconclusive claim: a count, or None with the reason none
-    can be given (one seed has no spread; the test images' noise alone is too wide)."""
+    can be given (one seed has no spread; more than MOST_SEEDS; the test images' noise alone is
+    too wide). `fewest` and `most` are the counts at the ends of the spread's own 95 % interval
+    (the spread is estimated from a few seeds); None beyond MOST_SEEDS."""
     count: int | None
     reason: str = ""
+    fewest: int | None = None
+    most: int | None = None
 
     def text(self):
-        return str(self.count) if self.count is not None else self.reason
+        if self.count is None:
+            return self.reason
+        if self.fewest is None or (self.fewest, self.most) == (self.count, self.count):
+            return str(self.count)
+        most = f"more than {MOST_SEEDS}" if self.most is None else str(self.most)
+        return f"{self.count} ({self.fewest} to {most} within the spread's uncertainty)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,14 +101,20 @@ class Interval:
     def text(self, digits=4):
         if self.count < 2:
             return f"{self.mean:.{digits}f} (1 seed, no interval)"
-        if self.low == self.high:
-            return f"{self.mean:.{digits}f} (the same in every seed)"
+        if self.standard_error == 0:
+            reached = "" if self.low == self.high else f"; {self.count} seeds are too few for an exact test at this level"
+            return f"{self.mean:.{digits}f} (the same in every seed{reached})"
         return f"{self.mean:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
 
     def at(self, confidence):
         """The same estimate at another confidence level."""
         if self.count < 2:
             return dataclasses.replace(self, confidence=confidence)
+        if self.standard_error == 0:
+            # No spread: the exact sign test's interval, the value itself up to the level that
+            # all n seeds agreeing can reach, and unbounded beyond it.
+            bound = 0.0 if confidence <= sign_test_level(self.count) else math.inf
+            return dataclasses.replace(self, low=self.mean - bound, high=self.mean + bound, confidence=confidence)
         half = float(stats.t.ppf(0.5 + confidence / 2, self.degrees_of_freedom)) * self.standard_error
         return dataclasses.replace(self, low=self.mean - half, high=self.mean + half, confidence=confidence)
 
@@ -115,8 +150,8 @@ def two_way_interval(table, confidence):
     residual MS_e, with S seeds and N images) the variance of the grand mean is estimated without
     bias as MS_s / (S N) + (MS_i - MS_e) / (S N): the first term is a seed's variance over S (it
     shrinks with more seeds), the second the images' share (it does not, the test set being
-    fixed). The degrees of freedom are Satterthwaite's, between S - 1 and N - 1. This is the
-    analytic form of a bootstrap that resamples seeds and images jointly (tests compare the two).
+    fixed). The t quantile has S - 1 degrees of freedom. This is the analytic form of a bootstrap
+    that resamples seeds and images jointly (tests compare the two).
     """
     table = np.asarray(table, dtype=float)
     seeds, images = table.shape
@@ -135,9 +170,11 @@ def two_way_interval(table, confidence):
     if total == 0:
         return Interval(mean, mean, mean, seeds, seed_variance=0.0, degrees_of_freedom=seeds - 1.0,
                         confidence=confidence, covers=SEEDS_AND_IMAGES)
-    degrees = total ** 2 / (seed_part ** 2 / (seeds - 1) + image_variance ** 2 / (images - 1))
+    # S - 1 degrees of freedom, not Satterthwaite's (between S - 1 and N - 1): with five seeds his
+    # approximation is itself uncertain, and S - 1 keeps the coverage whatever the share of the
+    # seeds in the error.
     found = Interval(mean, mean, mean, seeds, seed_variance=seed_variance, image_variance=image_variance,
-                     degrees_of_freedom=degrees, covers=SEEDS_AND_IMAGES)
+                     degrees_of_freedom=seeds - 1.0, covers=SEEDS_AND_IMAGES)
     return found.at(confidence)
 
 
@@ -155,7 +192,10 @@ def p_value(found, direction, margin):
     if found.count < 2:
         return 1.0
     if found.standard_error == 0:
-        return 0.0
+        # The exact sign test: every seed on the claimed side of the boundary the verdict reads.
+        decided = {SIMILAR: -margin < found.mean < margin, NEGLIGIBLE: found.mean != margin,
+                   MATERIAL: found.mean != margin}.get(direction, found.mean != 0)
+        return min(1.0, 2 * 0.5 ** found.count) if decided else 1.0
     def beyond(point, above):  # one-sided p that the mean lies beyond `point`, on the `above` side
         statistic = (found.mean - point) / found.standard_error
         return float(stats.t.sf(statistic if not above else -statistic, found.degrees_of_freedom))
@@ -223,16 +263,21 @@ def verdict(found, direction, margin):
     return Verdict.INCONCLUSIVE
 
 
-def seeds_needed(found, direction, margin, most=200):
+def seeds_needed(found, direction, margin, most=MOST_SEEDS):
     """How many seeds would decide an inconclusive claim if the mean and the spread stayed as
-    observed (a SeedsNeeded). The images' share of the error stays whatever the seeds, so a
-    decision that needs a narrower interval than the test set allows is out of reach.
+    observed (a SeedsNeeded), with the counts at the ends of the spread's own 95 % interval. The
+    images' share of the error stays whatever the seeds, so a decision that needs a narrower
+    interval than the test set allows is out of reach; a value the same in every seed needs the
+    seeds an exact sign test needs.
 
     Decided means the interval clears the nearest boundary the verdict rules read: zero for a
     claimed difference beyond the margin; the margin for a difference that sits inside it (it
     would be alike), for a claim of likeness, and for NEGLIGIBLE and MATERIAL."""
     if found is None or found.count < 2:
         return SeedsNeeded(None, ONE_SEED)
+    if found.standard_error == 0:
+        count = seeds_for_sign_test(found.confidence)
+        return SeedsNeeded(count, fewest=count, most=count)
     size = abs(found.mean)
     if direction in (NEGLIGIBLE, MATERIAL):
         room = abs(found.mean - margin)
@@ -240,8 +285,19 @@ def seeds_needed(found, direction, margin, most=200):
         room = abs(margin - size)
     else:
         room = size
-    for count in range(found.count, most + 1):
-        error = math.sqrt(found.seed_variance / count + found.image_variance)
-        if float(stats.t.ppf(0.5 + found.confidence / 2, count - 1)) * error < room:
-            return SeedsNeeded(count)
-    return SeedsNeeded(None, NOT_DECIDABLE)
+    if float(stats.norm.ppf(0.5 + found.confidence / 2)) * math.sqrt(found.image_variance) >= room:
+        return SeedsNeeded(None, NOT_DECIDABLE)
+
+    def needed(seed_variance):
+        for count in range(found.count, most + 1):
+            error = math.sqrt(seed_variance / count + found.image_variance)
+            if float(stats.t.ppf(0.5 + found.confidence / 2, count - 1)) * error < room:
+                return count
+        return None
+
+    freedom = found.count - 1
+    count = needed(found.seed_variance)
+    if count is None:
+        return SeedsNeeded(None, f"more than {most} seeds would be needed")
+    fewest = needed(found.seed_variance * freedom / float(stats.chi2.ppf(0.975, freedom)))
+    return SeedsNeeded(count, fewest=fewest, most=needed(found.seed_variance * freedom / float(stats.chi2.ppf(0.025, freedom))))

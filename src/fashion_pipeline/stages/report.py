@@ -8,7 +8,7 @@ run of its own, linking every run it used."""
 from pathlib import Path
 
 from fashion_pipeline import cli
-from fashion_pipeline.document import essay, overview, sections
+from fashion_pipeline.document import essay, overview, sections, training_setup
 from fashion_pipeline.document.report import Report
 from fashion_pipeline.judging import inputs as judging_inputs
 from fashion_pipeline.judging import tables
@@ -26,17 +26,21 @@ def build_report(params, results_dir, out_dir, figures_dir=None, mistakes_dir=No
     inputs = judging_inputs.gather(params, results_dir)
     judged = judge_report(inputs)
     # The front and back matter in words first, so the page is then laid out in its order.
-    summary, how_to_read = overview.summary(judged.questions, judged.best_model), overview.how_to_read(judged.method)
-    limitations, scorecard = overview.limitations(judged.method), overview.scorecard(judged.questions)
+    summary, how_to_read = overview.summary(judged.questions, judged.protocol["picks"]), overview.how_to_read(judged.method)
+    limitations = overview.limitations(judged.method)
+    reproduction = overview.reproduction_table(judged.reproductions, judged.appendix["coursework_comparison"],
+                                               judged.labels)
     report = Report(out_dir, Path(out_dir) / "figures" if figures_dir is None else figures_dir)
     report.heading(TITLE, level=1)
     report.text(summary)
-    report.heading("Scorecard")
-    report.table(scorecard, "scorecard")
+    report.heading("The coursework's conclusions, reproduced or not")
+    report.text(overview.REPRODUCTION_INTRO)
+    report.table(reproduction, "reproduction")
     report.text("**Contents**")
     report.contents()
     report.heading("How to read this report")
     report.text(how_to_read)
+    training_setup.section(report, judged.params, inputs.data_summary, judged.labels)
     sections.part_a(report, judged.questions, judged.tables, judged.near_zero_weight)
     sections.part_b(report, judged.questions, judged.tables, judged.raw_pixels)
     sections.best_model(report, judged.best_model, Path(out_dir) / "mistakes" if mistakes_dir is None else mistakes_dir)
