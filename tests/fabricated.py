@@ -23,7 +23,8 @@ def write_run(results, seed, name, test_loss, test_accuracy, train_loss=0.2, cor
     history["train_loss_running"] = history["train_loss"] + 0.01
     files.write_csv(folder / "history.csv", history)
     train = {"train_loss": train_loss, "val_loss": test_loss, "train_accuracy": 0.95, "val_accuracy": test_accuracy,
-             "best_val_loss": test_loss - 0.05, "best_val_epoch": 2, "epochs": epochs, "parameter_count": 100}
+             "best_val_loss": test_loss - 0.05, "best_val_epoch": 2, "epochs": epochs, "parameter_count": 100,
+             "train_loss_running": train_loss + 0.01, "train_accuracy_running": 0.94}
     files.write_json(folder / "train.json", train)
     files.write_json(folder / "run.json", {"mlflow_run_id": f"run-{name}-{seed}", "train_seconds": 1.0, "stage_seconds": 2.0})
     files.write_json(folder / "metrics.json", {**{key: train[key] for key in TRAINING_METRICS},

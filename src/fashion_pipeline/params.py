@@ -82,6 +82,7 @@ SCHEMA = {
         # Their names are checked against judging/claims.py by the report stage.
         "margins": mapping_of(number(0.0, 100.0), "a number >= 0"),
         "primary_claims": distinct_list(text, "claim names"),
+        "blind_seeds": mapping_of(distinct_list(integer(0), "seeds", empty=True), "a list of seeds"),
         "regularization_target_val_loss": number(0.0, 10.0, include_low=False),
         "mistakes_shown": integer(1),
     },

@@ -79,11 +79,11 @@ def mapping_of(check, what):
     return check_mapping
 
 
-def distinct_list(check, what):
-    """A non-empty list of distinct values, each passing `check`."""
+def distinct_list(check, what, empty=False):
+    """A list of distinct values, each passing `check`; non-empty unless `empty`."""
     def check_list(key, value):
-        if not isinstance(value, list) or not value or len(set(map(repr, value))) != len(value):
-            raise ParamsError(key, value, f"a non-empty list of distinct {what}")
+        if not isinstance(value, list) or not (value or empty) or len(set(map(repr, value))) != len(value):
+            raise ParamsError(key, value, f"a {'' if empty else 'non-empty '}list of distinct {what}")
         for index, item in enumerate(value):
             check(f"{key}[{index}]", item)
 

@@ -3,6 +3,8 @@ there, and each statement beside this project's own measurement; then the runs b
 Every number comes from the essay's findings (judging.findings.Essay); the wording that depends
 on a result follows it."""
 
+import math
+
 from fashion_pipeline.document import answers, sections
 from fashion_pipeline.document.figures import ESSAY_BIAS_CORRECTION, ESSAY_DECAY, ESSAY_MOMENTUM
 from fashion_pipeline.judging.optimizer_study import ADAM, bias_correction_factor
@@ -26,19 +28,25 @@ def _said(essay, name):
     finding = essay.finding(name)
     if finding is None:
         return "(not judged: the claim is not in this configuration)"
-    return f"{answers.effect(finding)}; {answers.verdict_words(finding)}"
+    # Said inside a sentence that ends it: the verdict's own full stop is left to the caller.
+    return f"{answers.effect(finding)}. {answers.verdict_words(finding).removesuffix('.')}"
 
 
 def _spread(essay, names):
     """'0.312 at rate 0.001 to 0.341 at rate 0.0003' over the runs of a rate grid that have run."""
     runs = essay.study["runs"]
     found = {name: essay.test_losses.get(name) for name in names}
-    found = {name: value for name, value in found.items() if value is not None}
+    diverged = [name for name, value in found.items() if value is not None and not math.isfinite(value)]
+    found = {name: value for name, value in found.items() if value is not None and math.isfinite(value)}
     if not found:
         return "not run yet"
     low, high = min(found, key=found.get), max(found, key=found.get)
-    return (f"from {found[low]:.3f} (rate {runs[low]['learning_rate']:g}) to {found[high]:.3f} "
+    text = (f"from {found[low]:.3f} (rate {runs[low]['learning_rate']:g}) to {found[high]:.3f} "
             f"(rate {runs[high]['learning_rate']:g})")
+    if diverged:
+        rates = ", ".join(f"{runs[name]['learning_rate']:g}" for name in diverged)
+        text += f", and at rate {rates} it diverges"
+    return text
 
 
 def paragraphs(essay):
@@ -57,17 +65,20 @@ def paragraphs(essay):
         f"average of past gradients, so that the step keeps its direction where gradients agree; from RMSprop, a "
         f"per-weight scaling by the recent size of the gradient, so that every weight moves by about the same "
         f"amount whatever its gradient's scale. Both averages start at zero, and Adam corrects them for that. The "
-        f"coursework's essay makes four claims about it: it converges faster than SGD with momentum, it keeps "
-        f"RMSprop's goodness, its bias correction matters for the first steps, and a decaying learning rate helps. "
-        f"Each is measured here on Network B, full batch, for {study['epochs']} epochs over {seeds} seeds, every "
+        f"coursework's essay says that Adam retains the goodness of RMSprop while solving SGD with momentum's trouble "
+        f"with sparse gradients, that its moment estimates are biased towards zero at first and need correcting, and "
+        f"that a learning rate should start fast and end slow. Where the essay states no test, the test is ours (Adam "
+        f"against SGD with momentum, each at its best rate; the size of the first steps without correction). Each is "
+        f"measured here on Network B, full batch, for {study['epochs']} epochs over {seeds} seeds, every "
         f"optimizer written out from its update rule and started from the same weights within a seed. At step t, "
         f"with the gradient gₜ of the loss L with respect to the weights θ:"),
         ("Momentum: the first moment",
          f"mₜ averages the gradients over about 1 / (1 − β₁) = {1 / (1 - beta_1):.0f} steps. Along a direction where "
          f"successive gradients agree it grows to the gradient's size; across a ravine, where they alternate in sign, "
          f"it cancels, so the step follows the valley floor instead of bouncing between its walls. SGD with momentum "
-         f"does the same with an undamped sum. Each rule was run at three learning rates and compared at the rate with "
-         f"the lowest loss on the held-out split. After the same epochs: {_said(essay, 'adam_beats_momentum')}. "
+         f"does the same with an undamped sum. Each rule was run at {len(grids.get('adam', []))} learning rates, and "
+         f"in each seed the rate with the lowest held-out loss is the one compared, as a user tuning on the held-out "
+         f"split would choose it. After the same epochs: {_said(essay, 'adam_beats_momentum')}. "
          f"Counting the epochs each needs to bring the held-out loss to {target}: "
          f"{_said(essay, 'adam_faster_than_momentum')}."),
         ("Scaling: the second moment",
@@ -85,8 +96,8 @@ def paragraphs(essay):
          f"steps are too small. But v is biased far more, and its square root divides the step: without both "
          f"corrections the step is (1 − β₁ᵗ) / √(1 − β₂ᵗ) times the corrected one, {factors[1]:.2f} at step 1, "
          f"{factors[10]:.2f} at step 10, {factors[100]:.2f} at step 100 and {factors[1000]:.2f} at step 1000: larger, "
-         f"not smaller. {_ablation_sentence(essay.first_step_ratios)} The claim as the coursework states it: "
-         f"{_said(essay, 'bias_correction_needed')}."),
+         f"not smaller. {_ablation_sentence(essay.first_step_ratios)} Our claim, the coursework's "
+         f"argument as a test: {_said(essay, 'bias_correction_needed')}."),
         ("Learning-rate decay",
          "A rate large enough to travel fast at first can be too large to settle at the end. Dividing it by "
          "1 + d (t − 1) keeps the early speed and shrinks the late steps. "
@@ -95,7 +106,8 @@ def paragraphs(essay):
             f"{study['epochs']}; against Adam at the same starting rate without decay, so that the decay alone is "
             f"judged: {_said(essay, 'decay_helps')}." if decay_runs else "No run of this configuration decays.")),
         ("How much tuning it needs",
-         "The essay says Adam needs little tuning. Over its three rates Adam's final test loss runs "
+         f"The essay says Adam needs little tuning. Over its {len(grids.get('adam', []))} rates Adam's final test "
+         "loss runs "
          f"{_spread(essay, grids.get('adam', []))}; SGD with momentum's runs {_spread(essay, grids.get('sgd_momentum', []))}. "
          "Each rate was chosen on the held-out split; the test set only scores the choice."),
     ]

@@ -144,7 +144,7 @@ def optimizer_figures(inputs):
     adam_variants = list(dict.fromkeys(name for pair in zip(partners, variants) for name in pair if name))
     validation = (("loss", "val"),)
     planned = [
-        curves(inputs, "optimizers", [*rules, *[name for name in best if name]], "Each rule at its best rate",
+        curves(inputs, "optimizers", [*rules, *[name for name in best if name]], "Each rule at its best rate over the seeds",
                validation, "optimizers", ESSAY_MOMENTUM, runs, with_marks=False),
         curves(inputs, "optimizer_rates", [name for names in grids.values() for name in names][:6],
                "Three rates per rule", validation, "optimizers", ESSAY_MOMENTUM, runs, with_marks=False),

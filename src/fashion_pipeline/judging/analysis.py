@@ -125,21 +125,58 @@ def params_value(params, dotted):
     return functools.reduce(lambda node, key: node[key], dotted.split("."), params)
 
 
+def held_out_loss(run):
+    """A run's final held-out loss, a diverged run's (NaN) counted as infinite: never the best."""
+    loss = run.value("val_loss")
+    return loss if np.isfinite(loss) else np.inf
+
+
 def best_rate(grid_runs, optimizer_runs):
     """The run of a rate grid with the lowest final held-out loss, mean over its seeds."""
-    means = {name: np.mean([run.value("val_loss") for run in optimizer_runs[name].values()])
+    means = {name: np.mean([held_out_loss(run) for run in optimizer_runs[name].values()])
              for name in grid_runs if optimizer_runs.get(name)}
     return min(means, key=means.get) if means else None
 
 
-def claim_runs(claim, experiments, optimizer_runs, params):
-    """The two run names a claim compares (best rates resolved) and their `{seed: Run}`."""
+def best_rate_by_seed(grid_runs, optimizer_runs):
+    """Seed by seed, the run of a rate grid with the lowest final held-out loss, as a user tuning
+    the rate on the held-out split in each training would choose it (nested): {seed: run name}."""
+    chosen = {}
+    for seed in sorted({seed for name in grid_runs for seed in optimizer_runs.get(name, {})}):
+        losses = {name: held_out_loss(optimizer_runs[name][seed]) for name in grid_runs
+                  if seed in optimizer_runs.get(name, {})}
+        chosen[seed] = min(losses, key=losses.get)
+    return chosen
+
+
+def nested_words(chosen, labels, specs):
+    """A rate grid chosen seed by seed, in words: "Adam at each seed's best rate (0.003 in 4
+    seeds, 0.01 in 1)"."""
+    counts = {}
+    for name in chosen.values():
+        counts[name] = counts.get(name, 0) + 1
+    rule = labels.get(next(iter(counts)), "").split(", rate")[0]
+    rates = ", ".join(f"{specs[name]['learning_rate']:g} in {count} seed{'s' if count > 1 else ''}"
+                      for name, count in sorted(counts.items(), key=lambda item: -item[1]))
+    return f"{rule} at each seed's best rate ({rates})"
+
+
+def claim_runs(claim, experiments, optimizer_runs, params, labels=None):
+    """The two runs a claim compares, named, in words, and as `{seed: Run}`; a best-rate claim's
+    arm is its rate grid's run chosen seed by seed (best_rate_by_seed), named by those runs."""
     names = [claim.first, claim.second]
-    if claim.best_rate:
-        grids = params["optimizers"]["rate_grids"]
-        names = [best_rate(grids[name], optimizer_runs) if name in grids else name for name in names]
     pool = optimizer_runs if claim.optimizer else experiments
-    return names, [pool.get(name, {}) if name else None for name in names]
+    words = [(labels or {}).get(name, name) if name else None for name in names]
+    runs = [pool.get(name, {}) if name else None for name in names]
+    if claim.best_rate:
+        grids, specs = params["optimizers"]["rate_grids"], params["optimizers"]["runs"]
+        for index, name in enumerate(names):
+            chosen = best_rate_by_seed(grids[name], optimizer_runs) if name in grids else {}
+            if chosen:
+                runs[index] = {seed: optimizer_runs[run][seed] for seed, run in chosen.items()}
+                names[index] = "/".join(dict.fromkeys(chosen.values()))
+                words[index] = nested_words(chosen, labels or {}, specs)
+    return names, words, runs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,34 +202,37 @@ class Finding:
         return " − ".join(name for name in self.runs if name)
 
 
-def judge_all(experiments, optimizer_runs, params, claims=CLAIMS, labels=None):
+def judge_all(experiments, optimizer_runs, params, claims=CLAIMS, labels=None, only_seeds=None):
     """Every claim judged, its runs named by `labels` (run name -> words; the name itself where
     missing). Primary claims (report.primary_claims) are one family: Holm's method
     adjusts their p-values, and each one's interval is drawn at the level that decides as the
     adjusted p does (alpha * p / adjusted p). Other claims are exploratory, each at the level
-    of report.confidence."""
+    of report.confidence. `only_seeds` (claim name -> seeds) judges a claim on those seeds alone."""
     settings = params["report"]
     alpha = 1 - settings["confidence"]
     primary = set(settings["primary_claims"])
     rows = []
     for claim in claims:
-        names, (first, second) = claim_runs(claim, experiments, optimizer_runs, params)
+        names, words, (first, second) = claim_runs(claim, experiments, optimizer_runs, params, labels)
+        if only_seeds is not None:
+            kept = set(only_seeds.get(claim.name, ()))
+            first, second = ({seed: run for seed, run in pool.items() if seed in kept} if pool is not None else None
+                             for pool in (first, second))
         ran = first and (second is None or second)
         target = params_value(params, claim.target) if claim.target else None
         margin = settings["margins"][claim.margin]
         found = measured(first, second, claim.measure, settings["confidence"], target) if ran else None
         p_value = statistics.p_value(found, claim.direction, margin) if found else 1.0
-        rows.append([claim, tuple(names), found, margin, p_value, target])
-    family = [index for index, row in enumerate(rows) if row[0].name in primary and row[2] is not None]
-    adjusted = dict(zip(family, statistics.holm([rows[index][4] for index in family])))
+        rows.append([claim, tuple(names), tuple(words), found, margin, p_value, target])
+    family = [index for index, row in enumerate(rows) if row[0].name in primary and row[3] is not None]
+    adjusted = dict(zip(family, statistics.holm([rows[index][5] for index in family])))
     findings = []
-    for index, (claim, names, found, margin, p_value, target) in enumerate(rows):
+    for index, (claim, names, words, found, margin, p_value, target) in enumerate(rows):
         if index in adjusted and found is not None:
             level = alpha * (p_value / adjusted[index] if adjusted[index] > 0 else 1.0)
             found, p_value = found.at(1 - level), adjusted[index]
         verdict = statistics.verdict(found, claim.direction, margin)
         needed = statistics.seeds_needed(found, claim.direction, margin) if verdict is Verdict.INCONCLUSIVE else None
-        words = tuple((labels or {}).get(name, name) if name else None for name in names)
         findings.append(Finding(claim, names, words, found, margin, claim.name in primary, p_value, verdict, needed,
                                 target))
     return findings
@@ -234,16 +274,35 @@ class Measured:
     best: dict  # (pool, measure) -> the run with the best mean (None when none has run)
 
 
-def over_seeds(experiments, coursework_values, starting_losses, confidence):
-    """Intervals over the seeds alone, (run name, measure) -> Interval: each value of the
-    coursework's beside ours, and each regularized run's first total loss (measure
-    "starting_total_loss") beside the one read off its curves."""
-    samples = {(name, measure): [measure_value(run, measure) for run in experiments[name].values()]
-               for name, reported in coursework_values.items() if experiments.get(name) for measure in reported}
-    samples |= {(name, "starting_total_loss"): [run.history["train_total_loss"].iloc[0]
-                                                 for run in experiments[name].values()]
-                for name in starting_losses if experiments.get(name)}
-    return {key: statistics.estimate(values, confidence) for key, values in samples.items()}
+# The coursework's Keras training numbers are what `fit` prints: the mean over the epoch's batches,
+# dropout on. Ours beside them are measured the same way, not in inference mode.
+RUNNING = {"train_loss": "train_loss_running", "train_accuracy": "train_accuracy_running"}
+# Its validation numbers are on the test set: ours are the final test loss and accuracy, with the
+# interval every table gives them (over the seeds and the test images).
+ON_TEST_IMAGES = {"val_loss": "test_loss", "val_accuracy": "test_accuracy"}
+
+
+def like_measure(measure, running_mean):
+    """The measure of ours that is measured as the coursework's `measure` was."""
+    if running_mean and measure in RUNNING:
+        return RUNNING[measure]
+    return ON_TEST_IMAGES.get(measure, measure)
+
+
+def over_seeds(experiments, coursework_values, starting_losses, confidence, running_mean_runs=()):
+    """Intervals beside the coursework's values, (run name, measure) -> Interval, each measured as
+    its value was (like_measure; validation numbers on the test images, `running_mean_runs`'
+    training numbers as a running mean); and each regularized run's first total loss (measure
+    "starting_total_loss") beside the one read off its curves, over the seeds alone."""
+    found = {}
+    for name, reported in coursework_values.items():
+        for measure in reported if experiments.get(name) else ():
+            ours = like_measure(measure, name in running_mean_runs)
+            found[name, measure] = measured(experiments[name], None, ours, confidence)
+    samples = {(name, "starting_total_loss"): [run.history["train_total_loss"].iloc[0]
+                                               for run in experiments[name].values()]
+               for name in starting_losses if experiments.get(name)}
+    return found | {key: statistics.estimate(values, confidence) for key, values in samples.items()}
 
 
 def measure_all(inputs, coursework_values, starting_losses):
@@ -263,6 +322,7 @@ def measure_all(inputs, coursework_values, starting_losses):
     pools = {"experiments": candidates, "holdout": inputs.holdout_runs}
     return Measured(intervals={(pool, name, measure): measured(runs, None, measure, confidence, target)
                                for pool, name, runs, measure, target in cells if runs},
-                    over_seeds=over_seeds(inputs.experiments, coursework_values, starting_losses, confidence),
+                    over_seeds=over_seeds(inputs.experiments, coursework_values, starting_losses, confidence,
+                                          set(params["experiments"].get("keras", {}))),
                     best={(pool, measure): best(pools[pool], measure, highest="accuracy" in measure)
                           for pool, measures in BEST_OF.items() for measure in measures})

@@ -27,7 +27,7 @@ class Claim:
     second: str | None = None
     optimizer: bool = False  # the runs are optimizer runs, not experiments
     # Optimizer claims only: first and second name rate grids (optimizers.rate_grids), each
-    # compared at the rate with the lowest held-out loss.
+    # compared, seed by seed, at the rate with that seed's lowest held-out loss.
     best_rate: bool = False
     target: str = ""  # epochs_to_target: the params.yaml key of the target loss
     coursework_says: str = ""
@@ -135,6 +135,11 @@ def check_claims(params, claims=CLAIMS):
     for name in params["report"]["primary_claims"]:
         if name not in names:
             raise ParamsError("report.primary_claims", name, "one of the claims: " + ", ".join(names))
+    for name, seeds in params["report"].get("blind_seeds", {}).items():
+        if name not in params["report"]["primary_claims"]:
+            raise ParamsError("report.blind_seeds", name, "a primary claim (report.primary_claims)")
+        if not set(seeds) <= set(params["seeds"]):
+            raise ParamsError(f"report.blind_seeds.{name}", seeds, "seeds of `seeds`")
     for claim in claims:
         if claim.margin not in params["report"]["margins"]:
             raise ParamsError("report.margins", sorted(params["report"]["margins"]),

@@ -111,6 +111,7 @@ class Judged:
     essay: Essay
     appendix: dict
     reproductions: tuple  # conclusions.Reproduction, one per conclusion of the coursework
+    confirmatory: tuple  # analysis.Finding of each primary claim on the seeds it was blind to
     labels: dict  # run name -> its name in words
     params: dict  # params.yaml, for the setup section
 
@@ -148,7 +149,17 @@ def judge_report(inputs):
                     optimizer_study.ablation_table(study, runs),
                     optimizer_study.adam_defaults_table(study["runs"][optimizer_study.ADAM])),
         appendix={**{name: shown[name] for name in APPENDIX_TABLES}, "raw_files": inputs.data_summary["raw_files"]},
-        reproductions=reproductions, labels=inputs.labels, params=params)
+        reproductions=reproductions, confirmatory=tuple(confirmatory(inputs)), labels=inputs.labels, params=params)
+
+
+def confirmatory(inputs):
+    """The primary claims judged again on the seeds each was blind to (report.blind_seeds), as one
+    Holm family; a claim blind to fewer than two seeds has no confirmatory test."""
+    params = inputs.params
+    blind = params["report"].get("blind_seeds", {})
+    claims = [finding.claim for finding in inputs.findings if len(blind.get(finding.claim.name, ())) >= 2]
+    family = {**params, "report": {**params["report"], "primary_claims": [claim.name for claim in claims]}}
+    return analysis.judge_all(inputs.experiments, inputs.optimizer_runs, family, claims, inputs.labels, blind)
 
 
 def method(inputs):

@@ -99,6 +99,8 @@ class Interval:
         return math.sqrt(self.seed_variance / self.count + self.image_variance)
 
     def text(self, digits=4):
+        if math.isnan(self.mean):
+            return "diverged (not a number)"
         if self.count < 2:
             return f"{self.mean:.{digits}f} (1 seed, no interval)"
         if self.standard_error == 0:

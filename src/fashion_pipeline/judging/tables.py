@@ -7,7 +7,7 @@ import pandas as pd
 from fashion_pipeline.judging import protocol
 from fashion_pipeline.judging.analysis import HELD_OUT_MEASURES, SUMMARY_MEASURES
 from fashion_pipeline.judging.coursework import COURSEWORK_STARTING_TOTAL_LOSS, COURSEWORK_VALUES
-from fashion_pipeline.judging.statistics import NOT_RUN_TEXT
+from fashion_pipeline.judging.statistics import NOT_RUN_TEXT, percent
 
 
 def verdict_table(findings):
@@ -16,12 +16,13 @@ def verdict_table(findings):
     for finding in findings:
         claim, found = finding.claim, finding.found
         rows.append({
-            "question": claim.question, "claim": claim.statement, "coursework": claim.coursework_says,
+            "question": claim.question, "claim": claim.statement, "whose": "ours" if claim.ours else "the coursework's",
+            "coursework": claim.coursework_says,
             "compared": finding.difference_name, "measure": finding.measure_words,
             "family": "primary" if finding.primary else "exploratory",
             "seeds": found.count if found else 0,
             "mean [interval]": found.text(1 if claim.margin == "epochs" else 4) if found else NOT_RUN_TEXT,
-            "level": f"{found.confidence:.1%}" if found else "",
+            "level": percent(found.confidence) if found else "",
             "noise covered": found.covers if found else "",
             "p": f"{finding.p_value:.2g}" if found else "",
             "verdict": finding.verdict.value,
@@ -34,7 +35,8 @@ def verdict_page_table(findings):
     measure, the interval with its level and noise, the verdict. The full table is the CSV."""
     full = verdict_table(findings)
     return pd.DataFrame({
-        "claim": full["claim"] + full["family"].map({"primary": " (primary)", "exploratory": ""}),
+        "claim": full["claim"] + full["family"].map({"primary": " (primary)", "exploratory": ""})
+        + full["whose"].map({"ours": " (ours)", "the coursework's": ""}),
         "the coursework": full["coursework"],
         "compared, measure": full["compared"] + "; " + full["measure"],
         "mean [interval]": full["mean [interval]"] + full.apply(

@@ -41,6 +41,10 @@ def build_report(params, results_dir, out_dir, figures_dir=None, mistakes_dir=No
     report.heading("How to read this report")
     report.text(how_to_read)
     training_setup.section(report, judged.params, inputs.data_summary, judged.labels)
+    report.heading("Registration: the primary claims on the seeds they were blind to")
+    report.text(overview.REGISTRATION_INTRO)
+    report.table(overview.registration_table(judged.questions, judged.confirmatory,
+                                             judged.params["report"].get("blind_seeds", {})), "registration")
     sections.part_a(report, judged.questions, judged.tables, judged.near_zero_weight)
     sections.part_b(report, judged.questions, judged.tables, judged.raw_pixels)
     sections.best_model(report, judged.best_model, Path(out_dir) / "mistakes" if mistakes_dir is None else mistakes_dir)

@@ -1,0 +1,74 @@
+"""Registration read from the git history: params.yaml's `report.blind_seeds` never states a seed
+the history does not show a primary claim blind to, on this repository and on a small one made
+here where a claim comes before one seed's results and after another's."""
+
+import os
+import shutil
+import subprocess
+
+import yaml
+from conftest import ROOT
+
+from fashion_pipeline.judging.claims import CLAIMS
+from fashion_pipeline.params import load_params
+from fashion_pipeline.tools import registration
+
+
+def test_the_stated_blind_seeds_are_ones_the_git_history_shows():
+    params = load_params(ROOT / "params.yaml")
+    stated = params["report"]["blind_seeds"]
+    assert set(stated) == set(params["report"]["primary_claims"])
+    shown = registration.blind_seeds(ROOT, params)
+    for name, seeds in stated.items():
+        assert set(seeds) <= set(shown[name]), (name, seeds, shown[name])
+
+
+def test_todays_claims_read_from_their_source_as_they_are_defined():
+    source = (ROOT / registration.CLAIM_FILES[0]).read_text()
+    found = registration.signatures(source)
+    assert found == {claim.name: registration.current_signature(claim) for claim in CLAIMS}
+
+
+def commit_at(folder, second):
+    """Everything in `folder` committed at 00:00:<second> of a fixed day (git times are whole seconds)."""
+    stamp = f"2026-01-01T00:00:{second:02d}"
+    subprocess.run(["git", "add", "-A"], cwd=folder, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", str(second)], cwd=folder,
+                   check=True, env={**os.environ, "GIT_COMMITTER_DATE": stamp, "GIT_AUTHOR_DATE": stamp})
+
+
+def test_a_claim_is_blind_to_the_seeds_whose_results_came_after_it(tmp_path, project_params):
+    """Seed 42's results, then the claim among the primary ones, then seed 43's: blind to 43
+    only. Seed 42's run.json rewritten later (where and how long, no number) changes nothing;
+    its history rewritten later makes it blind to 42 too."""
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "src/fashion_pipeline/judging").mkdir(parents=True)
+    shutil.copy(ROOT / registration.CLAIM_FILES[0], tmp_path / registration.CLAIM_FILES[0])
+    params = {**project_params, "seeds": [42, 43], "report": {**project_params["report"], "primary_claims": []}}
+    claim, runs = "b_beats_a", ("lowlevel_net_a", "lowlevel_net_b")
+
+    def results(seed, loss="1"):
+        for run in runs:
+            folder = tmp_path / f"results/seed_{seed}/{run}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "history.csv").write_text(f"epoch,val_loss\n1,{loss}\n")
+            (folder / "run.json").write_text("{}")
+
+    def primary(names):
+        params["report"]["primary_claims"] = names
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+
+    primary([])
+    results(42)
+    commit_at(tmp_path, 0)
+    primary([claim])
+    commit_at(tmp_path, 1)
+    results(43)
+    commit_at(tmp_path, 2)
+    assert registration.blind_seeds(tmp_path, params) == {claim: [43]}
+    (tmp_path / f"results/seed_42/{runs[0]}/run.json").write_text('{"seconds": 1}')
+    commit_at(tmp_path, 3)
+    assert registration.blind_seeds(tmp_path, params) == {claim: [43]}
+    results(42, "2")
+    commit_at(tmp_path, 4)
+    assert registration.blind_seeds(tmp_path, params) == {claim: [42, 43]}
