@@ -3,6 +3,8 @@ difference with its band and margin, the bias-correction ablation, a confusion m
 image grid. At most six series per panel, in Okabe and Ito's colour-blind-safe colours, legends
 in 11-point type with the runs' names in words, and every data point inside the axes."""
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")  # no screen: render straight to files
@@ -25,6 +27,19 @@ plt.rcParams.update({"font.size": FONT_POINTS, "legend.fontsize": FONT_POINTS, "
 SPLIT_WORDS = {"train": "training", "val": "validation", "gap": "test minus training"}
 
 
+def panels(figure):
+    """What figures.json says of each panel: its title, its y scale and how many series (lines of
+    more than two points, by colour) it draws."""
+    found = []
+    for axis in figure.axes:
+        if not axis.get_visible() or not (axis.get_lines() or axis.get_images()):
+            continue
+        colours = {line.get_color() for line in axis.get_lines() if len(line.get_xdata()) > 2}
+        found.append({"title": axis.get_title(loc="left") or axis.get_title(), "y_scale": axis.get_yscale(),
+                      "series": len(colours), "image": bool(axis.get_images())})
+    return found
+
+
 def save(figure, path):
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=DPI, bbox_inches="tight")
@@ -41,11 +56,17 @@ def _mean_and_band(histories, column):
     return frames[0]["epoch"].to_numpy()[:length], stacked.mean(axis=0), stacked.min(axis=0), stacked.max(axis=0), len(frames)
 
 
-def _scale(axis, arrays):
-    """Every point in view; a log scale when the data spans more than a factor of five (a first
-    epoch's spike), so neither the spike nor the rest is lost."""
+def _scale(axis, arrays, log=True):
+    """Every point in view; a log scale when the data spans more than a factor of five (a loss's
+    first-epoch spike), so neither the spike nor the rest is lost. Without `log` (accuracies),
+    a linear axis zoomed to the data."""
     values = np.concatenate([np.ravel(array) for array in arrays]) if arrays else np.array([])
     values = values[np.isfinite(values)]
+    if not log:
+        if values.size:
+            pad = 0.05 * (values.max() - values.min()) or 0.01
+            axis.set_ylim(values.min() - pad, values.max() + pad)
+        return
     if values.size and values.min() > 0 and values.max() / values.min() > 5:
         axis.set_yscale("log")
         # Plain numbers (0.3, 0.5, 1, 2) rather than powers of ten.
@@ -84,7 +105,7 @@ def curves(groups, title, panels, marks=None):
                 axis.plot([epochs[-1] + 0.015 * len(epochs) * (index + 1)], [value], "x", color=colour, markersize=8,
                           mew=2)
                 drawn.append(np.array([value]))
-        _scale(axis, drawn)
+        _scale(axis, drawn, log="accuracy" not in measure)
         axis.set_title(f"{SPLIT_WORDS.get(split, split)} {measure.replace('_', ' ')}", loc="left")
         axis.grid(alpha=0.3)
     for axis in axes.flat[len(panels):]:
@@ -100,7 +121,7 @@ def difference(epochs, differences, title, ylabel, margin):
     """A paired difference over epochs (seeds x epochs): its mean, the band from the lowest to
     the highest seed, zero, and the +-margin inside which a difference counts as none."""
     differences = np.asarray(differences, float)
-    figure, axis = plt.subplots(figsize=(WIDTH_INCHES, 3.2))
+    figure, axis = plt.subplots(figsize=(WIDTH_INCHES, 3.6))
     if margin:
         axis.axhspan(-margin, margin, color="#999999", alpha=0.25, linewidth=0, label=f"±{margin:g}: too small to matter")
     axis.axhline(0, color="#000000", linewidth=0.8)
@@ -110,9 +131,27 @@ def difference(epochs, differences, title, ylabel, margin):
     axis.set_xlabel("epoch")
     axis.set_ylabel(ylabel)
     axis.grid(alpha=0.3)
-    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    axis.set_title(title, loc="left")
+    clip_spikes(axis, differences, margin)
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=3, frameon=False)
+    # Wrapped, so that a long title never widens the figure past the page.
+    axis.set_title(textwrap.fill(title, 75), loc="left")
     return figure
+
+
+def clip_spikes(axis, values, margin):
+    """A few epochs far outside the rest (one seed's spike) would flatten everything else: the axis
+    keeps the 1st to 99th percentile of the values (with zero and the margin), and says what it
+    leaves out."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return
+    low, high = np.percentile(finite, [1, 99])
+    low, high = min(low, -(margin or 0), 0.0), max(high, margin or 0, 0.0)
+    pad = 0.08 * (high - low) or 0.01
+    if finite.min() < low - pad or finite.max() > high + pad:
+        axis.set_ylim(low - pad, high + pad)
+        axis.text(0.99, 0.97, f"axis clipped: values reach {finite.min():.3g} to {finite.max():.3g}",
+                  transform=axis.transAxes, ha="right", va="top", fontsize=FONT_POINTS - 1, color="#555555")
 
 
 def ablation(step_table, histories, epochs):
@@ -134,7 +173,8 @@ def ablation(step_table, histories, epochs):
     for axis in axes:
         axis.set_xlabel("epoch (one full-batch step each)")
         axis.grid(alpha=0.3)
-        axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+        axis.legend(loc="best")
+    figure.tight_layout()
     return figure
 
 
@@ -148,15 +188,16 @@ def confusion(actual, predicted, class_names, title):
     return figure
 
 
-def image_grid(images, titles, title, columns=8):
-    """28x28 images in a grid, each with its title (up to three short lines), grey on white."""
+def image_grid(images, titles, title, columns=4):
+    """28x28 images in a grid, each with its title (up to three short lines), grey on white, at the
+    page's width so that the titles print at the report's type size."""
     rows = max(1, -(-len(images) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(10.0, 2.0 * rows + 0.4), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(WIDTH_INCHES, 2.3 * rows + 0.4), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for axis, image, text in zip(axes.flat, images, titles):
         axis.imshow(np.asarray(image).reshape(28, 28), cmap="gray_r")
-        axis.set_title(text, fontsize=7.5)
+        axis.set_title(text, fontsize=FONT_POINTS - 1)
     figure.suptitle(title)
     figure.tight_layout()
     return figure

@@ -58,8 +58,8 @@ def claim_difference(inputs, finding):
     claim = finding.claim
     if claim.second is None or claim.measure not in ("test_loss", "gap_loss", "best_val_loss", "epochs_to_target"):
         return None
-    pool = inputs.optimizer_runs if claim.optimizer else inputs.experiments
-    first, second = (pool.get(name, {}) for name in finding.runs)
+    # The runs the claim compared, seed by seed (a best rate chosen in each seed).
+    _, _, (first, second) = analysis.claim_runs(claim, inputs.experiments, inputs.optimizer_runs, inputs.params)
     seeds = sorted(set(first) & set(second))
     if not seeds:
         return None
@@ -72,7 +72,7 @@ def claim_difference(inputs, finding):
     table = np.stack([series(first[seed])[:length] - series(second[seed])[:length] for seed in seeds])
     epochs = first[seeds[0]].history["epoch"].to_numpy()[:length]
     words = "test minus training loss" if column == "gap" else "validation loss"
-    first_label, second_label = (inputs.labels[name] for name in finding.runs)
+    first_label, second_label = finding.labels
     title = f"{first_label} − {second_label}: {words}"
     margin = inputs.margins[claim.margin] if claim.margin == "loss" else 0.0
     caption = (f"The claim \"{claim.statement}\" over the epochs: {first_label} minus {second_label}, {words}, seed by "
@@ -94,7 +94,7 @@ def plan(inputs):
         *claims("A 1-1"),
         curves(inputs, "softmax", get("softmax", []), "Softmax classifier, full batch", LOSSES_AND_ACCURACIES,
                "verdicts_a-1-1", "A 1-1"),
-        curves(inputs, "rounded_vs_true_accuracy", get("network_a_vs_b", []),
+        curves(inputs, "rounded_vs_true_accuracy", get("softmax", []),
                "True (argmax) accuracy against the coursework's rounded accuracy",
                (("accuracy", "val"), ("rounded_accuracy", "val")), None, "A 1-1 note 2", with_marks=False),
         *claims("A 1-2-1, 1-2-2"),
@@ -146,8 +146,9 @@ def optimizer_figures(inputs):
     planned = [
         curves(inputs, "optimizers", [*rules, *[name for name in best if name]], "Each rule at its best rate over the seeds",
                validation, "optimizers", ESSAY_MOMENTUM, runs, with_marks=False),
-        curves(inputs, "optimizer_rates", [name for names in grids.values() for name in names][:6],
-               "Three rates per rule", validation, "optimizers", ESSAY_MOMENTUM, runs, with_marks=False),
+        *[curves(inputs, f"optimizer_rates_{rule}", names, f"{inputs.labels[names[0]].split(', rate')[0]}: "
+                 f"{len(names)} rates", validation, "optimizers", ESSAY_MOMENTUM, runs, with_marks=False)
+          for rule, names in grids.items()],
         ablation(inputs),
         curves(inputs, "adam_variants", adam_variants, "Adam: decay and bias correction", validation, "optimizers",
                ESSAY_DECAY, runs, with_marks=False),

@@ -21,6 +21,7 @@ class Figure:
     caption: str
     table: str | None  # the report table with the figure's numbers
     place: str  # where the report shows it: a question ("A 1-1") or a named spot in a section
+    panels: tuple = ()  # drawing.panels: each panel's title, y scale and series, once drawn
 
 
 def write_manifest(folder, figures):

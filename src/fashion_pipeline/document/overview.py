@@ -1,6 +1,6 @@
-"""The report's front and back: the summary that answers the coursework's questions, the
-scorecard, how to read the report, its limitations and the appendix. The sections in between are
-sections.py's and essay.py's."""
+"""The report's front and back: the summary that answers the coursework's questions, the table
+of the coursework's conclusions, the registration, how to read the report, its limitations and
+the appendix. The sections in between are sections.py's, essay.py's and training_setup.py's."""
 
 import platform
 from importlib import metadata
@@ -134,7 +134,7 @@ def limitations(method):
         "- Parts A and B validate on the test set, as the coursework did: a best epoch or a best model picked there is "
         "optimistic. The protocol check measures by how much.",
         f"- {len(method.seeds)} seeds: 'inconclusive' often means 'not enough seeds', not 'no effect'.",
-        "- The optimizer study trains one network, full batch, at three rates per rule for Adam and SGD with momentum "
+        "- The optimizer study trains one network, full batch, at a few rates per rule for Adam and SGD with momentum "
         "and one for the others.",
     ])
 

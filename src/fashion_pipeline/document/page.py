@@ -34,7 +34,7 @@ body{max-width:none;margin:0;padding:0;font-size:9.5pt;line-height:1.35}
 table{font-size:7pt;width:100%}td,th{padding:1px 3px}
 tr,figure,img,.equations{break-inside:avoid}
 h1,h2,h3{break-after:avoid}
-figure img{max-height:85mm;max-width:100%;width:auto}
+figure img{max-height:250mm;max-width:100%;width:auto}
 a{color:inherit;text-decoration:none}
 }"""
 

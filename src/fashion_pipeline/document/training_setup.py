@@ -98,5 +98,5 @@ def text(params, data_summary, labels):
         f"length over the first {study['early_epochs']} epochs.",
         f"- **The optimizer study** trains {labels.get(study['network'], study['network'])} full batch for "
         f"{study['epochs']} epochs from the same initial weights per seed, with each update rule written out; Adam "
-        "and SGD with momentum are each tried at three rates.",
+        f"and SGD with momentum are each tried at {len(study['rate_grids'].get('adam', []))} rates.",
     ])

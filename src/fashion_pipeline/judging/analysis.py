@@ -10,6 +10,7 @@ import numpy as np
 
 from fashion_pipeline.judging import statistics
 from fashion_pipeline.judging.claims import CLAIMS, Claim
+from fashion_pipeline.judging.coursework import like_measure
 from fashion_pipeline.judging.statistics import Verdict
 
 def best_epoch_accuracy(run):
@@ -48,7 +49,7 @@ DERIVED_WITH_TARGET = {
     "first_step_length": lambda run, epochs: float(run.history["update_norm"].iloc[:epochs].mean()),
 }
 
-# Each measure in words, as the scorecard names it.
+# Each measure in words, as the report names it.
 MEASURE_WORDS = {
     "train_loss": "final training loss",
     "test_loss": "final test loss",
@@ -272,21 +273,6 @@ class Measured:
     intervals: dict  # (pool, run name, measure) -> Interval, for the runs that have run
     over_seeds: dict  # (run name, measure) -> Interval over the seeds alone (analysis.over_seeds)
     best: dict  # (pool, measure) -> the run with the best mean (None when none has run)
-
-
-# The coursework's Keras training numbers are what `fit` prints: the mean over the epoch's batches,
-# dropout on. Ours beside them are measured the same way, not in inference mode.
-RUNNING = {"train_loss": "train_loss_running", "train_accuracy": "train_accuracy_running"}
-# Its validation numbers are on the test set: ours are the final test loss and accuracy, with the
-# interval every table gives them (over the seeds and the test images).
-ON_TEST_IMAGES = {"val_loss": "test_loss", "val_accuracy": "test_accuracy"}
-
-
-def like_measure(measure, running_mean):
-    """The measure of ours that is measured as the coursework's `measure` was."""
-    if running_mean and measure in RUNNING:
-        return RUNNING[measure]
-    return ON_TEST_IMAGES.get(measure, measure)
 
 
 def over_seeds(experiments, coursework_values, starting_losses, confidence, running_mean_runs=()):

@@ -25,6 +25,21 @@ COURSEWORK_VALUES = {
     "keras_5l_drop_taper": {"train_loss": 0.3744, "train_accuracy": 0.8913, "val_loss": 0.3469, "val_accuracy": 0.8982},
 }
 
+# The coursework's Keras training numbers are what `fit` prints: the mean over the epoch's batches,
+# dropout on. Ours beside them are measured the same way, not in inference mode.
+RUNNING = {"train_loss": "train_loss_running", "train_accuracy": "train_accuracy_running"}
+# Its validation numbers are on the test set: ours are the final test loss and accuracy, with the
+# interval every table gives them (over the seeds and the test images).
+ON_TEST_IMAGES = {"val_loss": "test_loss", "val_accuracy": "test_accuracy"}
+
+
+def like_measure(measure, running_mean):
+    """The measure of ours that is measured as the coursework's `measure` was."""
+    if running_mean and measure in RUNNING:
+        return RUNNING[measure]
+    return ON_TEST_IMAGES.get(measure, measure)
+
+
 # The loss each regularized run starts from, read off the coursework's curves ("in L1, loss starts to
 # descend from 12 and in L2 the loss starts to descend from 3.0").
 COURSEWORK_STARTING_TOTAL_LOSS = {"lowlevel_net_b_l1": 12.0, "lowlevel_net_b_l2": 3.0}

@@ -3,6 +3,7 @@ reports/figures (PNG), with figures.json giving each one's caption and the table
 numbers. The report stage only composes them: a figure's look changes without re-judging a
 claim, and the report's text changes without redrawing a figure."""
 
+import dataclasses
 from pathlib import Path
 
 from fashion_pipeline import cli
@@ -16,13 +17,16 @@ from fashion_pipeline.params import load_params
 def draw_figures(params, results_dir, out_dir):
     out_dir = Path(out_dir)
     planned = plan(gather(params, results_dir))
+    described = []
     for planned_figure in planned:
-        drawing.save(planned_figure.draw(), out_dir / f"{planned_figure.figure.name}.png")
+        figure = planned_figure.draw()
+        described.append(dataclasses.replace(planned_figure.figure, panels=tuple(drawing.panels(figure))))
+        drawing.save(figure, out_dir / f"{planned_figure.figure.name}.png")
     # The folder persists between runs: a figure no longer planned goes.
     drawn = {out_dir / f"{planned_figure.figure.name}.png" for planned_figure in planned}
     for stale in set(out_dir.glob("*.png")) - drawn:
         stale.unlink()
-    write_manifest(out_dir, [planned_figure.figure for planned_figure in planned])
+    write_manifest(out_dir, described)
     return planned
 
 
