@@ -103,7 +103,7 @@ def test_report_built_from_result_files_alone(tmp_path, project_params):
     reproduction = pd.read_csv(tmp_path / "reports" / "tables" / "reproduction.csv").fillna("")
     # One row per conclusion of the coursework, and one for its reported numbers; none of ours.
     assert len(reproduction) == len(CONCLUSIONS) + 1
-    dropout = reproduction[reproduction["the coursework"].str.contains("dropout 0.2 is an improvement")].iloc[0]
+    dropout = reproduction[reproduction["the coursework"].str.startswith('"Improvement over the base model"')].iloc[0]
     assert dropout["verdict"] == "reproduced"
     assert dropout["ours"].startswith("The final test loss of 4 layers, dropout 0.2 is 0.1180 lower than that of 4 layers")
     assert not reproduction["the coursework"].str.contains("sparse", case=False).any() or \
@@ -115,8 +115,8 @@ def test_report_built_from_result_files_alone(tmp_path, project_params):
     check_summary_reads_once(summary, project_params)
     # Each question's section opens with its answer.
     section = markdown.split("## B ii: dropout", 1)[1]
-    assert section.lstrip().startswith('**Answer.** The coursework says "dropout 0.2 is an improvement over the 4-layer '
-                                       'base model" (validation 0.3848 against 0.5939). We find that the final test loss')
+    assert section.lstrip().startswith('**Answer.** The coursework says "Improvement over the base model" (4 layers with '
+                                       'dropout 0.2: validation 0.3848 against 0.5939). We find that the final test loss')
     assert "- [Protocol check: the best model on a held-out split](#protocol-check-the-best-model-on-a-held-out-split)" \
         in markdown
     # Every run read is listed by its MLflow run name, a held-out run apart from the experiment.

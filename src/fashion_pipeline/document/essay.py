@@ -92,12 +92,12 @@ def paragraphs(essay):
         ("Bias correction",
          f"Started at zero, both averages are too small at first: after one step m₁ = (1 − β₁) g₁, a tenth of the "
          f"gradient, and v₁ = (1 − β₂) g₁², a thousandth of its square. Dividing by 1 − β₁ᵗ and 1 − β₂ᵗ removes this "
-         f"bias exactly for a steady gradient. The coursework argues from m alone that without correction the first "
-         f"steps are too small. But v is biased far more, and its square root divides the step: without both "
+         f"bias exactly for a steady gradient. The coursework says the estimates are biased towards zero and need "
+         f"correcting; read from m alone, the first steps would be too small without it. But v is biased far more, and its square root divides the step: without both "
          f"corrections the step is (1 − β₁ᵗ) / √(1 − β₂ᵗ) times the corrected one, {factors[1]:.2f} at step 1, "
          f"{factors[10]:.2f} at step 10, {factors[100]:.2f} at step 100 and {factors[1000]:.2f} at step 1000: larger, "
-         f"not smaller. {_ablation_sentence(essay.first_step_ratios)} Our claim, the coursework's "
-         f"argument as a test: {_said(essay, 'bias_correction_needed')}."),
+         f"not smaller. {_ablation_sentence(essay.first_step_ratios)} Our own claim, that the "
+         f"first steps are too small without correction: {_said(essay, 'bias_correction_needed')}."),
         ("Learning-rate decay",
          "A rate large enough to travel fast at first can be too large to settle at the end. Dividing it by "
          "1 + d (t − 1) keeps the early speed and shrinks the late steps. "
@@ -144,7 +144,7 @@ def section(report, essay):
             report.figures(place)
     report.heading("The runs behind the essay", level=3)
     report.text(
-        f"Each run trains the `{study['network']}` network, full batch, for {study['epochs']} epochs, on the training "
+        f"Each run trains {essay.network_label}, full batch, for {study['epochs']} epochs, on the training "
         f"set less a held-out {essay.held_out_fraction:.0%} (`val_*`); `test_*` is the test set, at the "
         f"last epoch. `epochs_to_target` counts the epochs to a held-out loss of {study['target_val_loss']} (a run "
         f"that never gets there counts as {study['epochs'] + 1}). Every optimizer is written out from its update rule "

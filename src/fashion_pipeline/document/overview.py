@@ -24,7 +24,8 @@ def summary(questions, picks):
 
 
 REPRODUCTION_INTRO = (
-    "Every conclusion the coursework states about its experiments, in its words and with its numbers, beside what "
+    "Every conclusion the coursework states about its experiments, quoted as it wrote it (\"...\" where words are "
+    "left out) with its numbers and how we read it, beside what "
     "we measure over the seeds. **Reproduced**: our interval agrees with it. **Not reproduced**: the difference is "
     "too small to matter, or the seeds do not settle it. **Reversed**: our interval says the opposite. **Could not "
     "be tested here**: no run of this project measures it. Claims we added ourselves are not the coursework's and "
@@ -99,10 +100,10 @@ def how_to_read(method):
     return "\n".join([
         f"- **Runs.** Done: {method.runs_done}. {versions}; git commit `{mlflow_runs.git_commit()}`; "
         f"{platform.machine()}, Python {platform.python_version()}. The setup section below gives every setting.",
-        "- **An interval** is where the mean over seeds lies, at the stated level. For a number measured on the test "
-        "images (final test loss and accuracy) it covers two sources of noise: the seeds, and the draw of the 10,000 "
-        "test images, which is the same for every seed; more seeds shrink only the first. For other numbers it "
-        "covers the seeds. A comparison is paired: the same seed and the same images for both models. The level is "
+        "- **An interval** is where the mean over seeds lies, at the stated level. For a final test loss or accuracy of "
+        "Parts A and B, whose runs keep their predictions image by image, it covers two sources of noise: the seeds, "
+        "and the draw of the 10,000 test images, which is the same for every seed; more seeds shrink only the first. "
+        "For other numbers, the optimizer study's among them, it covers the seeds (the tables say which). A comparison is paired: the same seed and the same images for both models. The level is "
         "printed as computed (95%, or a primary claim's own, such as 97.5%). A value that is the same in every seed "
         "has no spread to draw an interval from: it is judged by an exact sign test, and n seeds that all agree "
         "reach no level above 1 − 2/2ⁿ (93.75% with five).",
@@ -114,7 +115,7 @@ def how_to_read(method):
         "two models are alike holds when the interval lies within the margin.",
         f"- **Primary and exploratory claims.** The {primary} primary claims, one per question, are judged together "
         "with Holm's method: each interval is drawn at the level that keeps the chance of any false 'holds' among them "
-        f"at {1 - method.confidence:.0%}, so their levels are above {method.confidence:.0%}. Which seeds each was "
+        f"at {1 - method.confidence:.0%}, so their levels are {method.confidence:.0%} or above. Which seeds each was "
         "blind to, and its verdict on those seeds alone, are in the registration section below. The other claims are "
         f"exploratory, each at {method.confidence:.0%}: with this many, one or two may exclude zero by chance, so "
         "they are leads, not findings.",

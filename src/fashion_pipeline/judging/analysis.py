@@ -151,13 +151,13 @@ def best_rate_by_seed(grid_runs, optimizer_runs):
 
 
 def nested_words(chosen, labels, specs):
-    """A rate grid chosen seed by seed, in words: "Adam at each seed's best rate (0.003 in 4
-    seeds, 0.01 in 1)"."""
+    """A rate grid chosen seed by seed, in words: "Adam at each seed's best rate (rate 0.003 in 4
+    seeds, rate 0.01 in 1 seed)"."""
     counts = {}
     for name in chosen.values():
         counts[name] = counts.get(name, 0) + 1
     rule = labels.get(next(iter(counts)), "").split(", rate")[0]
-    rates = ", ".join(f"{specs[name]['learning_rate']:g} in {count} seed{'s' if count > 1 else ''}"
+    rates = ", ".join(f"rate {specs[name]['learning_rate']:g} in {count} seed{'s' if count > 1 else ''}"
                       for name, count in sorted(counts.items(), key=lambda item: -item[1]))
     return f"{rule} at each seed's best rate ({rates})"
 

@@ -16,8 +16,8 @@ REPRODUCED, NOT_REPRODUCED, REVERSED, UNTESTED = ("reproduced", "not reproduced"
 @dataclasses.dataclass(frozen=True)
 class Conclusion:
     question: str
-    words: str  # the coursework's words, quoted
-    numbers: str  # its numbers behind them, or ""
+    words: str  # the coursework's words, quoted as it wrote them ("..." where words are left out)
+    numbers: str  # its numbers behind them, or ""; with our reading of its words, if any
     claims: tuple = ()  # the claims that test it
     untested: str = ""  # why no run here tests it
 
@@ -25,54 +25,59 @@ class Conclusion:
 CONCLUSIONS = [
     Conclusion("A 1-1", "the model does not clearly seem to overfit even at 500 epochs",
                "training 0.486 and validation 0.521 at epoch 500; 0.501 and 0.518 at epoch 350", ("softmax_settles",)),
-    Conclusion("A 1-1", "the accuracy tends to be more than expected, because of tf.round in the accuracy function",
+    Conclusion("A 1-1", "tends to be more than expected. I think its because I have used `tf.round` in the calculate "
+               "accuracy function",
                "0.89999 at the start, test accuracy 0.911", ("rounded_accuracy_reads_high",)),
-    Conclusion("A 1-1", "the loss starts to stagnate at 350, so we can restrict the iterations to 350", "",
+    Conclusion("A 1-1", "as we see the loss starts to stagnate at 350, we can restrict the number of iterations at 350",
+               "",
                untested="a choice of when to stop, not a difference between runs"),
-    Conclusion("A 1-2-1, 1-2-2", "Network B seems to be doing a little better in terms of loss (training loss)",
-               "0.2094 against 0.2177", ("b_trains_lower",)),
-    Conclusion("A 1-2-1, 1-2-2", "Network B seems to be doing a little better in terms of loss (validation loss)",
-               "0.3329 against 0.3302, the other way", ("b_beats_a",)),
-    Conclusion("A 1-2-1, 1-2-2", "both network architectures exhibit similar performance",
+    Conclusion("A 1-2-1, 1-2-2", "Network B seems to be doing little better in terms of loss",
+               "read as the training loss: 0.2094 against 0.2177", ("b_trains_lower",)),
+    Conclusion("A 1-2-1, 1-2-2", "Network B seems to be doing little better in terms of loss",
+               "read as the validation loss: 0.3329 against 0.3302, its own numbers the other way", ("b_beats_a",)),
+    Conclusion("A 1-2-1, 1-2-2", "Both the network architectures exhibit similar performance",
                "accuracy 0.9775 and 0.9775 (rounded metric)", ("a_b_alike",)),
-    Conclusion("A 3", "L2 brings the losses down further than L1", "validation 0.42 against 0.84 (with the penalty)",
+    Conclusion("A 3", "L2 brings down the train and Val loss to 0.48 and 0.42 ... L1 brings down the train and Val loss "
+               "to 0.82 and 0.84", "its losses include the penalty; ours are the data loss",
                ("l2_ends_lower",)),
     Conclusion("A 3", "L2 helps the model to converge to optimum faster than L1", "read from the curves",
                ("l2_converges_faster",)),
     Conclusion("A 3", "L2 has been more aggressive in forcing the model to reduce the magnitude of weights", "",
                ("l2_shrinks_more",)),
-    Conclusion("A 3", "L1 is more careful: its difference between training and validation loss is smaller",
-               "0.82/0.84 against 0.48/0.42", ("l1_smaller_gap",)),
-    Conclusion("B i", "of course, two layers improve on the softmax classifier", "", ("two_layers_beat_softmax",)),
-    Conclusion("B i", "the 2-layer model is a clear case of overfitting", "training 0.1413, validation 0.6409",
+    Conclusion("A 3", "L1 ... is more careful while descending towards the optimum ... L1 appears to be doing better",
+               "read as the smaller training-validation gap: 0.82/0.84 against 0.48/0.42", ("l1_smaller_gap",)),
+    Conclusion("B i", "Of course, there has been an improvement in terms of accuracy and loss",
+               "2 layers against the softmax classifier, read on accuracy", ("two_layers_beat_softmax",)),
+    Conclusion("B i", "that is a clear case of overfitting", "2 layers: training 0.1413, validation 0.6409",
                ("two_layers_overfit",)),
-    Conclusion("B i", "deeper models have managed to perform better in terms of loss",
+    Conclusion("B i", "Deeper models have managed to perform better in terms of loss",
                "validation 0.7409, 0.5939, 0.5802 for 3, 4, 5 layers",
                ("four_lower_loss_than_three", "five_lower_loss_than_four")),
-    Conclusion("B i", "deeper models have been less prone to overfitting",
+    Conclusion("B i", "Deeper models ... have been less prone to overfitting",
                "training-validation gaps 0.622, 0.446, 0.430 for 3, 4, 5 layers",
                ("four_overfit_less_than_three", "five_overfit_less_than_four")),
-    Conclusion("B i", "there isn't much difference in performance between 4 and 5 layers", "accuracy 0.9049 and 0.9071",
+    Conclusion("B i", "there isn't much difference in terms of performance between 4L and 5L models",
+               "accuracy 0.9049 and 0.9071",
                ("four_five_alike",)),
-    Conclusion("B ii", "dropout 0.2 is an improvement over the 4-layer base model", "validation 0.3848 against 0.5939",
+    Conclusion("B ii", "Improvement over the base model", "4 layers with dropout 0.2: validation 0.3848 against 0.5939",
                ("dropout_helps_4l",)),
-    Conclusion("B ii", "with dropout 0.3 the validation loss dropped a little", "0.3781 against 0.3848",
+    Conclusion("B ii", "the validation loss dropped just a little from 0.3848 to 0.3781", "dropout 0.3 against 0.2",
                ("dropout_30_beats_20",)),
-    Conclusion("B ii", "with dropout 0.3 the difference between the losses has reduced significantly",
-               "gaps 0.012 against 0.091", ("dropout_30_smaller_gap",)),
-    Conclusion("B ii", "tapered dropout reduced the validation loss further and improved the accuracy",
-               "0.3443 against 0.3781; accuracy 0.9034 against 0.8911", ("taper_beats_30_4l", "taper_more_accurate_4l")),
-    Conclusion("B ii", "a similar effect of dropout was observed in the 5-layer network",
+    Conclusion("B ii", "the difference between the losses (test and train) ... has reduced significantly",
+               "dropout 0.3 against 0.2, gaps 0.012 against 0.091", ("dropout_30_smaller_gap",)),
+    Conclusion("B ii", "the validation loss further reduced from 0.3781 to 0.3443 and the validation accuracy further "
+               "improved from 0.8911 to 0.9034", "tapered dropout against 0.3", ("taper_beats_30_4l", "taper_more_accurate_4l")),
+    Conclusion("B ii", "Similar effect of dropout was observed in the 5L network as well",
                "validation 0.4044 against 0.5802; tapered 0.3469 against 0.3963",
                ("dropout_helps_5l", "taper_beats_30_5l")),
-    Conclusion("Essay", "Adam retains the goodness of RMSprop", "", ("adam_keeps_rmsprop",)),
-    Conclusion("Essay", "SGD with momentum doesn't work well with sparse gradients, which Adam solves", "",
+    Conclusion("Essay", "Adam also retains the goodness of RMS prop", "", ("adam_keeps_rmsprop",)),
+    Conclusion("Essay", "SGD -M doesn't work well in sparse gradient", "",
                untested="Fashion-MNIST's pixels give dense gradients; the nearest test, Adam against SGD with "
                         "momentum at each one's best rate, is ours (the essay's section)"),
-    Conclusion("Essay", "the moment estimates are biased towards zero in the first steps, so they need correcting", "",
+    Conclusion("Essay", "This is what makes the estimator biased towards zero in the initial phases", "",
                untested="the bias is arithmetic (each estimate is scaled by 1 − βᵗ); what it does to the steps is "
                         "our own claim, in the essay's section"),
-    Conclusion("Essay", "we need an algorithm that starts fast and ends slow (learning-rate decay)", "",
+    Conclusion("Essay", "We need an algorithm that starts fast and ends slow", "read as learning-rate decay",
                ("decay_helps",)),
 ]
 

@@ -93,6 +93,7 @@ class Essay:
     ablation_seed: int | None
     ablation: pd.DataFrame | None
     adam_defaults: pd.DataFrame
+    network_label: str = "the study's network"  # optimizers.network, in words
 
     def finding(self, claim_name):
         return next((finding for finding in self.question.findings if finding.claim.name == claim_name), None)
@@ -139,6 +140,7 @@ def judge_report(inputs):
         tables={name: shown[name] for name in PART_TABLES}, near_zero_weight=params["evaluate"]["near_zero_weight"],
         raw_pixels=raw_pixels(inputs, measured),
         protocol={"candidates": params["holdout"]["experiments"], "held_out_fraction": params["data"]["held_out_fraction"],
+                  "labels": [inputs.labels[name] for name in params["holdout"]["experiments"]],
                   "registered_model": params["champion"]["registered_model"],
                   "picks": protocol.picks(measured, shown["holdout_picks_by_seed"], inputs.labels, inputs.holdout_runs,
                                           inputs.confidence, inputs.margins["accuracy"]),
@@ -147,7 +149,8 @@ def judge_report(inputs):
                     optimizer_study.mean_test_losses(measured, study, runs), optimizer_study.first_step_ratios(runs),
                     optimizer_study.comparison_table(measured, study, runs), optimizer_study.ablation_seed(runs),
                     optimizer_study.ablation_table(study, runs),
-                    optimizer_study.adam_defaults_table(study["runs"][optimizer_study.ADAM])),
+                    optimizer_study.adam_defaults_table(study["runs"][optimizer_study.ADAM]),
+                    inputs.labels.get(study["network"], study["network"])),
         appendix={**{name: shown[name] for name in APPENDIX_TABLES}, "raw_files": inputs.data_summary["raw_files"]},
         reproductions=reproductions, confirmatory=tuple(confirmatory(inputs)), labels=inputs.labels, params=params)
 

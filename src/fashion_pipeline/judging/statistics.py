@@ -301,5 +301,6 @@ def seeds_needed(found, direction, margin, most=MOST_SEEDS):
     count = needed(found.seed_variance)
     if count is None:
         return SeedsNeeded(None, f"more than {most} seeds would be needed")
-    fewest = needed(found.seed_variance * freedom / float(stats.chi2.ppf(0.975, freedom)))
+    # More than the seeds that just failed to decide it, however small the spread may truly be.
+    fewest = max(found.count + 1, needed(found.seed_variance * freedom / float(stats.chi2.ppf(0.975, freedom))))
     return SeedsNeeded(count, fewest=fewest, most=needed(found.seed_variance * freedom / float(stats.chi2.ppf(0.025, freedom))))

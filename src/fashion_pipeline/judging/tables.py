@@ -41,7 +41,7 @@ def verdict_page_table(findings):
         "compared, measure": full["compared"] + "; " + full["measure"],
         "mean [interval]": full["mean [interval]"] + full.apply(
             lambda row: f" ({row['level']}, {row['noise covered']})" if row["level"] else "", axis=1),
-        "p": full["p"], "verdict": full["verdict"], "seeds needed": full["seeds needed"]})
+        "p (Holm's for a primary claim)": full["p"], "verdict": full["verdict"], "seeds needed": full["seeds needed"]})
 
 
 def study_runs(params, experiments, name):
