@@ -135,11 +135,11 @@ def check_claims(params, claims=CLAIMS):
     for name in params["report"]["primary_claims"]:
         if name not in names:
             raise ParamsError("report.primary_claims", name, "one of the claims: " + ", ".join(names))
-    for name, seeds in params["report"].get("blind_seeds", {}).items():
+    # A configuration with fewer seeds (the demo, the tests' subsets) keeps the full list: a seed it
+    # does not train is simply not judged.
+    for name in params["report"].get("blind_seeds", {}):
         if name not in params["report"]["primary_claims"]:
             raise ParamsError("report.blind_seeds", name, "a primary claim (report.primary_claims)")
-        if not set(seeds) <= set(params["seeds"]):
-            raise ParamsError(f"report.blind_seeds.{name}", seeds, "seeds of `seeds`")
     for claim in claims:
         if claim.margin not in params["report"]["margins"]:
             raise ParamsError("report.margins", sorted(params["report"]["margins"]),
