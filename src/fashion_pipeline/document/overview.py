@@ -13,10 +13,13 @@ from fashion_pipeline.judging.statistics import percent
 from fashion_pipeline.tracking import mlflow_runs
 
 
-def summary(questions, picks):
+def summary(questions, picks, confirmatory=()):
     """A short paragraph per question (its primary claim, in the coursework's words where it
-    tests one of its conclusions), then the best model."""
+    tests one of its conclusions, and its verdict on the seeds it was blind to where that
+    differs), then the best model."""
+    again = {finding.claim.name: finding for finding in confirmatory}
     lines = [f"**{question.name}, {question.words}.** {answers.paragraph(question)}"
+             + blind_words(question.head, again.get(question.head.claim.name)) + qualifier_words(question)
              for question in questions.values() if question.primary]
     if picks is not None:
         lines.append(f"**The best model.** {sections.picks_answer(picks)}")
@@ -70,6 +73,20 @@ REGISTRATION_INTRO = (
 
 def measure_in_words(measure):
     return measure.replace("val_", "validation ").replace("train_", "training ").replace("_", " ")
+
+
+def blind_words(finding, blind):
+    """" On the 4 seeds it was blind to alone, it is inconclusive." where that verdict differs."""
+    if blind is None or blind.found is None or blind.verdict is finding.verdict:
+        return ""
+    return (f" Judged on the {blind.found.count} seeds it was blind to alone (the registration section), the "
+            f"verdict is {blind.verdict.value}.")
+
+
+def qualifier_words(question):
+    """The claims that qualify the question's answer, each in a sentence after it."""
+    found = [finding for finding in question.findings if finding.claim.qualifies == question.head.claim.name]
+    return "".join(f" Read another way, {answers.effect(finding)}. {answers.verdict_words(finding)}" for finding in found)
 
 
 def reproduction_table(reproductions, comparison, labels):

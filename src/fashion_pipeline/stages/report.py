@@ -26,7 +26,7 @@ def build_report(params, results_dir, out_dir, figures_dir=None, mistakes_dir=No
     inputs = judging_inputs.gather(params, results_dir)
     judged = judge_report(inputs)
     # The front and back matter in words first, so the page is then laid out in its order.
-    summary, how_to_read = overview.summary(judged.questions, judged.protocol["picks"]), overview.how_to_read(judged.method)
+    summary, how_to_read = overview.summary(judged.questions, judged.protocol["picks"], judged.confirmatory), overview.how_to_read(judged.method)
     limitations = overview.limitations(judged.method)
     reproduction = overview.reproduction_table(judged.reproductions, judged.appendix["coursework_comparison"],
                                                judged.labels)
