@@ -104,7 +104,11 @@ def measure(root):
         note("dvc exp run --temp", timed(shell(blocks["--temp"]), clone),
              "docs/experiments.md's block on a fresh clone (data downloaded and prepared first)")
         started = time.perf_counter()
-        subprocess.run(shell(blocks["--queue"]), cwd=clone, env=clean_env(), check=True, capture_output=True)
+        # Into a file, not a pipe: `dvc queue start`'s worker inherits the block's output and may
+        # outlive it, and a pipe would keep this waiting for the worker, not for the block.
+        with tempfile.TemporaryFile() as output:
+            subprocess.run(shell(blocks["--queue"]), cwd=clone, env=clean_env(), check=True, stdout=output,
+                           stderr=subprocess.STDOUT)
         until_queue_done(clone)
         note("dvc exp run --queue", time.perf_counter() - started, "docs/experiments.md's block, until both are done")
     return measured
