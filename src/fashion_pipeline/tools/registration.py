@@ -16,8 +16,9 @@ from fashion_pipeline.params import load_params
 
 # Where claims.py has lived.
 CLAIM_FILES = ("src/fashion_pipeline/judging/claims.py", "src/fashion_pipeline/reporting/claims.py")
-# The fields of a claim that decide what it tests, in Claim's order after its name and question.
-SIGNATURE = ("statement", "measure", "direction", "margin", "first", "second")
+# Claim's positional fields, and those of them that decide what a claim tests (its wording may change).
+ARGUMENTS = ("name", "question", "statement", "measure", "direction", "margin", "first", "second")
+TESTED = ("measure", "direction", "first", "second")
 
 
 def git(root, *arguments):
@@ -39,13 +40,13 @@ def signatures(source):
             values = [argument.value if isinstance(argument, ast.Constant) else getattr(argument, "id", None)
                       for argument in node.args]
             if isinstance(values[0], str):
-                fields = dict(zip(("name", "question", *SIGNATURE), values))
-                found[values[0]] = tuple(str(fields.get(key)).lower() for key in ("measure", "direction", "first", "second"))
+                fields = dict(zip(ARGUMENTS, values))
+                found[values[0]] = tuple(str(fields.get(key)).lower() for key in TESTED)
     return found
 
 
 def current_signature(claim):
-    return tuple(str(value).lower() for value in (claim.measure, claim.direction, claim.first, claim.second))
+    return tuple(str(getattr(claim, key)).lower() for key in TESTED)
 
 
 def registered_since(root, names):
