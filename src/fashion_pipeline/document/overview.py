@@ -89,24 +89,22 @@ def qualifier_words(question):
     return "".join(f" Read another way, {answers.effect(finding)}. {answers.verdict_words(finding)}" for finding in found)
 
 
-def reproduction_table(reproductions, comparison, labels):
+def reproduction_table(reproductions, coursework_misses, labels):
     """Each conclusion of the coursework with ours and a verdict (judging.conclusions); then its
-    reported numbers, counted inside and outside our intervals, the farthest named first."""
+    reported numbers, counted inside and outside our intervals (tables.coursework_misses), the
+    farthest named first."""
     rows = [answers.reproduction_row(reproduction) for reproduction in reproductions]
-    judged = comparison[comparison["coursework inside"].isin(["yes", "no"])]
-    if len(judged):
-        misses = judged[judged["coursework inside"] == "no"].copy()
-        ours = misses["ours"].map(lambda text: float(text.split()[0]))
-        misses = misses.assign(ours_mean=ours).iloc[(ours - misses["coursework"]).abs().argsort()[::-1]]
+    judged, misses = coursework_misses
+    if judged:
         rows.append({
-            "question": "all", "the coursework": f"its {len(judged)} final losses and accuracies of Parts A and B",
-            "ours": f"{len(judged) - len(misses)} of {len(judged)} lie inside our intervals, each of ours measured "
+            "question": "all", "the coursework": f"its {judged} final losses and accuracies of Parts A and B",
+            "ours": f"{judged - len(misses)} of {judged} lie inside our intervals, each of ours measured "
                     "as the coursework's was (the appendix lists each)",
-            "verdict": REPRODUCED if misses.empty else NOT_REPRODUCED,
-            "why": "" if misses.empty else "Outside: " + "; ".join(
-                f"{labels.get(row['experiment'], row['experiment'])}, {measure_in_words(row['measure'])} "
-                f"{row['coursework']:g} against ours {row['ours_mean']:.3f}"
-                for _, row in misses.head(4).iterrows()) + ("; and more" if len(misses) > 4 else "") + "."})
+            "verdict": NOT_REPRODUCED if misses else REPRODUCED,
+            "why": "Outside: " + "; ".join(
+                f"{labels.get(name, name)}, {measure_in_words(measure)} {value:g} against ours {mean:.3f}"
+                for name, measure, value, mean in misses[:4]) + ("; and more" if len(misses) > 4 else "") + "."
+            if misses else ""})
     return pd.DataFrame(rows)
 
 

@@ -151,7 +151,8 @@ def judge_report(inputs):
                     optimizer_study.ablation_table(study, runs),
                     optimizer_study.adam_defaults_table(study["runs"][optimizer_study.ADAM]),
                     inputs.labels.get(study["network"], study["network"])),
-        appendix={**{name: shown[name] for name in APPENDIX_TABLES}, "raw_files": inputs.data_summary["raw_files"]},
+        appendix={**{name: shown[name] for name in APPENDIX_TABLES}, "raw_files": inputs.data_summary["raw_files"],
+                  "coursework_misses": tables.coursework_misses(measured, inputs.experiments)},
         reproductions=reproductions, confirmatory=tuple(confirmatory(inputs)), labels=inputs.labels, params=params)
 
 

@@ -98,6 +98,17 @@ def coursework_comparison(measured, experiments, coursework_values=COURSEWORK_VA
     return pd.DataFrame(rows)
 
 
+def coursework_misses(measured, experiments, coursework_values=COURSEWORK_VALUES):
+    """How many of the coursework's numbers were judged (a run of more than one seed), and those
+    outside our interval as (run, measure, its value, our mean), the farthest first."""
+    judged = [(name, measure, value, measured.over_seeds[name, measure]) for name, reported in coursework_values.items()
+              if experiments.get(name) for measure, value in reported.items()]
+    judged = [(name, measure, value, found) for name, measure, value, found in judged if found.count > 1]
+    misses = [(name, measure, value, found.mean) for name, measure, value, found in judged
+              if not found.low <= value <= found.high]
+    return len(judged), sorted(misses, key=lambda miss: -abs(miss[3] - miss[2]))
+
+
 def stage_times(experiments, optimizer_runs, holdout_runs):
     """Minutes of training, evaluation and optimizer stages, summed by part and seed."""
     rows = []

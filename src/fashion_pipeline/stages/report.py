@@ -28,7 +28,7 @@ def build_report(params, results_dir, out_dir, figures_dir=None, mistakes_dir=No
     # The front and back matter in words first, so the page is then laid out in its order.
     summary, how_to_read = overview.summary(judged.questions, judged.protocol["picks"], judged.confirmatory), overview.how_to_read(judged.method)
     limitations = overview.limitations(judged.method)
-    reproduction = overview.reproduction_table(judged.reproductions, judged.appendix["coursework_comparison"],
+    reproduction = overview.reproduction_table(judged.reproductions, judged.appendix["coursework_misses"],
                                                judged.labels)
     report = Report(out_dir, Path(out_dir) / "figures" if figures_dir is None else figures_dir)
     report.heading(TITLE, level=1)
