@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 import yaml
+from mlflow.tracking import MlflowClient
 from conftest import ROOT, copy_project, fake_dataset, pipeline_env, prepared_fake, run, small_params, write_source
 
 from fashion_pipeline import cli
@@ -67,6 +68,17 @@ def test_a_foreign_or_locked_server_is_refused(handler, message, tmp_path, monke
     assert message in error and "Traceback" not in error
 
 
+def fill(folder, room=0):
+    """Fill the file system under `folder` to the last byte, then free `room` bytes."""
+    with open(folder / ".filler", "wb", buffering=0) as filler:
+        try:
+            while True:
+                filler.write(b"\0" * 1024)
+        except OSError:
+            pass
+        filler.truncate(max(filler.tell() - room, 0))
+
+
 @pytest.fixture
 def small_mount(tmp_path):
     """A tmpfs of `size` mounted at a folder; unmounted afterwards."""
@@ -77,13 +89,7 @@ def small_mount(tmp_path):
         subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
         mounted.append(folder)
         if full:
-            # Filled to the last byte.
-            with open(folder / ".filler", "wb", buffering=0) as filler:
-                try:
-                    while True:
-                        filler.write(b"\0" * 1024)
-                except OSError:
-                    pass
+            fill(folder)
         return folder
 
     yield mount
@@ -91,15 +97,28 @@ def small_mount(tmp_path):
         subprocess.run(["umount", "--lazy", str(folder)], check=False)
 
 
-@pytest.mark.parametrize("full", ["models/seed_42", "results/seed_42/keras_softmax", "mlartifacts"])
-def test_a_full_disk_ends_in_one_line_with_nothing_finished_left(full, tmp_path, monkeypatch, capsys, project_params,
-                                                                 small_mount):
+# A stage's outputs, as an earlier run of it left them.
+EARLIER = {"models/seed_42/keras_softmax.keras": b"the earlier model",
+           **{f"results/seed_42/keras_softmax/{name}": f"the earlier {name}".encode()
+              for name in ("history.csv", "train.json", "run.json")}}
+
+
+# The store's folder keeps room for the run's params, not for its model: it refuses an artifact
+# after the model is saved.
+@pytest.mark.parametrize(("full", "room"), [("models/seed_42", 0), ("results/seed_42/keras_softmax", 0),
+                                            ("mlartifacts", 32 * 1024)])
+def test_a_full_disk_ends_in_one_line_and_leaves_the_earlier_outputs_as_they_were(full, room, tmp_path, monkeypatch,
+                                                                                 capsys, project_params, small_mount):
     params = small_params(copy.deepcopy(project_params), ["keras_softmax"], epochs=1)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     (tmp_path / "data" / "prepared").mkdir(parents=True)
     prepared_fake(tmp_path)
-    small_mount(tmp_path / full, size="64k", full=True)
+    small_mount(tmp_path / full, size="256k")
+    for path, content in EARLIER.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(content)
+    fill(tmp_path / full, room)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setattr(sys, "argv", ["train", "--stage", "train_keras@keras_softmax-42"])
@@ -111,8 +130,15 @@ def test_a_full_disk_ends_in_one_line_with_nothing_finished_left(full, tmp_path,
     # The line names the output that could not be written, never a temporary of the stage's own.
     named = error.split("error: ", 1)[1].split(": ", 1)[0]
     assert full in named and "/." not in named, error
-    assert not (tmp_path / "results" / "seed_42" / "keras_softmax" / "run.json").exists()
+    # Every output as the earlier run left it, byte for byte, and nothing of the failed run's beside.
+    outputs = [path for folder in ("models", "results") for path in (tmp_path / folder).rglob("*") if path.is_file()]
+    assert {path.relative_to(tmp_path).as_posix(): path.read_bytes() for path in outputs
+            if path.name != ".filler"} == EARLIER
     assert not [path for path in tmp_path.rglob(".*.*") if path.name != ".filler"], "a temporary file was left behind"
+    # The failed run is recorded as failed.
+    store = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert [run.info.status for run in store.search_runs([store.get_experiment_by_name(
+        params["mlflow"]["experiment_name"]).experiment_id])] == ["FAILED"]
 
 
 def test_a_read_only_store_ends_in_one_line(tmp_path, monkeypatch, capsys, project_params, small_mount):

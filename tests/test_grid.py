@@ -134,41 +134,62 @@ def processes_in(folder):
     return found
 
 
+# Ctrl-C from a terminal sends SIGINT to the whole foreground group: the runner, its Dask workers
+# and the stages they run. A supervisor (systemd, a batch system) sends SIGTERM to the runner alone.
+STOPS = [("ctrl-c", signal.SIGINT, True), ("sigterm", signal.SIGTERM, False)]
+
+
 @pytest.mark.slow
-def test_ctrl_c_ends_the_running_stages_killed_and_leaves_nothing_half_written(tmp_path, subset_params, real_data):
-    project = copy_project(tmp_path / "project", subset_params)
-    # In a process group of its own, as in a terminal, where Ctrl-C sends SIGINT to the whole
-    # foreground group: the runner, its Dask workers and the stages they run.
-    runner = subprocess.Popen([sys.executable, "-m", "fashion_pipeline.tools.grid"], cwd=project,
+@pytest.mark.parametrize(("name", "number", "to_group"), STOPS, ids=[name for name, *_ in STOPS])
+def test_a_stopped_grid_ends_its_running_stages_killed_and_leaves_nothing_half_written(name, number, to_group, tmp_path,
+                                                                                      subset_params, real_data):
+    # A Part A and a Keras stage training side by side, Part A long enough to be stopped mid-way.
+    params = copy.deepcopy(subset_params)
+    params["experiments"]["lowlevel"][EXPERIMENTS[0]]["epochs"] = 2000
+    project = copy_project(tmp_path / "project", params)
+    run(["dvc", "repro", "prepare"], project)
+    lock = (project / "dvc.lock").read_text()
+    targets = [f"train_lowlevel@{EXPERIMENTS[0]}-42", f"train_keras@{EXPERIMENTS[1]}-42"]
+    runner = subprocess.Popen([sys.executable, "-m", "fashion_pipeline.tools.grid", *targets], cwd=project,
                               env=pipeline_env(project), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               start_new_session=True)
+    logs = [project / "logs" / "grid" / f"{address}.log" for address in targets]
     try:
         deadline = time.monotonic() + 600
-        while not (training := training_log(project / "logs" / "grid")):
-            assert time.monotonic() < deadline and runner.poll() is None, "no stage trained an epoch"
+        while not all(log.is_file() and "epoch 1/" in log.read_text() for log in logs):
+            assert time.monotonic() < deadline and runner.poll() is None, "the two stages did not both train"
             time.sleep(0.1)
-        os.killpg(runner.pid, signal.SIGINT)
+        if to_group:
+            os.killpg(runner.pid, number)
+        else:
+            runner.send_signal(number)
+        signalled = time.monotonic()
         output = runner.communicate(timeout=300)[0]
+        seconds = time.monotonic() - signalled
     finally:
         if runner.poll() is None:
             os.killpg(runner.pid, signal.SIGKILL)
     assert runner.returncode == 130, output
     assert output.strip().splitlines()[-1].startswith("error: interrupted"), output
-    address = training.stem
-    assert "error: interrupted" in training.read_text()
+    assert all("error: interrupted" in log.read_text() for log in logs)
+    assert seconds < 60, f"the runner took {seconds:.0f} s to stop"
     left = processes_in(project)
     assert left == [], [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     runs = client.search_runs([experiment.experiment_id for experiment in client.search_experiments()])
-    statuses = {run.data.tags.get("dvc_stage"): run.info.status for run in runs}
-    assert statuses[address] == "KILLED" and "RUNNING" not in statuses.values(), statuses
+    assert sorted((run.data.tags.get("dvc_stage"), run.info.status) for run in runs) == \
+        [(address, "KILLED") for address in sorted(targets)]
     assert not [path for path in project.rglob(".*.*") if ".git" not in path.parts and ".dvc" not in path.parts], \
         "a temporary file was left behind"
-    group, _, rest = address.partition("@")
-    name, seed = rest.rsplit("-", 1)
-    results = project / "results" / f"seed_{seed}" / name
-    assert not (results / "train.json").exists() and not (results / "run.json").exists()
-    assert address in run(["dvc", "status", address], project).stdout
+    for address in targets:
+        _, _, rest = address.partition("@")
+        results = project / "results" / "seed_42" / rest.rsplit("-", 1)[0]
+        assert not (results / "train.json").exists() and not (results / "run.json").exists()
+    # dvc.lock as it was, and DVC still reads it: both stages are to run, nothing else.
+    assert (project / "dvc.lock").read_text() == lock
+    status = run(["dvc", "status", *targets], project).stdout
+    stale = [line.rstrip(":") for line in status.splitlines() if line and not line[0].isspace()]
+    assert sorted(stale) == sorted(targets), status
 
 
 def test_the_runner_runs_seed_by_seed_and_the_longest_stages_of_a_seed_first(tmp_path, subset_params, monkeypatch):

@@ -17,7 +17,7 @@ from pathlib import Path
 from fashion_pipeline import files
 from fashion_pipeline.errors import USER_ERRORS
 from fashion_pipeline.params import load_params
-from fashion_pipeline.runs import stage_address, stage_folders
+from fashion_pipeline.runs import stage_address, stage_folders, stage_outputs
 
 # Failures of the machine rather than of the code, with what to do about each.
 DISK_ERRORS = {
@@ -51,6 +51,9 @@ def _interrupt(signal_number, frame):
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, signal.SIG_IGN)
     files.STOPPED.set()
+    if files.in_uninterrupted():
+        # Raised as the block ends (files.uninterrupted).
+        return
     raise KeyboardInterrupt(f"signal {signal_number}")
 
 
@@ -87,10 +90,13 @@ def _watched():
             if number == STAND_DOWN:
                 os.close(reading)
                 return
+        # Noted here too: the handler that notes it runs only once the main thread is back in Python.
+        files.STOPPED.set()
         time.sleep(STOP_GRACE_SECONDS)
-        for clean_up in files.clean_ups():
-            with contextlib.suppress(Exception):
-                clean_up()
+        # A clean-up the main thread has begun is waited for, not run twice.
+        files.wait_uninterrupted(STOP_GRACE_SECONDS)
+        for error in files.run_clean_ups(timeout=STOP_GRACE_SECONDS):
+            print(f"error: while stopping: {error}", file=sys.stderr, flush=True)
         print(f"error: {INTERRUPTED}", file=sys.stderr, flush=True)
         os._exit(130)
 
@@ -139,7 +145,8 @@ def stage_main(stage_function, description, example):
         params, address = load_params(arguments.params), stage_address(arguments.stage)
         # Before the data is read or a minute is trained: a folder that cannot take the outputs.
         files.check_writable(stage_folders(*address))
-        stage_function(params, address, arguments.prepared)
+        with files.outputs_together(stage_outputs(*address)):
+            stage_function(params, address, arguments.prepared)
 
     return main
 

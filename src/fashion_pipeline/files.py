@@ -1,5 +1,6 @@
 """Atomic file output: a stage interrupted mid-write never leaves a file that looks finished, even
-when it is ended from outside its main thread (cli.py's stop watcher runs `clean_ups`)."""
+when it is ended from outside its main thread (cli.py's stop watcher runs `run_clean_ups`), and a
+stage's outputs are replaced together or not at all (`outputs_together`)."""
 
 import contextlib
 import errno
@@ -8,39 +9,184 @@ import os
 import shutil
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 from fashion_pipeline.errors import DataFileError
 
-# What to undo if the stage is ended from outside its main thread: (id, function), the latest last.
-_clean_ups = []
 # Set by cli.py when a stop signal comes. Python drops the KeyboardInterrupt a signal raises inside
 # a garbage collector's callback, and the stage would go on to write its outputs; no output is put
 # in place after a stop.
 STOPPED = threading.Event()
+# Held by the main thread while it does what a stop must not cut in two (an MLflow run made, and
+# its clean-up registered); a stop signal inside waits for its end (`uninterrupted`).
+_UNINTERRUPTED = threading.Lock()
+
+
+class CleanUp:
+    """What to undo if the stage fails or is stopped. It runs once, by whichever thread comes
+    first (the main thread unwinding, or cli.py's stop watcher); the other waits for it to end."""
+
+    def __init__(self, function):
+        self.function, self.lock, self.done = function, threading.Lock(), False
+
+    def run(self, timeout=-1):
+        if not self.lock.acquire(timeout=timeout):
+            return
+        try:
+            if not self.done:
+                self.done = True
+                self.function()
+        finally:
+            self.lock.release()
+
+
+# The clean-ups registered now, the latest last.
+_clean_ups = []
+
+
+def add_clean_up(function):
+    """Register `function` to run if the stage fails or is stopped before `forget_clean_ups`."""
+    clean_up = CleanUp(function)
+    _clean_ups.append(clean_up)
+    return clean_up
 
 
 @contextlib.contextmanager
 def clean_up_if_ended(function):
     """Inside the block, `function()` runs if the stage is ended from outside its main thread."""
-    entry = (object(), function)
-    _clean_ups.append(entry)
+    clean_up = add_clean_up(function)
+    try:
+        yield clean_up
+    finally:
+        with contextlib.suppress(ValueError):
+            _clean_ups.remove(clean_up)
+
+
+def run_clean_ups(timeout=-1):
+    """Run every registered clean-up not yet run, the latest first; return the errors they raised."""
+    errors = []
+    for clean_up in reversed(list(_clean_ups)):
+        try:
+            clean_up.run(timeout)
+        except Exception as error:  # noqa: BLE001 - one failed clean-up must not stop the others
+            errors.append(error)
+    return errors
+
+
+def forget_clean_ups():
+    _clean_ups.clear()
+
+
+@contextlib.contextmanager
+def uninterrupted():
+    """A block a stop signal does not cut: the signal is noted, and raised when the block ends."""
+    with _UNINTERRUPTED:
+        yield
+    if STOPPED.is_set():
+        raise KeyboardInterrupt("stopped")
+
+
+def in_uninterrupted():
+    return _UNINTERRUPTED.locked()
+
+
+def wait_uninterrupted(timeout):
+    """Wait (from another thread) until the main thread has left an `uninterrupted` block."""
+    if _UNINTERRUPTED.acquire(timeout=timeout):
+        _UNINTERRUPTED.release()
+
+
+class _Replaced:
+    """The outputs a stage has put in place, each with the one it replaced set aside."""
+
+    def __init__(self, outputs):
+        self.outputs, self.replaced = [Path(output).absolute() for output in outputs], []
+
+    def covers(self, path):
+        path = Path(path).absolute()
+        return any(path == output or path.is_relative_to(output) for output in self.outputs)
+
+    def set_aside(self, path, folder):
+        """Move the output at `path` (a folder or a file, as `folder` says) aside before its new
+        version takes its place; the first version of this stage's run is the one kept."""
+        path = Path(path).absolute()
+        if any(path == replaced for replaced, _ in self.replaced):
+            if folder and path.is_dir():
+                shutil.rmtree(path)
+            return
+        aside = None
+        if path.is_dir() if folder else path.is_file():
+            # Named as a temporary of `path`, so a stage killed outright leaves nothing for good.
+            aside = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.previous{path.suffix}")
+            os.replace(path, aside)
+        self.replaced.append((path, aside))
+
+    def set_aside_paths(self):
+        return {aside for _, aside in self.replaced if aside is not None}
+
+    def put_back(self):
+        for path, aside in reversed(self.replaced):
+            _remove(path)
+            if aside is not None:
+                os.replace(aside, path)
+        self.replaced.clear()
+
+    def keep(self):
+        for _, aside in self.replaced:
+            if aside is not None:
+                _remove(aside)
+        self.replaced.clear()
+
+
+_replacing = None
+
+
+@contextlib.contextmanager
+def outputs_together(outputs):
+    """Inside, the outputs under `outputs` (files or folders) written with atomic_path and
+    atomic_directory are replaced together: if the block fails or is stopped, every one of them
+    goes back to what it was before (none, if there was none), and every registered clean-up runs."""
+    global _replacing
+    forget_clean_ups()
+    _replacing = replaced = _Replaced(outputs)
+    add_clean_up(replaced.put_back)
     try:
         yield
+    except BaseException:
+        run_clean_ups()
+        raise
+    else:
+        replaced.keep()
     finally:
-        _clean_ups.remove(entry)
+        _replacing = None
+        forget_clean_ups()
 
 
-def clean_ups():
-    """The clean-ups registered now, the latest first."""
-    return [function for _, function in reversed(list(_clean_ups))]
+def _remove(path):
+    if Path(path).is_dir() and not Path(path).is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+def _put_in_place(temporary, path, folder=False):
+    """Rename `temporary` to `path`; the output it replaces is set aside while its stage runs."""
+    if _replacing is not None and _replacing.covers(path):
+        _replacing.set_aside(path, folder)
+    elif folder:
+        shutil.rmtree(path, ignore_errors=True)
+    os.replace(temporary, path)
 
 
 def remove_stale_temporaries(folder, prefix):
     """Remove the temporaries named `prefix`* that a killed process (SIGKILL, power loss) left in
     `folder`; an interrupted one removes its own. DVC runs one stage per output at a time, so
     none of them is in use."""
+    kept = _replacing.set_aside_paths() if _replacing is not None else set()
     for stale in Path(folder).glob(f"{prefix}*"):
+        if stale.absolute() in kept:
+            continue
         if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
         else:
@@ -78,7 +224,7 @@ def atomic_path(path):
             yield Path(temporary)
         _unless_stopped(path)
         os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
+        _put_in_place(temporary, path)
     except OSError as error:
         _raise_as_output(error, temporary, path)
     finally:
@@ -99,8 +245,7 @@ def atomic_directory(path):
             yield temporary
         _unless_stopped(path)
         os.chmod(temporary, 0o755)
-        shutil.rmtree(path, ignore_errors=True)
-        os.replace(temporary, path)
+        _put_in_place(temporary, path, folder=True)
     except OSError as error:
         _raise_as_output(error, temporary, path)
     finally:

@@ -136,9 +136,19 @@ def seed_of(stage):
     return int(match["seed"]) if match else -1
 
 
+def stage_outputs(group, name, seed):
+    """dvc.yaml's outputs of the stage `group@name-seed`: its results folder, and its model."""
+    run = run_of_stage(group, name, seed)
+    if run is None:
+        return []
+    if group == run.kind_spec.evaluate_group or not run.kind_spec.has_model:
+        return [run.results_dir]
+    return [run.results_dir, run.model_path]
+
+
 def stage_folders(group, name, seed):
-    """The folders the stage `group@name-seed` writes into (dvc.yaml's outputs, and its
-    checkpoint), checked before it starts work."""
+    """The folders the stage `group@name-seed` writes into (its outputs', and its checkpoint),
+    checked before it starts work."""
     run = run_of_stage(group, name, seed)
     if run is None:
         return []

@@ -139,18 +139,37 @@ def start_training_run(params, uri, job):
             **studies.tags(run, params["studies"]), **run.tags}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
-    # System metrics (CPU, memory) sampled while the run trains.
-    active = mlflow.start_run(experiment_id=experiment_id(params["mlflow"], uri), run_name=run.mlflow_run_name,
-                              tags=tags, log_system_metrics=True)
+    # Made and registered to end KILLED (or FAILED) in one step, so a stop cannot fall between.
+    with files.uninterrupted():
+        # System metrics (CPU, memory) sampled while the run trains.
+        active = mlflow.start_run(experiment_id=experiment_id(params["mlflow"], uri),
+                                  run_name=run.mlflow_run_name, tags=tags, log_system_metrics=True)
+        _ending[active.info.run_id] = files.add_clean_up(functools.partial(_end_unfinished, active.info.run_id, uri))
     try:
         mlflow.log_params({"seed": run.seed, **shared_params(job.logged)})
         log_artifact_dict(job.logged, "params.json")
-    except BaseException as error:
+    except BaseException:
         # The caller's `with` has not begun: end the run here, or it stays open (and active in
         # this process) after a failure such as a full disk under the artifacts, or Ctrl-C.
-        mlflow.end_run(status="KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+        _ending[active.info.run_id].run()
         raise
     return active
+
+
+# The clean-up of each training run this process has started, by run id (`start_training_run`).
+_ending = {}
+
+
+def _end_unfinished(run_id, uri):
+    """End a run whose stage did not finish: KILLED if it was stopped, FAILED otherwise. Run by
+    the stage's main thread, it also leaves MLflow's active run, so that MLflow's exit hook does
+    not end it FINISHED; run by cli.py's stop watcher, it goes through a client of its own."""
+    status = "KILLED" if files.STOPPED.is_set() else "FAILED"
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:
+        mlflow.end_run(status=status)
+    else:
+        MlflowClient(uri).set_terminated(run_id, status)
 
 
 # The MLflow dataset context of each set a run is measured on (data.load_training_data).
@@ -158,17 +177,21 @@ DATASET_CONTEXTS = {"train": "train_eval", "val": "validation", "test": "test"}
 
 
 def names_the_artifacts(function):
-    """An artifact the store could not take (a full disk gives no file name) is named by where
-    the active run keeps its artifacts, so the error says which output could not be written."""
+    """An artifact the store could not take is named by where the store keeps it: a full disk
+    gives no file name, and a copy names its source (MLflow's temporary) before its destination."""
     @functools.wraps(function)
     def logging(*arguments, **keywords):
         try:
             return function(*arguments, **keywords)
         except OSError as error:
-            if error.filename is not None or error.errno is None:
+            if error.errno is None:
                 raise
-            location = mlflow.get_artifact_uri()
-            raise type(error)(error.errno, error.strerror, location.removeprefix("file://")) from None
+            location = mlflow.get_artifact_uri().removeprefix("file://")
+            named = next((str(name) for name in (error.filename2, error.filename)
+                          if name is not None and str(name).startswith(location)), location)
+            if named == error.filename and error.filename2 is None:
+                raise
+            raise type(error)(error.errno, error.strerror, named) from None
     return logging
 
 
@@ -221,14 +244,14 @@ def log_model(model, sample, name):
 @contextlib.contextmanager
 def killed_on_interrupt():
     """Inside an active run: an interrupted run (Ctrl-C, or SIGTERM, which cli.run turns into
-    the same) ends with status KILLED instead of staying RUNNING (or FAILED, which would blame
-    the code), and so does one cli.py's stop watcher ends inside a compiled call."""
-    run_id, uri = mlflow.active_run().info.run_id, mlflow.get_tracking_uri()
+    the same) ends KILLED before the run's own `with` would end it FAILED, which would blame the
+    code. A stage ended from outside its main thread, or stopped after the run's end (while it
+    writes its last outputs), is ended KILLED by the same clean-up (files.run_clean_ups)."""
+    run_id = mlflow.active_run().info.run_id
     try:
-        with files.clean_up_if_ended(lambda: MlflowClient(uri).set_terminated(run_id, "KILLED")):
-            yield
+        yield
     except KeyboardInterrupt:
-        mlflow.end_run(status="KILLED")
+        _ending[run_id].run()
         raise
 
 
