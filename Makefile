@@ -132,7 +132,7 @@ times: setup chromium
 # Speed on this machine (not a test): the training loops, and the grid runner against sequential
 # `dvc repro` on the demo's grid and on params.yaml's bench.slice.
 # Prints a table, writes reports/benchmark.json.
-bench: setup chromium
+bench: setup postgresql chromium
 	$(RUN) python -m fashion_pipeline.tools.benchmark
 
 clean:

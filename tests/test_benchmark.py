@@ -19,7 +19,7 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
     params = small_params(project_params, MEASURED, epochs=1, limit_train=300, limit_test=100, seeds=(42,))
     params["demo"].update(experiments=["lowlevel_softmax", "keras_softmax"], optimizer_runs=["adam"], seeds=[42],
                           epochs=1)
-    params["bench"]["slice"] = SLICE
+    params["bench"].update(slice=SLICE, server_writers=[1, 3], server_epochs=4)
     project = copy_project(tmp_path / "project", params)
     run(["dvc", "repro", "prepare"], project)
     result = subprocess.run([sys.executable, "-m", "fashion_pipeline.tools.benchmark", "--out", "bench.json"],
@@ -28,7 +28,7 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
     figures = json.loads((project / "bench.json").read_text())
     assert {"machine", "matmul_gflops", "lowlevel_seconds_per_epoch", "lowlevel_gflops", "lowlevel_matmul_ratio",
             "keras_5l_samples_per_second", "keras_2l_speedup_vs_default_fit", "keras_speedup_vs_default_fit",
-            "mlflow_overhead_fraction", "full_grid_minutes", "grid"} <= set(figures)
+            "mlflow_overhead_fraction", "full_grid_minutes", "team_server", "grid"} <= set(figures)
     # No stage-times table in a fresh project: the full grid's minutes are unknown, not zero.
     assert figures["full_grid_minutes"] is None
     grid = figures["grid"]
@@ -43,6 +43,10 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
         for way in ("sequential", "runner"):
             assert rates[f"{way}_samples_per_second"] > 0 and 0 <= rates[f"{way}_share_of_bound"] < 1
     assert 0 < figures["mlflow_overhead_fraction"] < 1
+    # The team server's latency at each number of writers, every request of every writer timed.
+    assert set(figures["team_server"]) == {"1_writers", "3_writers"}
+    for writers, latency in figures["team_server"].items():
+        assert 0 < latency["p50"] <= latency["p99"] and latency["requests"] == int(writers.split("_")[0]) * 4
     # The subset grid's champion, served: latency percentiles in order, rates above zero.
     serving = grid["serving"]
     for way in ("served", "in_process"):

@@ -65,8 +65,7 @@ def test_a_stop_inside_a_compiled_call_is_cleaned_up_by_the_watcher(tmp_path):
              "    with files.outputs_together(['out']):\n"
              "        files.add_clean_up(lambda: open('ended', 'w').write('KILLED' if files.STOPPED.is_set() else 'FAILED'))\n"
              "        files.write_text('out/model.txt', 'the new model')\n"
-             "        print('training', flush=True)\n"
-             "        ctypes.CDLL(None).system(b'exec sleep 20 >/dev/null 2>&1')\n"
+             "        ctypes.CDLL(None).system(b'echo training; exec sleep 20 >/dev/null 2>&1')\n"
              "cli.run(main)\n")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "model.txt").write_text("the earlier model")
@@ -96,6 +95,45 @@ def test_a_stop_inside_an_uninterrupted_block_comes_as_the_block_ends(tmp_path):
     output, _ = stop_on(process, "making the run")
     assert process.returncode == 130 and "training" not in output, output
     assert (tmp_path / "ended").read_text() == "KILLED"
+
+
+def test_a_stop_during_a_failed_stages_clean_up_does_not_cut_it_short(tmp_path):
+    # The stage fails (a full disk, say) and Ctrl-C comes while it puts the earlier outputs back:
+    # every clean-up still runs to its end.
+    stage = ("import time\n"
+             "from fashion_pipeline import cli, files\n"
+             "def main():\n"
+             "    with files.outputs_together(['out']):\n"
+             "        files.write_text('out/model.txt', 'the new model')\n"
+             "        files.add_clean_up(lambda: (print('cleaning up', flush=True), time.sleep(2)))\n"
+             "        raise OSError(28, 'No space left on device', 'out/history.csv')\n"
+             "cli.run(main)\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "model.txt").write_text("the earlier model")
+    output, _ = stop_on(script(stage, tmp_path), "cleaning up", signal.SIGINT)
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["model.txt"], output
+    assert (tmp_path / "out" / "model.txt").read_text() == "the earlier model"
+
+
+def test_what_a_stage_killed_outright_had_set_aside_is_put_back_by_the_next_run(tmp_path):
+    # SIGKILL (the kernel's OOM killer, a power loss) between the new model and the last output:
+    # no clean-up runs, and the next run of the stage puts the earlier model back first.
+    killed = ("import os, signal\n"
+              "from fashion_pipeline import files\n"
+              "with files.outputs_together(['out']):\n"
+              "    files.write_text('out/model.txt', 'the new model')\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "model.txt").write_text("the earlier model")
+    assert script(killed, tmp_path).wait(timeout=60) == -signal.SIGKILL
+    assert (tmp_path / "out" / "model.txt").read_text() == "the new model"
+    again = ("from fashion_pipeline import files\n"
+             "with files.outputs_together(['out']):\n"
+             "    print(open('out/model.txt').read(), flush=True)\n"
+             "    raise SystemExit(3)\n")
+    process = script(again, tmp_path)
+    assert process.communicate(timeout=60)[0].strip() == "the earlier model" and process.returncode == 3
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["model.txt"]
 
 
 # Both kinds of stage, 8 epochs on 1,000 images, progress every 2 epochs.

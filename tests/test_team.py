@@ -5,6 +5,7 @@ import base64
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -184,3 +185,78 @@ def test_a_teammate_pulls_every_model_and_has_nothing_to_run(team_server, projec
     assert json.loads(run(["dvc", "status", "--json"], clone).stdout) == {}
     again = run(["dvc", "repro"], clone)
     assert "Running stage" not in again.stdout
+
+
+# Both kinds, two seeds: eight stages at once, as eight Dask workers would run them.
+LOAD = ["lowlevel_softmax", "lowlevel_net_a", "keras_softmax", "keras_2l"]
+
+
+def server_errors(lines):
+    """The requests the server answered with an HTTP 5xx, from its access log lines."""
+    return [line for line in lines if re.search(r'HTTP/1\.1" 5\d\d', line)]
+
+
+def test_eight_stages_at_once_record_every_epoch_once_and_ride_out_a_restart(team_server, tmp_path, project_params,
+                                                                              real_data):
+    home, address, ports = team_server
+    password = (home / "admin_password").read_text()
+    params = small_params(copy.deepcopy(project_params), LOAD, epochs=6, limit_train=300, limit_test=100, seeds=(42, 43))
+    project = copy_project(tmp_path / "load", params)
+    run(["dvc", "repro", "prepare"], project)
+    addresses = [f"train_{name.split('_')[0]}@{name}-{seed}" for seed in (42, 43) for name in LOAD]
+    log = home / "mlflow.log"
+    earlier = len(log.read_text().splitlines())
+    started = time.time() * 1000
+    stages = [subprocess.Popen([sys.executable, "-m", "fashion_pipeline.stages.train", "--stage", stage_address],
+                               cwd=project, env=member_env(project, address, password=password),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+              for stage_address in addresses]
+    os.environ.update(MLFLOW_TRACKING_USERNAME="admin", MLFLOW_TRACKING_PASSWORD=password)
+    try:
+        client = mlflow.MlflowClient(address)
+
+        def runs_started():
+            experiment = client.get_experiment_by_name("fashion-mnist-mlp")
+            return client.search_runs([experiment.experiment_id], f"attributes.start_time >= {int(started)}") \
+                if experiment else []
+
+        # Once every stage records (its run open, its epochs on the way), the server restarts.
+        deadline = time.monotonic() + 600
+        while len(runs_started()) < 8:
+            assert time.monotonic() < deadline and all(stage.poll() is None for stage in stages), \
+                [stage.communicate()[0] for stage in stages if stage.poll() is not None]
+            time.sleep(0.5)
+        before_restart = log.read_text().splitlines()[earlier:]
+        server.stop(home)
+        assert server.start(home, "127.0.0.1", **ports) == address
+        after_restart = len(log.read_text().splitlines())
+        outputs = [stage.communicate(timeout=900)[0] for stage in stages]
+        assert [stage.returncode for stage in stages] == [0] * 8, outputs
+        for stage_address in addresses:
+            name, seed = stage_address.split("@")[1].rsplit("-", 1)
+            record = json.loads((project / "results" / f"seed_{seed}" / name / "run.json").read_text())
+            finished = client.get_run(record["mlflow_run_id"])
+            assert finished.info.status == "FINISHED", stage_address
+            # Every epoch of every curve there once, with the history's values.
+            history = pd.read_csv(project / "results" / f"seed_{seed}" / name / "history.csv")
+            for column in ("train_loss", "val_loss", "val_accuracy"):
+                points = sorted((point.step, point.value)
+                                for point in client.get_metric_history(finished.info.run_id, column))
+                assert [step for step, _ in points] == list(range(1, 7)), (stage_address, column)
+                assert [value for _, value in points] == pytest.approx(list(history[column])), (stage_address, column)
+            artifacts = {artifact.path for artifact in client.list_artifacts(finished.info.run_id)}
+            assert {"params.json", "history.csv"} <= artifacts, (stage_address, artifacts)
+            models = client.search_logged_models([finished.info.experiment_id],
+                                                 filter_string=f"source_run_id = '{finished.info.run_id}'")
+            assert len(models) == 1 and "MLmodel" in {
+                artifact.path for artifact in client.list_logged_model_artifacts(models[0].model_id)}, stage_address
+    finally:
+        for stage in stages:
+            if stage.poll() is None:
+                stage.kill()
+        for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            os.environ.pop(key, None)
+    # No request failed on the server under the load, before the restart or after it; its log
+    # holds every request (each stage's run made, before the restart).
+    assert sum('POST /api/2.0/mlflow/runs/create HTTP/1.1" 200' in line for line in before_restart) == 8
+    assert server_errors(before_restart) == [] and server_errors(log.read_text().splitlines()[after_restart:]) == []

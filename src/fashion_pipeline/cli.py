@@ -40,6 +40,9 @@ INTERRUPTED = "interrupted; outputs in progress were removed, and the stage runs
 # clean-ups (its MLflow run KILLED, its temporaries removed: files.clean_ups), says so as the
 # stage would, and ends the process.
 STOP_GRACE_SECONDS = 3
+# How long the watcher then waits for what the main thread has begun and a stop must not cut: an
+# MLflow run being made or ended (a busy store), an output being put in place or put back.
+CLEAN_UP_SECONDS = 30
 # Written to the watcher's pipe when its block ends (no signal has the number 0).
 STAND_DOWN = 0
 
@@ -51,7 +54,7 @@ def _interrupt(signal_number, frame):
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, signal.SIG_IGN)
     files.STOPPED.set()
-    if files.in_uninterrupted():
+    if not files.OUT_OF_BLOCKS.is_set():
         # Raised as the block ends (files.uninterrupted).
         return
     raise KeyboardInterrupt(f"signal {signal_number}")
@@ -94,8 +97,8 @@ def _watched():
         files.STOPPED.set()
         time.sleep(STOP_GRACE_SECONDS)
         # A clean-up the main thread has begun is waited for, not run twice.
-        files.wait_uninterrupted(STOP_GRACE_SECONDS)
-        for error in files.run_clean_ups(timeout=STOP_GRACE_SECONDS):
+        files.OUT_OF_BLOCKS.wait(CLEAN_UP_SECONDS)
+        for error in files.run_clean_ups(timeout=CLEAN_UP_SECONDS):
             print(f"error: while stopping: {error}", file=sys.stderr, flush=True)
         print(f"error: {INTERRUPTED}", file=sys.stderr, flush=True)
         os._exit(130)

@@ -6,7 +6,9 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
 import threading
 import uuid
@@ -18,9 +20,11 @@ from fashion_pipeline.errors import DataFileError
 # a garbage collector's callback, and the stage would go on to write its outputs; no output is put
 # in place after a stop.
 STOPPED = threading.Event()
-# Held by the main thread while it does what a stop must not cut in two (an MLflow run made, and
-# its clean-up registered); a stop signal inside waits for its end (`uninterrupted`).
-_UNINTERRUPTED = threading.Lock()
+# How deep the main thread is in blocks a stop must not cut in two (`uninterrupted`), and whether
+# it is out of them (cli.py's stop watcher waits for that).
+_depth = 0
+OUT_OF_BLOCKS = threading.Event()
+OUT_OF_BLOCKS.set()
 
 
 class CleanUp:
@@ -46,7 +50,7 @@ _clean_ups = []
 
 
 def add_clean_up(function):
-    """Register `function` to run if the stage fails or is stopped before `forget_clean_ups`."""
+    """Register `function` to run if the stage fails or is stopped (`outputs_together`)."""
     clean_up = CleanUp(function)
     _clean_ups.append(clean_up)
     return clean_up
@@ -64,37 +68,37 @@ def clean_up_if_ended(function):
 
 
 def run_clean_ups(timeout=-1):
-    """Run every registered clean-up not yet run, the latest first; return the errors they raised."""
+    """Run every registered clean-up not yet run, the latest first, each to its end even if a stop
+    signal comes meanwhile; return the errors they raised."""
     errors = []
-    for clean_up in reversed(list(_clean_ups)):
-        try:
-            clean_up.run(timeout)
-        except Exception as error:  # noqa: BLE001 - one failed clean-up must not stop the others
-            errors.append(error)
+    with uninterrupted(raise_after=False):
+        for clean_up in reversed(list(_clean_ups)):
+            try:
+                clean_up.run(timeout)
+            except BaseException as error:  # noqa: BLE001 - one failed clean-up must not stop the others
+                errors.append(error)
     return errors
 
 
-def forget_clean_ups():
-    _clean_ups.clear()
-
-
 @contextlib.contextmanager
-def uninterrupted():
-    """A block a stop signal does not cut: the signal is noted, and raised when the block ends."""
-    with _UNINTERRUPTED:
+def uninterrupted(raise_after=True):
+    """A block of the main thread that a stop signal does not cut: the signal is noted, and, with
+    `raise_after`, raised as the outermost such block ends."""
+    global _depth
+    _depth += 1
+    OUT_OF_BLOCKS.clear()
+    try:
         yield
-    if STOPPED.is_set():
+    finally:
+        _depth -= 1
+        if _depth == 0:
+            OUT_OF_BLOCKS.set()
+    if raise_after and _depth == 0 and STOPPED.is_set():
         raise KeyboardInterrupt("stopped")
 
 
-def in_uninterrupted():
-    return _UNINTERRUPTED.locked()
-
-
-def wait_uninterrupted(timeout):
-    """Wait (from another thread) until the main thread has left an `uninterrupted` block."""
-    if _UNINTERRUPTED.acquire(timeout=timeout):
-        _UNINTERRUPTED.release()
+# An output set aside while its stage runs: `.<stem>.<8 hex digits>.previous<suffix>` beside it.
+SET_ASIDE = re.compile(r"\.(?P<stem>.+)\.[0-9a-f]{8}\.previous(?P<suffix>.*)")
 
 
 class _Replaced:
@@ -107,6 +111,16 @@ class _Replaced:
         path = Path(path).absolute()
         return any(path == output or path.is_relative_to(output) for output in self.outputs)
 
+    def recover(self):
+        """Put back what a stage killed outright (SIGKILL, power loss) had set aside."""
+        for output in self.outputs:
+            places = [output.parent, *([output] if output.is_dir() else [])]
+            for aside in [found for place in places for found in place.glob(".*.previous*")]:
+                match = SET_ASIDE.fullmatch(aside.name)
+                if match and self.covers(original := aside.parent / f"{match['stem']}{match['suffix']}"):
+                    _remove(original)
+                    os.replace(aside, original)
+
     def set_aside(self, path, folder):
         """Move the output at `path` (a folder or a file, as `folder` says) aside before its new
         version takes its place; the first version of this stage's run is the one kept."""
@@ -117,20 +131,27 @@ class _Replaced:
             return
         aside = None
         if path.is_dir() if folder else path.is_file():
-            # Named as a temporary of `path`, so a stage killed outright leaves nothing for good.
             aside = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.previous{path.suffix}")
-            os.replace(path, aside)
+        # Noted before the rename: put_back then knows of it whatever happens next.
         self.replaced.append((path, aside))
-
-    def set_aside_paths(self):
-        return {aside for _, aside in self.replaced if aside is not None}
+        if aside is not None:
+            os.replace(path, aside)
 
     def put_back(self):
+        """Every output as it was before the stage: each set aside goes back, each new one goes."""
+        failed = []
         for path, aside in reversed(self.replaced):
-            _remove(path)
-            if aside is not None:
-                os.replace(aside, path)
+            try:
+                if aside is None:
+                    _remove(path)
+                elif os.path.lexists(aside):
+                    _remove(path)
+                    os.replace(aside, path)
+            except OSError as error:
+                failed.append(f"{path} ({error.strerror}; the earlier one is beside it, .*.previous)")
         self.replaced.clear()
+        if failed:
+            raise OSError(f"could not put back {', '.join(failed)}")
 
     def keep(self):
         for _, aside in self.replaced:
@@ -148,19 +169,22 @@ def outputs_together(outputs):
     atomic_directory are replaced together: if the block fails or is stopped, every one of them
     goes back to what it was before (none, if there was none), and every registered clean-up runs."""
     global _replacing
-    forget_clean_ups()
+    _clean_ups.clear()
     _replacing = replaced = _Replaced(outputs)
+    replaced.recover()
     add_clean_up(replaced.put_back)
     try:
         yield
     except BaseException:
-        run_clean_ups()
+        for error in run_clean_ups():
+            print(f"warning: {error}", file=sys.stderr)
         raise
     else:
-        replaced.keep()
+        with uninterrupted(raise_after=False):
+            replaced.keep()
     finally:
         _replacing = None
-        forget_clean_ups()
+        _clean_ups.clear()
 
 
 def _remove(path):
@@ -172,18 +196,19 @@ def _remove(path):
 
 def _put_in_place(temporary, path, folder=False):
     """Rename `temporary` to `path`; the output it replaces is set aside while its stage runs."""
-    if _replacing is not None and _replacing.covers(path):
-        _replacing.set_aside(path, folder)
-    elif folder:
-        shutil.rmtree(path, ignore_errors=True)
-    os.replace(temporary, path)
+    with uninterrupted():
+        if _replacing is not None and _replacing.covers(path):
+            _replacing.set_aside(path, folder)
+        elif folder:
+            shutil.rmtree(path, ignore_errors=True)
+        os.replace(temporary, path)
 
 
 def remove_stale_temporaries(folder, prefix):
     """Remove the temporaries named `prefix`* that a killed process (SIGKILL, power loss) left in
     `folder`; an interrupted one removes its own. DVC runs one stage per output at a time, so
     none of them is in use."""
-    kept = _replacing.set_aside_paths() if _replacing is not None else set()
+    kept = {aside for _, aside in _replacing.replaced} if _replacing is not None else set()
     for stale in Path(folder).glob(f"{prefix}*"):
         if stale.absolute() in kept:
             continue

@@ -1,6 +1,6 @@
 """`make bench`: how fast the pipeline trains on this machine, measured side by side in one run:
-the training loops (this module), and the grid runner against sequential `dvc repro`
-(grid_bench.py).
+the training loops (this module), the team server's logging latency (server_bench.py), and the
+grid runner against sequential `dvc repro` (grid_bench.py).
 
 Prints a table and writes reports/benchmark.json. A benchmark, not a test: nothing here
 asserts a speed.
@@ -35,6 +35,7 @@ from fashion_pipeline.models import build_model
 from fashion_pipeline.params import load_params
 from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
 from fashion_pipeline.tools.grid_bench import grid_benchmark, slice_stages
+from fashion_pipeline.tools.server_bench import server_results
 
 
 def seconds(work):
@@ -150,6 +151,8 @@ def run_benchmark(params, prepared_dir, stage_times_path):
     logging = mlflow_seconds(epochs, len(network.history_columns(sets)))
     results["mlflow_overhead_fraction"] = logging / (logging + epochs * seconds)
     results["full_grid_minutes"] = full_grid_minutes(stage_times_path)
+    results["team_server"] = server_results(params["bench"]["server_writers"], params["bench"]["server_epochs"],
+                                            len(network.history_columns(sets)))
     return results
 
 

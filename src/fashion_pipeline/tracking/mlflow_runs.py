@@ -1,5 +1,6 @@
 """MLflow at the edges: where the store is, one run per experiment, per-epoch metrics sent asynchronously."""
 
+import atexit
 import contextlib
 import fcntl
 import functools
@@ -15,6 +16,7 @@ import numpy as np
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.utils.file_utils import local_file_uri_to_path
 
 from fashion_pipeline import files
 from fashion_pipeline.tracking import studies
@@ -139,11 +141,12 @@ def start_training_run(params, uri, job):
             **studies.tags(run, params["studies"]), **run.tags}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
+    experiment = experiment_id(params["mlflow"], uri)
     # Made and registered to end KILLED (or FAILED) in one step, so a stop cannot fall between.
     with files.uninterrupted():
         # System metrics (CPU, memory) sampled while the run trains.
-        active = mlflow.start_run(experiment_id=experiment_id(params["mlflow"], uri),
-                                  run_name=run.mlflow_run_name, tags=tags, log_system_metrics=True)
+        active = mlflow.start_run(experiment_id=experiment, run_name=run.mlflow_run_name, tags=tags,
+                                  log_system_metrics=True)
         _ending[active.info.run_id] = files.add_clean_up(functools.partial(_end_unfinished, active.info.run_id, uri))
     try:
         mlflow.log_params({"seed": run.seed, **shared_params(job.logged)})
@@ -151,7 +154,7 @@ def start_training_run(params, uri, job):
     except BaseException:
         # The caller's `with` has not begun: end the run here, or it stays open (and active in
         # this process) after a failure such as a full disk under the artifacts, or Ctrl-C.
-        _ending[active.info.run_id].run()
+        _ended_here(active.info.run_id)
         raise
     return active
 
@@ -161,15 +164,31 @@ _ending = {}
 
 
 def _end_unfinished(run_id, uri):
-    """End a run whose stage did not finish: KILLED if it was stopped, FAILED otherwise. Run by
-    the stage's main thread, it also leaves MLflow's active run, so that MLflow's exit hook does
-    not end it FINISHED; run by cli.py's stop watcher, it goes through a client of its own."""
+    """End a run whose stage did not finish: KILLED if it was stopped, FAILED if it failed while
+    the run was open. By the stage's main thread, through MLflow's active run; by cli.py's stop
+    watcher (or after the run's end, as the stage writes its last outputs) through a client."""
     status = "KILLED" if files.STOPPED.is_set() else "FAILED"
     active = mlflow.active_run()
     if active is not None and active.info.run_id == run_id:
         mlflow.end_run(status=status)
-    else:
+    elif files.STOPPED.is_set():
         MlflowClient(uri).set_terminated(run_id, status)
+
+
+def _ended_here(run_id):
+    """End the run through its clean-up (once, by whichever thread comes first), then leave
+    MLflow's active run if the watcher ended it: the run's `with` would end it FAILED again."""
+    _ending[run_id].run()
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:
+        mlflow.end_run(status="KILLED" if files.STOPPED.is_set() else "FAILED")
+
+
+@atexit.register
+def _killed_at_exit():
+    # Run before MLflow's exit hook (registered earlier), which would end it FINISHED.
+    if files.STOPPED.is_set() and mlflow.active_run() is not None:
+        mlflow.end_run(status="KILLED")
 
 
 # The MLflow dataset context of each set a run is measured on (data.load_training_data).
@@ -177,21 +196,20 @@ DATASET_CONTEXTS = {"train": "train_eval", "val": "validation", "test": "test"}
 
 
 def names_the_artifacts(function):
-    """An artifact the store could not take is named by where the store keeps it: a full disk
-    gives no file name, and a copy names its source (MLflow's temporary) before its destination."""
+    """An artifact the store could not take is named in the store: a full disk gives no name, a
+    copy names its source (MLflow's temporary) first. MLflow's temporary's own errors stay."""
     @functools.wraps(function)
     def logging(*arguments, **keywords):
         try:
             return function(*arguments, **keywords)
         except OSError as error:
-            if error.errno is None:
+            location = local_file_uri_to_path(mlflow.get_artifact_uri())
+            store = str(Path(location).parents[1])  # the experiment's: the run's and its models' artifacts
+            destination = next((str(name) for name in (error.filename2, error.filename)
+                                if name is not None and str(name).startswith(store)), None)
+            if error.errno is None or (error.filename is not None and destination is None):
                 raise
-            location = mlflow.get_artifact_uri().removeprefix("file://")
-            named = next((str(name) for name in (error.filename2, error.filename)
-                          if name is not None and str(name).startswith(location)), location)
-            if named == error.filename and error.filename2 is None:
-                raise
-            raise type(error)(error.errno, error.strerror, named) from None
+            raise type(error)(error.errno, error.strerror, destination or location) from None
     return logging
 
 
@@ -251,7 +269,7 @@ def killed_on_interrupt():
     try:
         yield
     except KeyboardInterrupt:
-        _ending[run_id].run()
+        _ended_here(run_id)
         raise
 
 
