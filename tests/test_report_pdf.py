@@ -15,8 +15,9 @@ from fashion_pipeline.stages.pdf import page_count, print_pdf
 from fashion_pipeline.stages.report import build_report
 
 # The setup section and the table of the coursework's conclusions took it from 20 to 23 pages,
-# and figures printed large enough for 9-point type to 28.
-MOST_PAGES = 30
+# figures printed large enough for 9-point type to 28, and the differences of the 3-, 4- and
+# 5-layer curves (which overlap) to 31 for this fabricated grid.
+MOST_PAGES = 31
 # A4 less the print style sheet's 12 mm side margins, at CSS's 96 px per inch.
 PRINTED_WIDTH_PX = round((210 - 2 * 12) / 25.4 * 96)
 
@@ -48,7 +49,7 @@ def full_report(tmp_path_factory, project_params):
     return folder / "reports"
 
 
-def test_the_report_prints_on_at_most_30_a4_pages_with_every_table_and_figure_readable(tmp_path, full_report):
+def test_the_report_prints_on_at_most_31_a4_pages_with_every_table_and_figure_readable(tmp_path, full_report):
     pdf = print_pdf(full_report / "report.html", tmp_path / "report.pdf")
     assert 10 <= page_count(pdf) <= MOST_PAGES
     # The print style sheet applied on screen, at the printed width: no table, figure or equation

@@ -60,6 +60,16 @@ def _interrupt(signal_number, frame):
     raise KeyboardInterrupt(f"signal {signal_number}")
 
 
+# Taken by the first of the main thread and the stop watcher to say that the stage was
+# interrupted: both may come to say it, and it is said once.
+_SAID = threading.Lock()
+
+
+def _say_interrupted():
+    if _SAID.acquire(blocking=False):
+        print(f"error: {INTERRUPTED}", file=sys.stderr, flush=True)
+
+
 def _fail(message, status):
     print(f"error: {message}", file=sys.stderr)
     sys.exit(status)
@@ -100,7 +110,7 @@ def _watched():
         files.OUT_OF_BLOCKS.wait(CLEAN_UP_SECONDS)
         for error in files.run_clean_ups(timeout=CLEAN_UP_SECONDS):
             print(f"error: while stopping: {error}", file=sys.stderr, flush=True)
-        print(f"error: {INTERRUPTED}", file=sys.stderr, flush=True)
+        _say_interrupted()
         os._exit(130)
 
     threading.Thread(target=wait_and_end, name="stop watcher", daemon=True).start()
@@ -117,6 +127,8 @@ def run(main, stop_watch=True):
     With `stop_watch`, a stop signal ends the process within STOP_GRACE_SECONDS even
     inside TensorFlow; a tool that waits for processes of its own to stop goes without."""
     files.STOPPED.clear()
+    if _SAID.locked():
+        _SAID.release()
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, _interrupt)
     try:
@@ -131,7 +143,8 @@ def run(main, stop_watch=True):
             raise
         _fail(f"{error.filename or 'writing an output'}: {DISK_ERRORS[error.errno]}", 2)
     except KeyboardInterrupt:
-        _fail(INTERRUPTED, 130)
+        _say_interrupted()
+        sys.exit(130)
 
 
 def stage_main(stage_function, description, example):

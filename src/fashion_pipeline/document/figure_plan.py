@@ -106,6 +106,9 @@ def plan(inputs):
         *claims("B i"),
         curves(inputs, "architectures", get("architectures", []), "Softmax to five layers", LOSSES_AND_ACCURACIES,
                "overfitting", "overfitting"),
+        # The 3-, 4- and 5-layer curves lie on top of one another: their differences, seed by seed.
+        *[claim_difference(inputs, finding) for finding in inputs.findings_of("B i") if finding.claim.name in
+          ("four_lower_loss_than_three", "five_lower_loss_than_four")],
         gaps(inputs, "architectures_gap", get("architectures", []), "How much each depth overfits", "overfitting"),
         *claims("B ii"),
     ]
