@@ -60,14 +60,17 @@ def _interrupt(signal_number, frame):
     raise KeyboardInterrupt(f"signal {signal_number}")
 
 
-# Taken by the first of the main thread and the stop watcher to say that the stage was
-# interrupted: both may come to say it, and it is said once.
-_SAID = threading.Lock()
+# The main thread and the stop watcher may both come to say that the stage was interrupted: it is
+# said once, and the second waits until it is said (the watcher then ends the process).
+_SAYING = threading.Lock()
+_said = [False]
 
 
 def _say_interrupted():
-    if _SAID.acquire(blocking=False):
-        print(f"error: {INTERRUPTED}", file=sys.stderr, flush=True)
+    with _SAYING:
+        if not _said[0]:
+            print(f"error: {INTERRUPTED}", file=sys.stderr, flush=True)
+            _said[0] = True
 
 
 def _fail(message, status):
@@ -127,8 +130,7 @@ def run(main, stop_watch=True):
     With `stop_watch`, a stop signal ends the process within STOP_GRACE_SECONDS even
     inside TensorFlow; a tool that waits for processes of its own to stop goes without."""
     files.STOPPED.clear()
-    if _SAID.locked():
-        _SAID.release()
+    _said[0] = False
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, _interrupt)
     try:
