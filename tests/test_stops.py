@@ -34,6 +34,17 @@ def stop_on(process, line_start, number=signal.SIGTERM):
     return output, time.monotonic() - signalled
 
 
+def earlier_model(folder):
+    """`out/model.txt` as an earlier run of the stage left it."""
+    (folder / "out").mkdir()
+    (folder / "out" / "model.txt").write_text("the earlier model")
+
+
+def only_the_earlier_model(folder):
+    return sorted(path.name for path in (folder / "out").iterdir()) == ["model.txt"] and \
+        (folder / "out" / "model.txt").read_text() == "the earlier model"
+
+
 def test_the_watcher_waits_for_a_clean_up_the_main_thread_began(tmp_path):
     # The main thread is still ending the run (a slow store) when the watcher's grace is over: the
     # watcher waits for it rather than exiting with the run half-ended, and does not run it twice.
@@ -67,14 +78,12 @@ def test_a_stop_inside_a_compiled_call_is_cleaned_up_by_the_watcher(tmp_path):
              "        files.write_text('out/model.txt', 'the new model')\n"
              "        ctypes.CDLL(None).system(b'echo training; exec sleep 20 >/dev/null 2>&1')\n"
              "cli.run(main)\n")
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "model.txt").write_text("the earlier model")
+    earlier_model(tmp_path)
     process = script(stage, tmp_path)
     output, seconds = stop_on(process, "training")
     assert process.returncode == 130 and seconds >= 1, output
     assert (tmp_path / "ended").read_text() == "KILLED"
-    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["model.txt"]
-    assert (tmp_path / "out" / "model.txt").read_text() == "the earlier model"
+    assert only_the_earlier_model(tmp_path)
     assert seconds < 30, f"the stage went on for {seconds:.0f} s after the signal"
 
 
@@ -108,11 +117,9 @@ def test_a_stop_during_a_failed_stages_clean_up_does_not_cut_it_short(tmp_path):
              "        files.add_clean_up(lambda: (print('cleaning up', flush=True), time.sleep(2)))\n"
              "        raise OSError(28, 'No space left on device', 'out/history.csv')\n"
              "cli.run(main)\n")
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "model.txt").write_text("the earlier model")
+    earlier_model(tmp_path)
     output, _ = stop_on(script(stage, tmp_path), "cleaning up", signal.SIGINT)
-    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["model.txt"], output
-    assert (tmp_path / "out" / "model.txt").read_text() == "the earlier model"
+    assert only_the_earlier_model(tmp_path), output
 
 
 def test_what_a_stage_killed_outright_had_set_aside_is_put_back_by_the_next_run(tmp_path):
@@ -123,8 +130,7 @@ def test_what_a_stage_killed_outright_had_set_aside_is_put_back_by_the_next_run(
               "with files.outputs_together(['out']):\n"
               "    files.write_text('out/model.txt', 'the new model')\n"
               "    os.kill(os.getpid(), signal.SIGKILL)\n")
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "model.txt").write_text("the earlier model")
+    earlier_model(tmp_path)
     assert script(killed, tmp_path).wait(timeout=60) == -signal.SIGKILL
     assert (tmp_path / "out" / "model.txt").read_text() == "the new model"
     again = ("from fashion_pipeline import files\n"
@@ -133,7 +139,7 @@ def test_what_a_stage_killed_outright_had_set_aside_is_put_back_by_the_next_run(
              "    raise SystemExit(3)\n")
     process = script(again, tmp_path)
     assert process.communicate(timeout=60)[0].strip() == "the earlier model" and process.returncode == 3
-    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["model.txt"]
+    assert only_the_earlier_model(tmp_path)
 
 
 # Both kinds of stage, 8 epochs on 1,000 images, progress every 2 epochs.
