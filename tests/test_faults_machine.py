@@ -43,14 +43,27 @@ class LockedMlflow(NotMlflow):
     status, body = 401, b"You are not authenticated."
 
 
+class BusyMlflow(NotMlflow):
+    """A server that answers /health at once and its REST API only after seconds, as a team
+    server checking each request's password hash under many stages does."""
+
+    def do_GET(self):  # noqa: N802 - the name http.server calls
+        if self.path != "/health":
+            time.sleep(4)
+        super().do_GET()
+
+
 @pytest.mark.parametrize(("handler", "message"), [
     (NotMlflow, "answer to MLflow's REST API is not MLflow's"),
     (LockedMlflow, "the server refused the credentials in MLFLOW_TRACKING_USERNAME"),
+    (BusyMlflow, "answered /health, but not MLflow's REST API within 2 s; the server is there but busy"),
 ])
-def test_a_foreign_or_locked_server_is_refused(handler, message, tmp_path, monkeypatch, capsys, project_params):
+def test_a_foreign_locked_or_busy_server_is_refused(handler, message, tmp_path, monkeypatch, capsys,
+                                                    project_params):
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "student")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wrong")
-    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -25,6 +25,7 @@ from fashion_pipeline import cli, files
 from fashion_pipeline.errors import TrackingError
 
 DATABASE_USER = "postgres"
+AUTH_CACHE_SECONDS = 60
 
 
 def _pg_binary(name):
@@ -110,7 +111,11 @@ def start(home, host, port, database_port):
                       f"database_uri = {database}/mlflow_auth\n"
                       "admin_username = admin\n"
                       f"admin_password = {admin_password}\n"
-                      "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+                      "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+                      # Checking a password's hash is slow by design (0.3 s a request here), and a
+                      # stage sends one request per epoch: a good check is kept a minute. The one
+                      # worker drops it at once when the password is changed through the API.
+                      f"auth_cache_ttl_seconds = {AUTH_CACHE_SECONDS}\n")
     (home / "artifacts").mkdir(exist_ok=True)
     log = (home / "mlflow.log").open("a")
     process = subprocess.Popen(

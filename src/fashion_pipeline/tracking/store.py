@@ -38,7 +38,9 @@ def _credentials():
 
 
 def _check_server(uri, timeout_seconds):
-    """The server answers /health, then an authenticated read of its REST API with JSON."""
+    """The server answers /health within `timeout_seconds`, then an authenticated read of its REST
+    API with JSON within MLflow's own request timeout: a server that answers /health is there, and
+    one busy with a team's stages (each request checks a password hash) may take seconds more."""
     try:
         with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_seconds):
             pass
@@ -52,8 +54,11 @@ def _check_server(uri, timeout_seconds):
             f"start the server, {USE_DEFAULT}") from None
     request = urllib.request.Request(uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1",
                                      headers=_credentials())
+    # Imported here: `make ui` reads tracking_uri from this module without loading MLflow.
+    from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_TIMEOUT
+    request_seconds = MLFLOW_HTTP_REQUEST_TIMEOUT.get()
     try:
-        with urllib.request.urlopen(request, timeout=timeout_seconds) as response:
+        with urllib.request.urlopen(request, timeout=request_seconds) as response:
             answer = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         if error.code in (401, 403):
@@ -63,6 +68,10 @@ def _check_server(uri, timeout_seconds):
         raise TrackingError(f"MLFLOW_TRACKING_URI {uri}: answers HTTP {error.code} to MLflow's REST API, so it is "
                             f"not an MLflow tracking server; check the address, {USE_DEFAULT}") from None
     except (ValueError, OSError) as error:
+        if isinstance(getattr(error, "reason", error), TimeoutError):
+            raise TrackingError(f"MLFLOW_TRACKING_URI {uri}: answered /health, but not MLflow's REST API within "
+                                f"{request_seconds} s; the server is there but busy: try again, or raise "
+                                "MLFLOW_HTTP_REQUEST_TIMEOUT") from None
         raise TrackingError(f"MLFLOW_TRACKING_URI {uri}: its answer to MLflow's REST API is not MLflow's ({error}); "
                             f"check the address, {USE_DEFAULT}") from None
     if not isinstance(answer, dict):
