@@ -40,8 +40,15 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
     for rates in grid["slice_stages"].values():
         # At 300 images an epoch, start-up dominates: a share of the bound far below 1 that the
         # file's four decimals may round to 0.
+        roofline = rates["roofline"]
+        assert set(roofline["seconds_per_epoch"]) == {"products", "optimizer", "dropout", "measurement"}
+        # The roofline is its parts times the epochs, to the file's four decimals.
+        assert roofline["roofline_seconds"] == pytest.approx(
+            roofline["epochs"] * sum(roofline["seconds_per_epoch"].values()), abs=5e-4)
         for way in ("sequential", "runner"):
             assert rates[f"{way}_samples_per_second"] > 0 and 0 <= rates[f"{way}_share_of_bound"] < 1
+            assert rates[f"{way}_over_roofline"] == pytest.approx(
+                rates[f"{way}_train_seconds"] / roofline["roofline_seconds"], rel=0.05)
     assert 0 < figures["mlflow_overhead_fraction"] < 1
     # The team server's latency at each number of writers, every request of every writer timed.
     assert set(figures["team_server"]) == {"1_writers", "3_writers"}
@@ -63,3 +70,26 @@ def test_the_full_grid_minutes_add_up_the_reports_stage_times(tmp_path):
     table.write_text("stages,seed,minutes\nPart A and B training,42,100.5\nevaluation,42,1.5\n")
     assert full_grid_minutes(table) == pytest.approx(102.0)
     assert full_grid_minutes(tmp_path / "missing.csv") is None
+
+
+def test_a_step_has_three_products_a_layer_but_the_first_layers_input_gradient():
+    from fashion_pipeline.tools.roofline import product_flops, product_shapes
+
+    sizes, batch = [784, 300, 100, 10], 32
+    forward = product_flops(product_shapes(sizes, batch, backward=False))
+    assert forward == 2 * batch * (784 * 300 + 300 * 100 + 100 * 10)
+    assert product_flops(product_shapes(sizes, batch, backward=True)) == 3 * forward - 2 * batch * 784 * 300
+
+
+@pytest.mark.parametrize(("name", "kind"), [("keras_4l_drop20", "keras"), ("keras_2l", "keras"),
+                                            ("lowlevel_softmax", "lowlevel")])
+def test_a_roofline_is_its_parts_times_the_epochs_and_masks_only_where_there_is_dropout(name, kind, project_params):
+    from fashion_pipeline.params import all_experiments
+    from fashion_pipeline.tools.roofline import stage_roofline
+
+    spec = all_experiments(project_params)[name]
+    roofline = stage_roofline(spec, kind, 640, [200, 100], epochs=3, repeats=5, rounds=1)
+    parts = roofline["seconds_per_epoch"]
+    assert roofline["roofline_seconds"] == pytest.approx(3 * sum(parts.values()))
+    assert (parts["dropout"] > 0) == (spec.get("dropout", 0) > 0)
+    assert parts["products"] > 0 and parts["optimizer"] > 0 and parts["measurement"] > 0

@@ -120,13 +120,25 @@ def full_grid_minutes(stage_times_path):
     return float(pd.read_csv(stage_times_path)["minutes"].sum())
 
 
+def training_data(params, prepared_dir):
+    """(train, sets) as the project's experiments load them: the training pairs, and the sets
+    measured after every epoch."""
+    return load_training_data(prepared_dir, params["data"]["scale"], None, 0.0, params["data"]["split_seed"],
+                              params["training"]["train_eval_images"])
+
+
+def measured_images(params, prepared_dir):
+    """(the training images, the images of each set measured after every epoch)."""
+    train, sets = training_data(params, prepared_dir)
+    return len(train[0]), [len(features) for features, _ in sets.values()]
+
+
 def run_benchmark(params, prepared_dir, stage_times_path):
     # The pipeline's conditions: its thread count, seeded, TensorFlow op determinism on, the
     # training subset and the validation set measured after every epoch.
     frame.use_threads(params["training"]["threads"])
     frame.seed_everything(params["seeds"][0])
-    train, sets = load_training_data(prepared_dir, params["data"]["scale"], None, 0.0, params["data"]["split_seed"],
-                                     params["training"]["train_eval_images"])
+    train, sets = training_data(params, prepared_dir)
     train_x = train[0]
     experiments = {**params["experiments"]["lowlevel"], **params["experiments"]["keras"]}
     results = {"machine": f"{platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'default'} threads",
@@ -186,7 +198,8 @@ def main():
     results = run_benchmark(params, arguments.prepared, arguments.stage_times)
     if not arguments.no_grid:
         with tempfile.TemporaryDirectory(prefix="bench-") as workspace:
-            results["grid"] = grid_benchmark(Path.cwd(), params, results["matmul_gflops"], workspace)
+            results["grid"] = grid_benchmark(Path.cwd(), params, results["matmul_gflops"], workspace,
+                                             *measured_images(params, arguments.prepared))
     show(results)
     files.write_json(arguments.out, rounded(results))
 

@@ -22,6 +22,7 @@ from fashion_pipeline import files, runs
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import all_experiments
 from fashion_pipeline.tools.demo import demo_params, make_project, project_env
+from fashion_pipeline.tools.roofline import stage_roofline
 from fashion_pipeline.tools.serving_bench import serving_results
 from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
 
@@ -81,19 +82,18 @@ def flop_bound_samples_per_second(hidden_units, gflops):
     return gflops * 1e9 / (6 * weight_count(layer_sizes(hidden_units)))
 
 
-def samples_per_second(project, address):
-    """A finished training stage's training samples per second, over its training seconds
-    (which also hold each epoch's validation pass and training-subset measurement)."""
-    results = Path(project) / runs.run_of(address).results_dir
-    seconds = files.read_json(results / "run.json")["train_seconds"]
-    epochs = files.read_json(results / "train.json")["epochs"]
-    return files.read_json(Path(project) / "results" / "data.json")["train_count"] * epochs / seconds
+def train_seconds(project, address):
+    """A finished training stage's training seconds (which also hold each epoch's measurement
+    of the training subset and the validation set)."""
+    return files.read_json(Path(project) / runs.run_of(address).results_dir / "run.json")["train_seconds"]
 
 
-def grid_benchmark(root, params, gflops, workspace):
+def grid_benchmark(root, params, gflops, workspace, train_count, measured_counts):
     """The runner against sequential `dvc repro`, on the subset grid and on the full-size slice,
-    and each slice stage's speed both ways against its FLOP bound at `gflops`, the matrix-product
-    rate measured in the same run at the stages' thread count."""
+    and each slice stage's time both ways against its roofline (roofline.py, measured here, for
+    `train_count` training images and `measured_counts` images measured an epoch) and against its
+    FLOP bound at `gflops`, the matrix-product rate measured in the same run at the stages' thread
+    count."""
     targets = slice_stages(params)
     results = {"grid_workers": max(1, (os.cpu_count() or 1) // params["training"]["threads"])}
     for label, grid_params, grid_targets in (("subset", demo_params(params), []), ("slice", params, targets)):
@@ -109,10 +109,15 @@ def grid_benchmark(root, params, gflops, workspace):
     experiments = all_experiments(params)
     results["slice_stages"] = {}
     for address in targets:
-        bound = flop_bound_samples_per_second(experiments[runs.run_of(address).name]["hidden_units"], gflops)
-        rates = {"flop_bound_samples_per_second": bound}
+        run = runs.run_of(address)
+        spec = experiments[run.name]
+        bound = flop_bound_samples_per_second(spec["hidden_units"], gflops)
+        roofline = stage_roofline(spec, run.kind, train_count, measured_counts, spec["epochs"])
+        rates = {"flop_bound_samples_per_second": bound, "roofline": roofline}
         for way, project in (("sequential", sequential), ("runner", runner)):
-            rate = samples_per_second(project, address)
-            rates.update({f"{way}_samples_per_second": rate, f"{way}_share_of_bound": rate / bound})
+            seconds = train_seconds(project, address)
+            rate = train_count * spec["epochs"] / seconds
+            rates.update({f"{way}_train_seconds": seconds, f"{way}_over_roofline": seconds / roofline["roofline_seconds"],
+                          f"{way}_samples_per_second": rate, f"{way}_share_of_bound": rate / bound})
         results["slice_stages"][address] = rates
     return results

@@ -1,0 +1,127 @@
+"""`make bench`, the roofline part: what a training stage's work costs on this machine when each
+part of it runs alone, at the stage's own shapes, in one compiled loop (XLA, no Python between
+steps), timed in the same run as the stage it judges. The parts of one epoch:
+- the matrix products of every step, forward and backward (batch 32 for Keras, the whole
+  training set at once for Part A);
+- Adam's update of every weight and bias, once a step;
+- the dropout masks, where the stage has dropout;
+- the measurement passes after the epoch, every measured set in inference mode.
+Their sum, times the epochs, is the stage's roofline: its time if nothing else cost anything.
+The elementwise work (bias, activation, softmax, loss) is left out; each timed loop adds one
+sum over its products' outputs, so their results are used (under 2 % of a product's FLOPs).
+"""
+
+import math
+import time
+
+import keras
+import tensorflow as tf
+
+from fashion_pipeline.models import dropout_rates
+from fashion_pipeline.tools.stage_costs import layer_sizes
+
+PARTS = ("products", "optimizer", "dropout", "measurement")
+
+
+def product_shapes(sizes, rows, backward):
+    """The (rows, inner, columns) of every matrix product of one pass through layers `sizes` for
+    `rows` images: forward, then (when `backward`) each layer's weight gradient and, but for the
+    first layer, its input gradient."""
+    layers = list(zip(sizes[:-1], sizes[1:]))
+    shapes = [(rows, fan_in, fan_out) for fan_in, fan_out in layers]
+    if backward:
+        shapes += [(fan_in, rows, fan_out) for fan_in, fan_out in layers]
+        shapes += [(rows, fan_out, fan_in) for fan_in, fan_out in layers[1:]]
+    return shapes
+
+
+def product_flops(shapes):
+    return sum(2 * rows * inner * columns for rows, inner, columns in shapes)
+
+
+def seconds_per_repeat(step, repeats, rounds):
+    """The fastest of `rounds` timings of `repeats` calls of step(index, carry) -> carry, run as
+    one compiled loop, per call. The carry, a scalar, makes each call depend on the last, so the
+    compiler can neither hoist a call out of the loop nor drop it."""
+    loop = tf.function(lambda carry: tf.while_loop(lambda index, _: index < repeats,
+                                                   lambda index, value: (index + 1, step(index, value)),
+                                                   (tf.constant(0), carry))[1], jit_compile=True)
+    start = tf.constant(0.0)
+    loop(start).numpy()
+    timings = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        loop(start).numpy()
+        timings.append(time.perf_counter() - started)
+    return min(timings) / repeats
+
+
+def products_step(shapes):
+    """One step of the matrix products `shapes` on random operands of a normal scale."""
+    operands = [(tf.random.normal([rows, inner]), tf.random.normal([inner, columns]) / math.sqrt(inner))
+                for rows, inner, columns in shapes]
+
+    # The carry goes into the smaller operand: an elementwise pass over a large one would cost
+    # more than the product itself where the product is thin (ten classes, a whole training set).
+    def step(index, carry):
+        return carry + 1e-30 * tf.add_n([tf.reduce_sum(tf.matmul(left + carry, right) if tf.size(left) < tf.size(right)
+                                                       else tf.matmul(left, right + carry))
+                                         for left, right in operands])
+
+    return step
+
+
+def optimizer_step(sizes, learning_rate):
+    """One Adam update (Keras's, as both parts train with) of a network of layers `sizes`."""
+    variables = [keras.Variable(tf.random.normal(shape) * 0.05)
+                 for fan_in, fan_out in zip(sizes[:-1], sizes[1:]) for shape in ([fan_in, fan_out], [fan_out])]
+    gradients = [tf.random.normal(variable.shape) * 1e-3 for variable in variables]
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    optimizer.build(variables)
+
+    # The variables change at every call, so each update runs; the gradients stay the same.
+    def step(index, carry):
+        optimizer.apply(gradients, variables)
+        return carry + 1e-30 * tf.reduce_sum(variables[-1])
+
+    return step
+
+
+def dropout_step(widths_and_rates, rows):
+    """The inverted-dropout masks of one step, drawn as the Keras stages draw them (Threefry)."""
+    outputs = [(tf.random.normal([rows, width]), rate) for width, rate in widths_and_rates]
+
+    def step(index, carry):
+        masked = [tf.where(tf.random.stateless_uniform(output.shape, seed=tf.cast(tf.stack([index, layer]), tf.int64),
+                                                       alg="threefry") >= rate, output / (1.0 - rate), 0.0)
+                  for layer, (output, rate) in enumerate(outputs)]
+        return carry + 1e-30 * tf.add_n([tf.reduce_sum(mask) for mask in masked])
+
+    return step
+
+
+def stage_roofline(spec, kind, train_count, measured_counts, epochs, repeats=200, rounds=3):
+    """A training stage's roofline: seconds per epoch of each of PARTS, their sum times `epochs`,
+    and the FLOPs of its matrix products per epoch. `measured_counts`: the images of each set
+    measured after every epoch."""
+    sizes = layer_sizes(spec["hidden_units"])
+    batch = train_count if kind == "lowlevel" else spec["batch_size"]
+    steps = train_count / batch
+    # A full-batch step is long enough to time alone.
+    step_repeats = 2 if kind == "lowlevel" else repeats
+    train_shapes = product_shapes(sizes, batch, backward=True)
+    measured_shapes = [shape for count in measured_counts for shape in product_shapes(sizes, count, backward=False)]
+    per_epoch = {
+        "products": steps * seconds_per_repeat(products_step(train_shapes), step_repeats, rounds),
+        "optimizer": steps * seconds_per_repeat(optimizer_step(sizes, spec["learning_rate"]), repeats, rounds),
+        "measurement": seconds_per_repeat(products_step(measured_shapes), 2, rounds),
+    }
+    rates = [(width, rate) for width, rate in zip(spec["hidden_units"], dropout_rates(spec["hidden_units"],
+                                                                                    spec.get("dropout", 0.0)))
+             if rate > 0]
+    per_epoch["dropout"] = steps * seconds_per_repeat(dropout_step(rates, batch), repeats, rounds) if rates else 0.0
+    return {"epochs": epochs,
+            "seconds_per_epoch": {part: per_epoch[part] for part in PARTS},
+            # The rate the products ran at, against the large-matrix rate of matmul_gflops.
+            "products_gflops": steps * product_flops(train_shapes) / per_epoch["products"] / 1e9,
+            "roofline_seconds": epochs * sum(per_epoch.values())}
