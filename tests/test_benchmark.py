@@ -19,7 +19,7 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
     params = small_params(project_params, MEASURED, epochs=1, limit_train=300, limit_test=100, seeds=(42,))
     params["demo"].update(experiments=["lowlevel_softmax", "keras_softmax"], optimizer_runs=["adam"], seeds=[42],
                           epochs=1)
-    params["bench"].update(slice=SLICE, server_writers=[1, 3], server_epochs=4)
+    params["bench"].update(slice=SLICE, breakdown=SLICE, server_writers=[1, 3], server_epochs=4)
     project = copy_project(tmp_path / "project", params)
     run(["dvc", "repro", "prepare"], project)
     result = subprocess.run([sys.executable, "-m", "fashion_pipeline.tools.benchmark", "--out", "bench.json"],
@@ -36,6 +36,11 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
         assert grid[f"{label}_sequential_seconds"] > 0 and grid[f"{label}_runner_seconds"] > 0
         assert grid[f"{label}_runner_speedup"] == pytest.approx(
             grid[f"{label}_sequential_seconds"] / grid[f"{label}_runner_seconds"], rel=1e-3)
+        # The runner's own work is a part of its time, and it recorded each stage it ran.
+        own_work = grid[f"{label}_runner_own_work"]
+        assert own_work["recording"] > 0 and own_work["planning"] > 0
+        assert 0 < own_work["share_of_runner_seconds"] < 1
+    assert grid["slice_runner_own_work"]["stages_run"] == len(SLICE)
     assert set(grid["slice_stages"]) == set(SLICE)
     for rates in grid["slice_stages"].values():
         # At 300 images an epoch, start-up dominates: a share of the bound far below 1 that the
@@ -49,6 +54,9 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
             assert rates[f"{way}_samples_per_second"] > 0 and 0 <= rates[f"{way}_share_of_bound"] < 1
             assert rates[f"{way}_over_roofline"] == pytest.approx(
                 rates[f"{way}_train_seconds"] / roofline["roofline_seconds"], rel=0.05)
+    assert set(grid["breakdown"]) == set(SLICE)
+    for timed in grid["breakdown"].values():
+        assert sum(timed["parts"].values()) == pytest.approx(timed["seconds"], abs=2e-3)
     assert 0 < figures["mlflow_overhead_fraction"] < 1
     # The team server's latency at each number of writers, every request of every writer timed.
     assert set(figures["team_server"]) == {"1_writers", "3_writers"}
@@ -93,3 +101,26 @@ def test_a_roofline_is_its_parts_times_the_epochs_and_masks_only_where_there_is_
     assert roofline["roofline_seconds"] == pytest.approx(3 * sum(parts.values()))
     assert (parts["dropout"] > 0) == (spec.get("dropout", 0) > 0)
     assert parts["products"] > 0 and parts["optimizer"] > 0 and parts["measurement"] > 0
+
+
+@pytest.mark.parametrize("address", ["train_keras@keras_2l-42", "train_lowlevel@lowlevel_softmax-42"])
+def test_a_stages_breakdown_adds_up_to_its_process_from_start_to_exit(address, tmp_path, project_params, real_data):
+    from fashion_pipeline.tools.stage_breakdown import PARTS, breakdown
+
+    params = small_params(project_params, ["keras_2l", "lowlevel_softmax"], epochs=4, limit_train=300,
+                          limit_test=100, seeds=(42,))
+    project = copy_project(tmp_path / "project", params)
+    run(["dvc", "repro", "prepare"], project)
+    timed = breakdown(project, address, pipeline_env(project))
+    parts = timed["parts"]
+    assert set(parts) == set(PARTS)
+    # Each part is a time of its own; together they are the process, from its start to its exit.
+    assert all(seconds >= 0 for seconds in parts.values()), parts
+    assert sum(parts.values()) == pytest.approx(timed["seconds"], rel=1e-6)
+    assert sum(timed["shares"].values()) == pytest.approx(1.0, rel=1e-6)
+    # What only a stage's own steps can take: its imports, its data, its epochs, its model.
+    for part in ("python_start", "imports", "data", "training", "model_save", "model_logging", "exit"):
+        assert parts[part] > 0, part
+    assert parts["measurement"] > 0 if address.startswith("train_keras") else parts["measurement"] == 0
+    # The stage ran as a stage does: its results and its MLflow run are there.
+    assert (project / "results" / "seed_42" / address.split("@")[1].rsplit("-", 1)[0] / "run.json").is_file()

@@ -107,6 +107,7 @@ SCHEMA = {
              "seeds": distinct_list(integer(0), "integers >= 0"), "epochs": integer(1),
              "limit_train": integer(1), "limit_test": integer(1)},
     "bench": {"slice": distinct_list(text, "stage names"),  # checked by tools/grid_bench.py
+              "breakdown": distinct_list(text, "stage names"),  # the same, and within `slice`
               "server_writers": distinct_list(integer(1), "integers >= 1"), "server_epochs": integer(1)},
     "experiments": None,  # checked by validate_experiment, one spec at a time, per kind
     "holdout": {"experiments": None},  # Keras experiment names, checked in validate_params

@@ -145,11 +145,14 @@ def run_grid(targets, scheduler=None, workers=2, times_from=None):
     records, or else those of the project in the folder `times_from`."""
     from distributed import Event, wait
 
+    own_work, stages_run = dict.fromkeys(("planning", "checks", "recording"), 0.0), 0
+    planning_started = time.perf_counter()
     grid = Grid(targets)
     # DVC's own notes on each commit ("Updating lock file 'dvc.lock'") between the runner's lines;
     # set after DVC has set up its logging.
     logging.getLogger("dvc").setLevel(logging.WARNING)
     pending = grid.plan()
+    own_work["planning"] = time.perf_counter() - planning_started
     sources = [Recorded(), *([Recorded(times_from)] if times_from else [])]
     clock = TimeLeft(estimates(pending, load_params(), sources), workers)
     estimate, recorded_in = clock.words(pending), " and ".join(str(source.folder / "results") for source in sources)
@@ -172,7 +175,7 @@ def run_grid(targets, scheduler=None, workers=2, times_from=None):
                     if grid.needs[address] & set(failed):
                         failed.append(address)
                         print(f"grid: {address} not run: a stage it needs failed", flush=True)
-                    elif not grid.needs_run(address):
+                    elif not timed(own_work, "checks", grid.needs_run, address):
                         finished.add(address)
                         clock.skipped(address)
                     else:
@@ -190,7 +193,8 @@ def run_grid(targets, scheduler=None, workers=2, times_from=None):
                     continue
                 for future in [future for future in running if future.done()]:
                     address, log_path = running.pop(future)
-                    if finish(grid, future, address, log_path, root, failed):
+                    stages_run += 1
+                    if timed(own_work, "recording", finish, grid, future, address, log_path, root, failed):
                         finished.add(address)
                         clock.ended(address, future.result()[1])
                         left = pending + [other for other, _ in running.values()]
@@ -212,8 +216,19 @@ def run_grid(targets, scheduler=None, workers=2, times_from=None):
         client.close()
         if cluster is not None:
             cluster.close()
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        (LOG_DIR / "own_work.json").write_text(json.dumps({"seconds": own_work, "stages_run": stages_run}))
     print("grid: done" + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
     return failed
+
+
+def timed(own_work, part, function, *arguments):
+    """function(*arguments), its seconds added to the runner's own work under `part`."""
+    started = time.perf_counter()
+    try:
+        return function(*arguments)
+    finally:
+        own_work[part] += time.perf_counter() - started
 
 
 def finish(grid, future, address, log_path, root, failed):

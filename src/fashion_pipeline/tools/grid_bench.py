@@ -22,8 +22,10 @@ from fashion_pipeline import files, runs
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import all_experiments
 from fashion_pipeline.tools.demo import demo_params, make_project, project_env
+from fashion_pipeline.tools.grid import LOG_DIR
 from fashion_pipeline.tools.roofline import stage_roofline
 from fashion_pipeline.tools.serving_bench import serving_results
+from fashion_pipeline.tools.stage_breakdown import breakdown
 from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
 
 TRAINING_GROUPS = ("train_keras", "train_lowlevel")
@@ -39,6 +41,10 @@ def slice_stages(params):
                 and int(match["seed"]) in params["seeds"]):
             raise StageError(f"bench.slice: {address!r} is not a training stage of params.yaml; expected "
                              "train_<kind>@<experiment>-<seed>, for example train_keras@keras_2l-42")
+    for address in params["bench"]["breakdown"]:
+        if address not in params["bench"]["slice"]:
+            raise StageError(f"bench.breakdown: {address!r} is not in bench.slice; allowed: "
+                             + ", ".join(params["bench"]["slice"]))
     return list(params["bench"]["slice"])
 
 
@@ -102,6 +108,11 @@ def grid_benchmark(root, params, gflops, workspace, train_count, measured_counts
                                                                          grid_targets)
         results.update({f"{label}_sequential_seconds": sequential_seconds, f"{label}_runner_seconds": runner_seconds,
                         f"{label}_runner_speedup": sequential_seconds / runner_seconds})
+        # The runner's own work (DVC's graph, its checks, `dvc commit`), beside its stages'.
+        own_work = files.read_json(runner / LOG_DIR / "own_work.json")
+        results[f"{label}_runner_own_work"] = {
+            **own_work["seconds"], "stages_run": own_work["stages_run"],
+            "share_of_runner_seconds": sum(own_work["seconds"].values()) / runner_seconds}
         if label == "subset":
             # The subset grid ends with `register`: its champion, served.
             champion = files.read_json(runner / "champion" / "champion.json")["experiment"]
@@ -120,4 +131,7 @@ def grid_benchmark(root, params, gflops, workspace, train_count, measured_counts
             rates.update({f"{way}_train_seconds": seconds, f"{way}_over_roofline": seconds / roofline["roofline_seconds"],
                           f"{way}_samples_per_second": rate, f"{way}_share_of_bound": rate / bound})
         results["slice_stages"][address] = rates
+    # Run once more, alone, in the sequential project, where nothing runs beside them.
+    results["breakdown"] = {address: breakdown(sequential, address, project_env(sequential, own_store=True))
+                            for address in params["bench"]["breakdown"]}
     return results
