@@ -1,5 +1,5 @@
 """`make bench`: how fast the pipeline trains on this machine, measured side by side in one run:
-the training loops (this module), the team server's logging latency (server_bench.py), and the
+the training loops (this module and fit_paths.py), the team server's logging latency (server_bench.py), and the
 grid runner against sequential `dvc repro` (grid_bench.py).
 
 Prints a table and writes reports/benchmark.json. A benchmark, not a test: nothing here
@@ -20,19 +20,17 @@ from pathlib import Path
 if not os.environ.get("FASHION_PIPELINE_VERBOSE"):
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
-import keras  # noqa: E402 - after the log level
-import pandas as pd
+import pandas as pd  # noqa: E402 - after the log level
 import tensorflow as tf
 from mlflow.tracking import MlflowClient
 
 from fashion_pipeline import cli, files, frame
 from fashion_pipeline.tracking import mlflow_runs
 from fashion_pipeline.data import load_training_data
-from fashion_pipeline.keras.training import EpochProgram, compile_model
 from fashion_pipeline.lowlevel import network
 from fashion_pipeline.lowlevel.trainer import keras_adam
-from fashion_pipeline.models import build_model
 from fashion_pipeline.params import load_params
+from fashion_pipeline.tools.fit_paths import compare_paths
 from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
 from fashion_pipeline.tools.grid_bench import grid_benchmark, slice_stages
 from fashion_pipeline.tools.server_bench import server_results
@@ -69,27 +67,6 @@ def lowlevel_epoch_seconds(spec, train, sets, epochs=5, rounds=4):
     _, run_epochs, _ = network.build_trainer(spec, train, sets, 0, keras_adam(spec["learning_rate"]))
     run_epochs(1)
     return best_seconds(lambda: run_epochs(epochs), rounds) / epochs
-
-
-def keras_samples_per_second(spec, train, sets, rounds=2):
-    """Training samples per second over one epoch (with its validation pass) at the spec's
-    batch size: (the project's compiled epochs, plain default model.fit). Both are warmed up,
-    then timed in turns, `rounds` epochs each, and the best of each counts, so a slow spell
-    of the machine does not fall on one of them only."""
-    keras.utils.set_random_seed(0)
-    compiled_model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"])
-    plain_model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"])
-    (features, targets), validation = train, sets["val"]
-    program = EpochProgram(compiled_model, spec["learning_rate"], train, sets, spec["batch_size"], 0)
-    program.run_epoch(1)
-    compile_model(plain_model, spec["learning_rate"], steps_per_execution=1)
-    plain_model.fit(features[:6400], targets[:6400], batch_size=spec["batch_size"], epochs=1, verbose=0)
-    compiled_seconds, plain_seconds = [], []
-    for epoch in range(2, rounds + 2):
-        compiled_seconds.append(seconds(lambda: program.run_epoch(epoch)))
-        plain_seconds.append(seconds(lambda: plain_model.fit(
-            features, targets, batch_size=spec["batch_size"], epochs=1, verbose=0, validation_data=validation)))
-    return len(features) / min(compiled_seconds), len(features) / min(plain_seconds)
 
 
 def mlflow_seconds(epochs, metrics_per_epoch):
@@ -152,12 +129,8 @@ def run_benchmark(params, prepared_dir, stage_times_path):
     results.update(lowlevel_seconds_per_epoch=seconds, lowlevel_gflops=gflops,
                    lowlevel_matmul_ratio=gflops / results["matmul_gflops"])
 
-    for name in ("keras_5l", "keras_2l"):
-        fast, plain = keras_samples_per_second(experiments[name], train, sets)
-        results[f"{name}_samples_per_second"] = fast
-        results[f"{name}_default_fit_samples_per_second"] = plain
-        results[f"{name}_speedup_vs_default_fit"] = fast / plain
-    results["keras_speedup_vs_default_fit"] = results["keras_5l_speedup_vs_default_fit"]
+    results["fit_paths"] = {name: compare_paths(experiments[name], train, sets) for name in ("keras_5l", "keras_2l")}
+    results["keras_speedup_vs_default_fit"] = results["fit_paths"]["keras_5l"]["project_epoch"]["speedup_vs_default_fit"]
 
     epochs = spec["epochs"]
     logging = mlflow_seconds(epochs, len(network.history_columns(sets)))

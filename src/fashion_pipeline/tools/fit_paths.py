@@ -1,0 +1,86 @@
+"""`make bench`, the training loop against the paths a Keras user would pick: this project's
+compiled epoch (keras/training.py), plain default `model.fit` (whose jit_compile="auto" means no XLA under
+op determinism, which the stages turn on), and keras-io's
+`compile(jit_compile=True, steps_per_execution=N)` at N of FIT_STEPS and a whole epoch.
+
+Every path trains the same model from the same initial weights on the same batches, in the
+same order (`epoch_batches`), and measures the validation set after each epoch. Each is warmed
+up by one epoch (its compilation), then timed over `rounds` epochs; the best epoch counts. After
+the same epochs, each path's weights are set against the project's: equal to the last bit, or
+by how much they moved.
+"""
+
+import time
+import warnings
+
+import keras
+import numpy as np
+
+from fashion_pipeline.keras.training import EpochProgram, compile_model, epoch_batches
+from fashion_pipeline.models import build_model
+
+FIT_STEPS = (32, 256)
+
+
+def _model(spec, initial):
+    model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"])
+    model.set_weights(initial)
+    return model
+
+
+def project_path(spec, train, sets, seed, epochs, initial):
+    """(each epoch's seconds, the final weights, True: XLA) of this project's compiled epochs."""
+    model = _model(spec, initial)
+    program = EpochProgram(model, spec["learning_rate"], train, sets, spec["batch_size"], seed)
+    timings = []
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        program.run_epoch(epoch)
+        timings.append(time.perf_counter() - started)
+    return timings, model.get_weights(), True
+
+
+def fit_path(spec, train, sets, seed, epochs, initial, steps_per_execution, jit_compile):
+    """(each epoch's seconds, the final weights, whether XLA ran) of `model.fit`, compiled as asked."""
+    model = _model(spec, initial)
+    compile_model(model, spec["learning_rate"], steps_per_execution)
+    if jit_compile:
+        # Keras turns XLA off under op determinism, which the stages and this bench turn on
+        # (frame.seed_everything); past that check it runs as a user without determinism has it.
+        model._jit_compile = True
+    # One fit per epoch, on that epoch's batches alone: with N steps per execution that do not
+    # divide an epoch, one fit over every epoch's batches would run its epochs across the
+    # epochs' ends (Keras counts N-step blocks), the same batches in another grouping.
+    timings = []
+    # Keras says so when the epoch's batches end, as they are meant to.
+    warnings.filterwarnings("ignore", "Your input ran out of data")
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        model.fit(epoch_batches(train, spec["batch_size"], seed, [epoch]), epochs=1, shuffle=False, verbose=0,
+                  validation_data=sets["val"])
+        timings.append(time.perf_counter() - started)
+    return timings, model.get_weights(), model.jit_compile
+
+
+def compare_paths(spec, train, sets, seed=0, rounds=2):
+    """Each path's training samples per second (its best timed epoch), its speed-up over plain
+    `model.fit`, and the largest difference of its weights from the project path's."""
+    epochs = rounds + 1
+    steps = -(-len(train[0]) // spec["batch_size"])
+    keras.utils.set_random_seed(seed)
+    initial = build_model(spec["hidden_units"], spec["activation"], spec["dropout"]).get_weights()
+    runs = {"project_epoch": project_path(spec, train, sets, seed, epochs, initial),
+            "fit_default": fit_path(spec, train, sets, seed, epochs, initial, 1, None),
+            **{f"fit_xla_steps_{count}": fit_path(spec, train, sets, seed, epochs, initial, count, True)
+               for count in FIT_STEPS},
+            "fit_xla_steps_epoch": fit_path(spec, train, sets, seed, epochs, initial, steps, True)}
+    _, reference, _ = runs["project_epoch"]
+    results = {}
+    for path, (timings, weights, xla) in runs.items():
+        difference = max(float(np.max(np.abs(mine - theirs))) for mine, theirs in zip(weights, reference))
+        results[path] = {"samples_per_second": len(train[0]) / min(timings[1:]), "xla": bool(xla),
+                         "max_weight_difference": difference, "same_numbers": difference == 0.0}
+    for path in results:
+        results[path]["speedup_vs_default_fit"] = (results[path]["samples_per_second"]
+                                                   / results["fit_default"]["samples_per_second"])
+    return results
