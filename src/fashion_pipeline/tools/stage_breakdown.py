@@ -136,6 +136,9 @@ def main():
     parts, ended_at = in_stage(address, started_at)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"parts": parts, "ended_at": ended_at}))
+    # As a stage run as a program ends (cli.run).
+    from fashion_pipeline import cli
+    cli.end_now()
 
 
 if __name__ == "__main__":
