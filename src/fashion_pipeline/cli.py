@@ -8,6 +8,7 @@ import atexit
 import contextlib
 import ctypes
 import errno
+import logging
 import os
 import signal
 import sys
@@ -55,6 +56,9 @@ def _interrupt(signal_number, frame):
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, signal.SIG_IGN)
     files.STOPPED.set()
+    # A stop that lands inside a read of the MLflow store makes SQLAlchemy log, with a traceback,
+    # the cursor it then cannot close; the stage says once that it was interrupted instead.
+    logging.getLogger("sqlalchemy").setLevel(logging.CRITICAL)
     if not files.OUT_OF_BLOCKS.is_set():
         # Raised as the block ends (files.uninterrupted).
         return
