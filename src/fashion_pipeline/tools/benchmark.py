@@ -104,18 +104,11 @@ def training_data(params, prepared_dir):
                               params["training"]["train_eval_images"])
 
 
-def measured_images(params, prepared_dir):
-    """(the training images, the images of each set measured after every epoch)."""
-    train, sets = training_data(params, prepared_dir)
-    return len(train[0]), [len(features) for features, _ in sets.values()]
-
-
-def run_benchmark(params, prepared_dir, stage_times_path):
+def run_benchmark(params, train, sets, stage_times_path):
     # The pipeline's conditions: its thread count, seeded, TensorFlow op determinism on, the
     # training subset and the validation set measured after every epoch.
     frame.use_threads(params["training"]["threads"])
     frame.seed_everything(params["seeds"][0])
-    train, sets = training_data(params, prepared_dir)
     train_x = train[0]
     experiments = {**params["experiments"]["lowlevel"], **params["experiments"]["keras"]}
     results = {"machine": f"{platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'default'} threads",
@@ -168,11 +161,12 @@ def main():
     params = load_params(arguments.params)
     if not arguments.no_grid:
         slice_stages(params)
-    results = run_benchmark(params, arguments.prepared, arguments.stage_times)
+    train, sets = training_data(params, arguments.prepared)
+    results = run_benchmark(params, train, sets, arguments.stage_times)
     if not arguments.no_grid:
         with tempfile.TemporaryDirectory(prefix="bench-") as workspace:
-            results["grid"] = grid_benchmark(Path.cwd(), params, results["matmul_gflops"], workspace,
-                                             *measured_images(params, arguments.prepared))
+            results["grid"] = grid_benchmark(Path.cwd(), params, results["matmul_gflops"], workspace, len(train[0]),
+                                             [len(features) for features, _ in sets.values()])
     show(results)
     files.write_json(arguments.out, rounded(results))
 

@@ -52,12 +52,13 @@ def fit_path(spec, train, sets, seed, epochs, initial, steps_per_execution, jit_
     # divide an epoch, one fit over every epoch's batches would run its epochs across the
     # epochs' ends (Keras counts N-step blocks), the same batches in another grouping.
     timings = []
-    # Keras says so when the epoch's batches end, as they are meant to.
-    warnings.filterwarnings("ignore", "Your input ran out of data")
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
-        model.fit(epoch_batches(train, spec["batch_size"], seed, [epoch]), epochs=1, shuffle=False, verbose=0,
-                  validation_data=sets["val"])
+        with warnings.catch_warnings():
+            # Keras says so when the epoch's batches end, as they are meant to.
+            warnings.filterwarnings("ignore", "Your input ran out of data")
+            model.fit(epoch_batches(train, spec["batch_size"], seed, [epoch]), epochs=1, shuffle=False, verbose=0,
+                      validation_data=sets["val"])
         timings.append(time.perf_counter() - started)
     return timings, model.get_weights(), model.jit_compile
 

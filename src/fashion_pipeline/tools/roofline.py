@@ -58,15 +58,16 @@ def seconds_per_repeat(step, repeats, rounds):
 
 def products_step(shapes):
     """One step of the matrix products `shapes` on random operands of a normal scale."""
-    operands = [(tf.random.normal([rows, inner]), tf.random.normal([inner, columns]) / math.sqrt(inner))
-                for rows, inner, columns in shapes]
+    # (left, right, whether the carry goes into the left): into the smaller operand, as an
+    # elementwise pass over a large one would cost more than a thin product (ten classes, a
+    # whole training set) itself.
+    operands = [(tf.random.normal([rows, inner]), tf.random.normal([inner, columns]) / math.sqrt(inner),
+                 rows <= columns) for rows, inner, columns in shapes]
 
-    # The carry goes into the smaller operand: an elementwise pass over a large one would cost
-    # more than the product itself where the product is thin (ten classes, a whole training set).
     def step(index, carry):
-        return carry + 1e-30 * tf.add_n([tf.reduce_sum(tf.matmul(left + carry, right) if tf.size(left) < tf.size(right)
+        return carry + 1e-30 * tf.add_n([tf.reduce_sum(tf.matmul(left + carry, right) if carry_left
                                                        else tf.matmul(left, right + carry))
-                                         for left, right in operands])
+                                         for left, right, carry_left in operands])
 
     return step
 

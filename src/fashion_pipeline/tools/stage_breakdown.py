@@ -7,13 +7,13 @@ passes inside an epoch). The first epoch's time above a later epoch's is the XLA
 Part A measures the sets inside its compiled epochs, so its measurement is part of `training`.
 """
 
-import argparse
 import functools
 import json
 import statistics
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 PARTS = ("python_start", "imports", "store_check", "data", "model_build", "mlflow_run", "compile", "training",
@@ -95,7 +95,7 @@ def in_stage(address, started_at):
             epochs_per_call.append(count)
             return run_epochs(count)
 
-        owner = argparse.Namespace(run_epochs=counted)
+        owner = types.SimpleNamespace(run_epochs=counted)
         timers.wrap(owner, "run_epochs", "training")
         return layers, owner.run_epochs, state
 
