@@ -85,6 +85,10 @@ def change(params, path, value):
         ("experiments.keras.optimizers", {}, "'experiments.keras.optimizers' is 'optimizers'; allowed: a name matching [a-z0-9_]+, other than 'optimizers'"),
         ("experiments.keras.lowlevel_net_b", {"hidden_units": [], "activation": "relu", "dropout": 0.0, "optimizer": "adam",
                                               "learning_rate": 0.001, "epochs": 1, "batch_size": 32}, "'experiments.keras.lowlevel_net_b' is 'lowlevel_net_b'; allowed: a name not already used"),
+        ("report.training_machines", [{"cpu": "Intel Xeon"}],
+         "'report.training_machines[0].through' is '<missing>'; allowed: a value must be set"),
+        ("report.training_machines", ["AMD EPYC"],
+         "'report.training_machines[0]' is 'AMD EPYC'; allowed: a mapping {cpu: <kind>, through: <commit>}"),
         ("optimizers.runs.x;touch", {"rule": "sgd"}, "'optimizers.runs.x;touch' is 'x;touch'; allowed: a name matching [a-z0-9_]+"),
     ],
 )

@@ -132,7 +132,8 @@ def test_the_page_is_the_markdown_rendered_by_markdown_it(tmp_path):
     with its anchor, a table with the id of the anchor before it, a figure with its PNG inside."""
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "curve.png").write_bytes(b"\x89PNG not really")
-    frame = pd.DataFrame({"question": ["[A 1-1](#a-1-1)"], "value": [1e-7], "verdict": ["holds"]})
+    frame = pd.DataFrame({"question": ["[A 1-1](#a-1-1)"], "value": [1e-7], "verdict": ["holds"],
+                          "test_loss": ["0.3404 [0.3358, 0.3449]"]})
     blocks = [markdown.Heading(2, "A 1-1"), markdown.Text("Some **bold** and `code`."),
               markdown.Table(frame, "t"), markdown.Image(tmp_path / "figures" / "curve.png", "A curve ([its table](#table-t))")]
     text = markdown.to_markdown(blocks, tmp_path)
@@ -141,6 +142,8 @@ def test_the_page_is_the_markdown_rendered_by_markdown_it(tmp_path):
     assert '<h2 id="a-1-1">A 1-1</h2>' in rendered and "<strong>bold</strong>" in rendered
     assert '<table id="table-t">' in rendered and "<td><a href=\"#a-1-1\">A 1-1</a></td>" in rendered
     assert "1e-07" in rendered and f"<b style='color:{page.VERDICT_COLOURS[Verdict.HOLDS]}'>holds</b>" in rendered
+    # A cell breaks before an interval, never inside it; a column name after an underscore.
+    assert "<td>0.3404 [0.3358,\u00a00.3449]</td>" in rendered and "<th>test_\u200bloss</th>" in rendered
     assert "<figure><img src='data:image/png;base64," in rendered
     assert '<figcaption>A curve (<a href="#table-t">its table</a>)</figcaption></figure>' in rendered
     assert markdown.anchor("A 1-2-1, 1-2-2: Network A and Network B") == "a-1-2-1-1-2-2-network-a-and-network-b"

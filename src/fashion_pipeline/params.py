@@ -10,8 +10,8 @@ import yaml
 
 from fashion_pipeline.errors import ParamsError, ParamsFileError, StageError
 from fashion_pipeline.runs import NAME
-from fashion_pipeline.value_checks import (boolean, choice, distinct_list, integer, mapping_of, number, text,
-                                          validate_section)
+from fashion_pipeline.value_checks import (boolean, choice, distinct_list, integer, mapping_of, number, section_of,
+                                          text, validate_section)
 
 # Part A's hand-written networks and Part B's Keras models: the groups of `experiments`, each
 # with a package of its own (src/fashion_pipeline/<kind>/).
@@ -85,6 +85,7 @@ SCHEMA = {
         "blind_seeds": mapping_of(distinct_list(integer(0), "seeds", empty=True), "a list of seeds"),
         "regularization_target_val_loss": number(0.0, 10.0, include_low=False),
         "mistakes_shown": integer(1),
+        "training_machines": distinct_list(section_of({"cpu": text, "through": text}, "{cpu: <kind>, through: <commit>}"), "machines"),
     },
     "questions": mapping_of(text, "a section title"),
     "labels": mapping_of(text, "a name in words"),

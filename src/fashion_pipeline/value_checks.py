@@ -79,6 +79,16 @@ def mapping_of(check, what):
     return check_mapping
 
 
+def section_of(schema, what):
+    """A mapping with exactly the keys of `schema`, each value passing its check."""
+    def check_section(key, value):
+        if not isinstance(value, dict):
+            raise ParamsError(key, value, f"a mapping {what}")
+        validate_section(f"{key}.", value, schema)
+
+    return check_section
+
+
 def distinct_list(check, what, empty=False):
     """A list of distinct values, each passing `check`; non-empty unless `empty`."""
     def check_list(key, value):

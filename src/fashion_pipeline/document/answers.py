@@ -173,8 +173,9 @@ def reproduction_row(reproduction):
         ours, why = "", conclusion.untested or "no run here tests it"
     else:
         ours = " ".join(capital(effect(finding)) + "." for finding in reproduction.findings)
-        why = " ".join(verdict_words(finding) if finding.verdict is not Verdict.HOLDS else holds_reason(finding)
-                       for finding in reproduction.findings)
+        # Two claims read the same way give one reason, not the same sentence twice.
+        why = " ".join(dict.fromkeys(verdict_words(finding) if finding.verdict is not Verdict.HOLDS
+                                     else holds_reason(finding) for finding in reproduction.findings))
     return {"question": conclusion.question, "the coursework": said, "ours": ours, "verdict": reproduction.verdict,
             "why": why}
 

@@ -115,6 +115,7 @@ def how_to_read(method):
     return "\n".join([
         f"- **Runs.** Done: {method.runs_done}. {versions}; git commit `{mlflow_runs.git_commit()}`; "
         f"{platform.machine()}, Python {platform.python_version()}. The setup section below gives every setting.",
+        f"- **Machines.** {cpu_words(method.training_cpus)}",
         "- **An interval** is where the mean over seeds lies, at the stated level. For a final test loss or accuracy of "
         "Parts A and B, whose runs keep their predictions image by image, it covers two sources of noise: the seeds, "
         "and the draw of the 10,000 test images, which is the same for every seed; more seeds shrink only the first. "
@@ -141,10 +142,23 @@ def how_to_read(method):
     ])
 
 
+def cpu_words(counts):
+    """Where the runs were trained, from results/training_cpus.csv (the git history)."""
+    known = {kind: count for kind, count in counts.items() if kind}
+    if not known:
+        return "The CPU each run was trained on is not recorded here."
+    where = " and ".join(f"{count} runs on {kind}" for kind, count in sorted(known.items(), key=lambda item: -item[1]))
+    unknown = f"; {counts['']} not recorded" if counts.get("") else ""
+    return (f"Trained on x86-64 machines of {len(known)} CPU kind{'s' * (len(known) > 1)}: {where}"
+            f"{unknown} (`results/training_cpus.csv`, read from the git history). Another CPU kind rounds float "
+            "sums differently, so each question's verdicts say whether a comparison set runs of two kinds against "
+            "each other.")
+
+
 def limitations(method):
     return "\n".join([
-        "- One set of library versions, but not always one machine: the grid's stages may run on several, and "
-        "another CPU kind rounds differently. A run repeated there can leave the committed history after some "
+        "- One set of library versions, but not one machine: the runs were trained on the CPU kinds 'How to read' "
+        "counts, and another CPU kind rounds differently. A run repeated there can leave the committed history after some "
         "epochs; `make verify` retrains a sample and says where, and whether its final numbers stay inside the "
         "seeds' prediction interval.",
         "- Parts A and B validate on the test set, as the coursework did: a best epoch or a best model picked there is "

@@ -3,10 +3,11 @@ a Jinja2 template sets it in a page with its style sheet, one file that opens of
 rules over markdown-it's tokens give the page what plain Markdown lacks: headings take the
 GitHub anchor the contents link to, a table takes the id of the anchor written before it, a
 figure (an image paragraph and its italic caption) becomes <figure> with the PNG embedded,
-verdict words in a cell take their colour, and the indented block of equations is set as such."""
+verdict words in a cell take their colour, an interval in a cell never breaks inside, and the indented block of equations is set as such."""
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import jinja2
@@ -122,12 +123,22 @@ def verdict_cell(text):
     return ", ".join(coloured)
 
 
+# An interval in a table cell, "[0.1270, 0.1572]": a narrow column breaks the cell before it,
+# never inside it, so a number's interval reads on one line. A column name breaks after its
+# underscores ("epochs_to_target"), so a long name does not widen its column past the page.
+INTERVAL = re.compile(r"\[([^\[\],\s]+), ([^\[\],\s]+)\]")
+
+
 def _verdict_cells(tokens):
-    inside_cell = False
+    inside_cell = header = False
     for token in tokens:
-        if token.type in ("td_open", "td_close"):
-            inside_cell = token.type == "td_open"
-        elif inside_cell and token.type == "inline" and [child.type for child in token.children] == ["text"]:
+        if token.type in ("td_open", "td_close", "th_open", "th_close"):
+            inside_cell, header = token.type.endswith("_open"), token.type.startswith("th")
+        elif inside_cell and token.type == "inline":
+            for child in (child for child in token.children if child.type == "text"):
+                child.content = (child.content.replace("_", "_\u200b") if header
+                                 else INTERVAL.sub("[\\1,\u00a0\\2]", child.content))
+        if inside_cell and not header and token.type == "inline" and [child.type for child in token.children] == ["text"]:
             coloured = verdict_cell(token.content)
             if coloured is not None:
                 replacement = Token("html_inline", "", 0)

@@ -25,6 +25,21 @@ def verdict_block(report, question):
     report.text(f"Every claim of {question.name} (all columns: `tables/{name}_full.csv`):")
     report.table(question.page_verdicts(), name)
     report.save_table(question.verdicts(), name + "_full")
+    report.text(cpu_sentence(question.findings))
+
+
+def cpu_sentence(findings):
+    """Which comparisons of a question set runs trained on two CPU kinds against each other."""
+    mixed = [finding for finding in findings if finding.mixed_cpu_seeds]
+    if not any(finding.cpus for finding in findings):
+        return "The CPU each run was trained on is not recorded for these runs."
+    if not mixed:
+        return ("In every seed, the two runs of each comparison here were trained on one CPU kind "
+                "(`results/training_cpus.csv`).")
+    listed = "; ".join(f"{finding.claim.statement} (seed{'s' * (len(finding.mixed_cpu_seeds) > 1)} "
+                       f"{', '.join(map(str, finding.mixed_cpu_seeds))})" for finding in mixed)
+    return (f"Two CPU kinds, which round differently, trained the two runs of a comparison in some seeds: {listed}. "
+            "Every other comparison here ran on one kind in each seed (`results/training_cpus.csv`).")
 
 
 def part_a(report, questions, shown, near_zero_weight):

@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-from fashion_pipeline.judging import statistics
+from fashion_pipeline.judging import results, statistics
 from fashion_pipeline.judging.claims import CLAIMS, Claim
 from fashion_pipeline.judging.coursework import like_measure
 from fashion_pipeline.judging.statistics import Verdict
@@ -19,10 +19,12 @@ def best_epoch_accuracy(run):
     return float(history.loc[history["val_loss"].idxmin(), "val_accuracy"])
 
 
-def mean_abs_weight(run):
-    weights = run.evaluation["weights"]
-    count = sum(np.prod([int(size) for size in layer["shape"].split("x")]) for layer in weights)
-    return sum(layer["sum_abs"] for layer in weights) / count
+def weight_size(run, power):
+    """The weights' mean |w|^power, to the 1/power: the size L1's penalty counts (power 1), or
+    L2's (power 2, the root mean square, where large weights weigh more)."""
+    layers = run.evaluation["weights"]
+    count = sum(np.prod([int(size) for size in layer["shape"].split("x")]) for layer in layers)
+    return (sum(layer["sum_abs" if power == 1 else "sum_squares"] for layer in layers) / count) ** (1 / power)
 
 
 def epochs_to(run, target):
@@ -39,7 +41,8 @@ DERIVED = {
     "val_loss_rise": lambda run: run.value("val_loss") - run.value("best_val_loss"),
     "best_val_accuracy": best_epoch_accuracy,
     "layer1_share_near_zero": lambda run: run.evaluation["weights"][0]["share_near_zero"],
-    "mean_abs_weight": mean_abs_weight,
+    "mean_abs_weight": lambda run: weight_size(run, 1),
+    "rms_weight": lambda run: weight_size(run, 2),
     "rounded_minus_true_accuracy": lambda run: run.value("val_rounded_accuracy") - run.value("val_accuracy"),
 }
 # Measures that read a value of params.yaml (the claim's `target`) as well as the run.
@@ -60,6 +63,7 @@ MEASURE_WORDS = {
     "val_loss_rise": "rise of the validation loss above its minimum",
     "layer1_share_near_zero": "share of first-layer weights near zero",
     "mean_abs_weight": "mean |weight|",
+    "rms_weight": "root-mean-square weight",
     "rounded_minus_true_accuracy": "rounded minus true accuracy",
     "first_step_length": "mean step length over the first {target} epochs",
     "epochs_to_target": "epochs to the target validation loss",
@@ -193,6 +197,8 @@ class Finding:
     verdict: Verdict
     seeds_needed: statistics.SeedsNeeded | None  # for an inconclusive verdict only
     target: float | None = None  # the params.yaml value the measure reads (claim.target), if any
+    cpus: tuple = ()  # the CPU kinds its runs were trained on (results.cpu_kinds)
+    mixed_cpu_seeds: tuple = ()  # the seeds whose two runs were trained on different kinds
 
     @property
     def measure_words(self):
@@ -224,18 +230,18 @@ def judge_all(experiments, optimizer_runs, params, claims=CLAIMS, labels=None, o
         margin = settings["margins"][claim.margin]
         found = measured(first, second, claim.measure, settings["confidence"], target) if ran else None
         p_value = statistics.p_value(found, claim.direction, margin) if found else 1.0
-        rows.append([claim, tuple(names), tuple(words), found, margin, p_value, target])
+        rows.append([claim, tuple(names), tuple(words), found, margin, p_value, target, results.cpu_kinds(first, second)])
     family = [index for index, row in enumerate(rows) if row[0].name in primary and row[3] is not None]
     adjusted = dict(zip(family, statistics.holm([rows[index][5] for index in family])))
     findings = []
-    for index, (claim, names, words, found, margin, p_value, target) in enumerate(rows):
+    for index, (claim, names, words, found, margin, p_value, target, cpus) in enumerate(rows):
         if index in adjusted and found is not None:
             level = alpha * (p_value / adjusted[index] if adjusted[index] > 0 else 1.0)
             found, p_value = found.at(1 - level), adjusted[index]
         verdict = statistics.verdict(found, claim.direction, margin)
         needed = statistics.seeds_needed(found, claim.direction, margin) if verdict is Verdict.INCONCLUSIVE else None
         findings.append(Finding(claim, names, words, found, margin, claim.name in primary, p_value, verdict, needed,
-                                target))
+                                target, *cpus))
     return findings
 
 

@@ -65,6 +65,11 @@ CLAIMS = [
     Claim("l2_shrinks_more", "A 3", "L2 is more aggressive at shrinking weights (smaller mean |w|)",
           "mean_abs_weight", LOWER, "weight", "lowlevel_net_b_l2", "lowlevel_net_b_l1",
           coursework_says="stated, not measured"),
+    # Mean |w| is the size L1's penalty counts, so it leans towards L1; the root mean square is the
+    # size L2's penalty counts ("heavily penalized for bigger weights", the coursework's reason).
+    Claim("l2_shrinks_more_rms", "A 3", "L2 is more aggressive at shrinking weights (smaller root-mean-square w)",
+          "rms_weight", LOWER, "weight", "lowlevel_net_b_l2", "lowlevel_net_b_l1",
+          coursework_says="stated, not measured"),
     Claim("l1_sparser", "A 3", "L1 leaves more first-layer weights near zero than L2 (sparsity)",
           "layer1_share_near_zero", HIGHER, "share", "lowlevel_net_b_l1", "lowlevel_net_b_l2",
           coursework_says="not discussed", ours=True),

@@ -42,8 +42,9 @@ CONCLUSIONS = [
                ("l2_ends_lower",)),
     Conclusion("A 3", "L2 helps the model to converge to optimum faster than L1", "read from the curves",
                ("l2_converges_faster",)),
-    Conclusion("A 3", "L2 has been more aggressive in forcing the model to reduce the magnitude of weights", "",
-               ("l2_shrinks_more",)),
+    Conclusion("A 3", "L2 has been more aggressive in forcing the model to reduce the magnitude of weights",
+               "read as the mean |weight|, the size L1 penalises, and the root-mean-square weight, the size L2 "
+               "penalises", ("l2_shrinks_more", "l2_shrinks_more_rms")),
     Conclusion("A 3", "L1 ... is more careful while descending towards the optimum ... L1 appears to be doing better",
                "read as the smaller training-validation gap: 0.82/0.84 against 0.48/0.42", ("l1_smaller_gap",)),
     Conclusion("B i", "Of course, there has been an improvement in terms of accuracy and loss",

@@ -60,6 +60,7 @@ class Method:
     margins: dict
     confidence: float
     primary_count: int
+    training_cpus: dict  # CPU kind -> how many of the runs were trained on it ("" where not recorded)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,7 +176,15 @@ def method(inputs):
     return Method(inputs.data_summary["train_count"], inputs.data_summary["test_count"],
                   params["data"]["held_out_fraction"], tuple(params["seeds"]), runs_done,
                   params["training"]["threads"], settings["margins"], settings["confidence"],
-                  len(settings["primary_claims"]))
+                  len(settings["primary_claims"]), cpu_counts(inputs))
+
+
+def cpu_counts(inputs):
+    counts = {}
+    for pool in (inputs.experiments, inputs.optimizer_runs, inputs.holdout_runs):
+        for run in (run for runs in pool.values() for run in runs.values()):
+            counts[run.cpu] = counts.get(run.cpu, 0) + 1
+    return counts
 
 
 def best_model(inputs, measured):

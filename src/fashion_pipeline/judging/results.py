@@ -13,6 +13,7 @@ from fashion_pipeline.errors import DataFileError
 # Written by every training stage of this version (the loss as training saw it, beside the one
 # measured at the epoch's weights); a history without it predates them and is not comparable.
 CURRENT_COLUMN = "train_loss_running"
+CPU_TABLE = "training_cpus.csv"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Run:
     history: pd.DataFrame
     metrics: dict  # compact metrics with the test ones (experiments only; {} for optimizer runs)
     evaluation: dict  # test-set standard error, weight statistics (experiments only)
+    cpu: str = ""  # the CPU kind it was trained on (results/training_cpus.csv), "" where not recorded
 
     @functools.cached_property
     def predictions(self):
@@ -40,7 +42,14 @@ class Run:
         return self.metrics[key] if key in self.metrics else self.train[key]
 
 
-def _read(folder, name, seed, extras):
+def training_cpus(results_dir):
+    """run folder (relative to `results_dir`) -> the CPU kind it was trained on, from the table
+    tools/training_cpus.py writes from the git history; {} where there is none (a new project)."""
+    path = Path(results_dir) / CPU_TABLE
+    return dict(pd.read_csv(path, usecols=["folder", "cpu"]).itertuples(index=False)) if path.is_file() else {}
+
+
+def _read(folder, name, seed, extras, cpu=""):
     """The Run in `folder` when its stage has written every file, `extras` too; else None."""
     needed = ["train.json", "run.json", "history.csv", *extras]
     if not all((folder / part).is_file() for part in needed):
@@ -52,14 +61,16 @@ def _read(folder, name, seed, extras):
     return Run(name=name, seed=seed, folder=folder, train=files.read_json(folder / "train.json"),
                record=files.read_json(folder / "run.json"), history=history,
                metrics=files.read_json(folder / "metrics.json") if "metrics.json" in extras else {},
-               evaluation=files.read_json(folder / "evaluation.json") if "evaluation.json" in extras else {})
+               evaluation=files.read_json(folder / "evaluation.json") if "evaluation.json" in extras else {}, cpu=cpu)
 
 
 def _load(results_dir, names, seeds, subfolder, extras):
     loaded = {}
+    cpus = training_cpus(results_dir)
     for name in names:
-        found = {seed: _read(Path(results_dir) / runs.seed_folder(seed) / subfolder / name, name, seed, extras)
-                 for seed in seeds}
+        folders = {seed: Path(runs.seed_folder(seed)) / subfolder / name for seed in seeds}
+        found = {seed: _read(Path(results_dir) / folder, name, seed, extras, cpus.get(folder.as_posix(), ""))
+                 for seed, folder in folders.items()}
         loaded[name] = {seed: run for seed, run in found.items() if run is not None}
     return loaded
 
@@ -77,3 +88,13 @@ def load_optimizer_runs(results_dir, names, seeds):
 def load_holdout_runs(results_dir, names, seeds):
     """name -> {seed: Run} for every held-out run that has finished (metrics: held-out and test)."""
     return _load(results_dir, names, seeds, "holdout", ("metrics.json",))
+
+
+def cpu_kinds(first, second):
+    """The CPU kinds recorded for two pools of runs compared ({seed: Run}; the second may be
+    None), and the seeds whose two runs were trained on different kinds."""
+    pools = [pool for pool in (first, second) if pool]
+    kinds = tuple(sorted({run.cpu for pool in pools for run in pool.values() if run.cpu}))
+    mixed = tuple(sorted(seed for seed in set(first or {}) & set(second or {})
+                         if first[seed].cpu and second[seed].cpu and first[seed].cpu != second[seed].cpu))
+    return kinds, mixed

@@ -26,8 +26,20 @@ def verdict_table(findings):
             "noise covered": found.covers if found else "",
             "p": f"{finding.p_value:.2g}" if found else "",
             "verdict": finding.verdict.value,
-            "seeds needed": finding.seeds_needed.text() if finding.seeds_needed else ""})
+            "seeds needed": finding.seeds_needed.text() if finding.seeds_needed else "",
+            "training CPUs": cpu_words(finding)})
     return pd.DataFrame(rows)
+
+
+def cpu_words(finding):
+    """Whether the two runs a claim compares were trained on one CPU kind, seed by seed: another
+    kind rounds differently, so a difference between kinds carries that too."""
+    if not finding.cpus:
+        return "not recorded"
+    if finding.mixed_cpu_seeds:
+        seeds = ", ".join(map(str, finding.mixed_cpu_seeds))
+        return f"{' and '.join(finding.cpus)}; the two runs on different kinds in seed{'s' * (len(finding.mixed_cpu_seeds) > 1)} {seeds}"
+    return f"{' and '.join(finding.cpus)}; the two runs on one kind in every seed"
 
 
 def verdict_page_table(findings):
