@@ -83,7 +83,7 @@ SCHEMA = {
         "margins": mapping_of(number(0.0, 100.0), "a number >= 0"),
         "primary_claims": distinct_list(text, "claim names"),
         "blind_seeds": mapping_of(distinct_list(integer(0), "seeds", empty=True), "a list of seeds"),
-        "regularization_target_val_loss": number(0.0, 10.0, include_low=False),
+        "regularization_target_val_loss": number(0.0, 10.0, include_low=False), "stagnation_epoch": integer(1),
         "mistakes_shown": integer(1),
         "training_machines": distinct_list(section_of({"cpu": text, "through": text}, "{cpu: <kind>, through: <commit>}"), "machines"),
     },

@@ -38,12 +38,18 @@ def amount(value, margin_name):
     return number(abs(value), margin_name) + UNITS.get(margin_name, "")
 
 
-def how_sure(found, margin_name, difference=True):
+def how_sure(found, margin_name, difference=True, margin=None):
     """The mean, its decimals and "(97.5% interval -0.001 to +0.016, 5 seeds)", rounded to what
     the interval supports, in the unit of the margin; a difference's ends carry their sign, and
-    a value's accuracy is a percentage."""
+    a value's accuracy is a percentage. An end that would print as the margin (`margin`, in the
+    measure's own unit) without being it takes more decimals, so "within ±0.50" never reads
+    beside an end of "+0.50"."""
     mean, low, high, half = scaled(found, margin_name)
     places = 0 if margin_name == "epochs" else decimals(half)  # epochs are counted whole
+    bounds = [bound * SCALES.get(margin_name, 1.0) for bound in ((margin, -margin) if margin else ())]
+    while places < 6 and any(round(end, places) == round(bound, places) != end for end in (low, high)
+                             for bound in bounds):
+        places += 1
     if found.count < 2:
         return mean, places, "(one seed, no interval)"
     if found.standard_error == 0:
@@ -63,9 +69,9 @@ def effect(finding):
     words = finding.measure_words
     first, second = finding.labels
     if second is None:
-        mean, places, sure = how_sure(found, None)
+        mean, places, sure = how_sure(found, None, margin=finding.margin)
         return f"for the {first.removeprefix('the ')}, the {words} is {mean:.{places}f} {sure}"
-    mean, places, sure = how_sure(found, claim.margin)
+    mean, places, sure = how_sure(found, claim.margin, margin=finding.margin)
     size = f"{abs(mean):.{places}f}"
     if claim.margin == "epochs":
         side = "more" if found.mean > 0 else "fewer"
@@ -173,11 +179,20 @@ def reproduction_row(reproduction):
         ours, why = "", conclusion.untested or "no run here tests it"
     else:
         ours = " ".join(capital(effect(finding)) + "." for finding in reproduction.findings)
-        # Two claims read the same way give one reason, not the same sentence twice.
-        why = " ".join(dict.fromkeys(verdict_words(finding) if finding.verdict is not Verdict.HOLDS
-                                     else holds_reason(finding) for finding in reproduction.findings))
+        reasons = [verdict_words(finding) if finding.verdict is not Verdict.HOLDS else holds_reason(finding)
+                   for finding in reproduction.findings]
+        # Several claims: each reason says which comparison it is about.
+        why = reasons[0] if len(reasons) == 1 else " ".join(
+            f"For {compared_words(finding)}, {lower_first(reason)}" for finding, reason in zip(reproduction.findings,
+                                                                                              reasons))
     return {"question": conclusion.question, "the coursework": said, "ours": ours, "verdict": reproduction.verdict,
             "why": why}
+
+
+def compared_words(finding):
+    """"Network B with L2 against Network B with L1 (mean |weight|)": what one claim compares."""
+    first, second = finding.labels
+    return f"{first} against {second} ({finding.measure_words})" if second else f"{first} ({finding.measure_words})"
 
 
 def holds_reason(finding):

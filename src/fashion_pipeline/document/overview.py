@@ -151,14 +151,14 @@ def cpu_words(counts):
     unknown = f"; {counts['']} not recorded" if counts.get("") else ""
     return (f"Trained on x86-64 machines of {len(known)} CPU kind{'s' * (len(known) > 1)}: {where}"
             f"{unknown} (`results/training_cpus.csv`, read from the git history). Another CPU kind rounds float "
-            "sums differently, so each question's verdicts say whether a comparison set runs of two kinds against "
-            "each other.")
+            "sums differently, so under each question's verdicts the report says which comparisons set runs of the "
+            "two kinds against each other, and in which seeds.")
 
 
 def limitations(method):
     return "\n".join([
         "- One set of library versions, but not one machine: the runs were trained on the CPU kinds 'How to read' "
-        "counts, and another CPU kind rounds differently. A run repeated there can leave the committed history after some "
+        "counts, and another CPU kind rounds differently. A run repeated there can part from the committed history after some "
         "epochs; `make verify` retrains a sample and says where, and whether its final numbers stay inside the "
         "seeds' prediction interval.",
         "- Parts A and B validate on the test set, as the coursework did: a best epoch or a best model picked there is "

@@ -30,16 +30,20 @@ def verdict_block(report, question):
 
 def cpu_sentence(findings):
     """Which comparisons of a question set runs trained on two CPU kinds against each other."""
-    mixed = [finding for finding in findings if finding.mixed_cpu_seeds]
+    compared = [finding for finding in findings if finding.claim.second is not None]
+    mixed = [finding for finding in compared if finding.mixed_cpu_seeds]
     if not any(finding.cpus for finding in findings):
         return "The CPU each run was trained on is not recorded for these runs."
+    if not compared:
+        return "Each claim here reads one run."
     if not mixed:
         return ("In every seed, the two runs of each comparison here were trained on one CPU kind "
                 "(`results/training_cpus.csv`).")
-    listed = "; ".join(f"{finding.claim.statement} (seed{'s' * (len(finding.mixed_cpu_seeds) > 1)} "
-                       f"{', '.join(map(str, finding.mixed_cpu_seeds))})" for finding in mixed)
-    return (f"Two CPU kinds, which round differently, trained the two runs of a comparison in some seeds: {listed}. "
-            "Every other comparison here ran on one kind in each seed (`results/training_cpus.csv`).")
+    listed_mixed = "; ".join(f"{finding.claim.statement} (seed{'s' * (len(finding.mixed_cpu_seeds) > 1)} "
+                             f"{', '.join(map(str, finding.mixed_cpu_seeds))})" for finding in mixed)
+    return (f"Runs trained on two CPU kinds, which round differently, are compared in some seeds: {listed_mixed}. "
+            "That seed's difference then carries the CPUs' rounding as well; the pairing of seeds stays. Every other "
+            "comparison here set runs of one kind against each other in each seed (`results/training_cpus.csv`).")
 
 
 def part_a(report, questions, shown, near_zero_weight):
@@ -114,7 +118,7 @@ def best_model(report, best, mistakes_dir):
     accuracy = best.accuracy
     report.heading("The most accurate model on the test set, class by class")
     also = ("It also has the lowest test loss." if best.lowest_loss == best.name else
-            f"The lowest mean test loss belongs to another model, {best.lowest_loss_label}.")
+            f"The lowest mean test loss among them belongs to another model, {best.lowest_loss_label}.")
     report.text(f"The best model is the one the held-out split picks (the summary and the protocol check below). Among "
                 f"the Part B runs trained on the whole training set, the most accurate on the test set is {best.label}, "
                 f"at {interval_words(accuracy, 'accuracy')}, a score flattered by choosing on the same images. {also} "
@@ -153,12 +157,13 @@ def picks_answer(picks):
         text += f" Its test accuracy is {interval_words(picks.accuracy, 'accuracy')}."
     if picks.tied:
         text += (f" Seed by seed, the test accuracy of {len(picks.tied)} other candidates is not shown to be lower than "
-                 f"its, so they are tied with it on accuracy: {listed(picks.tied)}.")
+                 f"the pick's, so none is told apart from it on accuracy at {picks.seeds} seeds: {listed(picks.tied)}.")
     if picks.on_test != picks.held_out:
-        text += (f" Picking on the test set, as the coursework does, would name {picks.on_test} instead, at a test "
+        text += (f" Picking among the same runs on the test set, as the coursework does, would name {picks.on_test} "
+                 f"instead, at a test "
                  f"loss of {interval_words(picks.on_test_score)}, a score flattered by the choice.")
     else:
-        text += " Picking on the test set, as the coursework does, names the same model."
+        text += " Picking among the same runs on the test set, as the coursework does, names the same model."
     if picks.epoch_optimism is not None:
         cost = picks.epoch_optimism
         shown = "" if cost.low > 0 else ", an interval that includes zero: no cost is shown at these seeds"

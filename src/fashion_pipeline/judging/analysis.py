@@ -1,4 +1,4 @@
-"""Every number the report states, measured once: a run's measures, their intervals over seeds,
+"""Every number the report states, measured once: a run's measures (measures.py), their intervals over seeds,
 the claims judged, the best runs. Inputs are `name -> {seed: Run}` mappings (judging/results.py),
 so tests can build them by hand; the statistics are statistics.py's. `measure_all` hands the
 rest of the report plain results (Measured), so no table or section measures anything again."""
@@ -11,78 +11,8 @@ import numpy as np
 from fashion_pipeline.judging import results, statistics
 from fashion_pipeline.judging.claims import CLAIMS, Claim
 from fashion_pipeline.judging.coursework import like_measure
+from fashion_pipeline.judging.measures import measure_value, measure_words
 from fashion_pipeline.judging.statistics import Verdict
-
-def best_epoch_accuracy(run):
-    """Validation accuracy at the epoch of the lowest validation loss."""
-    history = run.history
-    return float(history.loc[history["val_loss"].idxmin(), "val_accuracy"])
-
-
-def weight_size(run, power):
-    """The weights' mean |w|^power, to the 1/power: the size L1's penalty counts (power 1), or
-    L2's (power 2, the root mean square, where large weights weigh more)."""
-    layers = run.evaluation["weights"]
-    count = sum(np.prod([int(size) for size in layer["shape"].split("x")]) for layer in layers)
-    return (sum(layer["sum_abs" if power == 1 else "sum_squares"] for layer in layers) / count) ** (1 / power)
-
-
-def epochs_to(run, target):
-    """The first epoch whose validation loss is at most `target`; never reached counts as one
-    epoch past the end, slower than any run that did."""
-    reached = run.history.loc[run.history["val_loss"] <= target, "epoch"]
-    return float(reached.iloc[0]) if len(reached) else float(run.history["epoch"].iloc[-1] + 1)
-
-
-# Measures computed from a run rather than read from its metrics.
-DERIVED = {
-    "gap_loss": lambda run: run.value("val_loss") - run.value("train_loss"),
-    "gap_accuracy": lambda run: run.value("train_accuracy") - run.value("val_accuracy"),
-    "val_loss_rise": lambda run: run.value("val_loss") - run.value("best_val_loss"),
-    "best_val_accuracy": best_epoch_accuracy,
-    "layer1_share_near_zero": lambda run: run.evaluation["weights"][0]["share_near_zero"],
-    "mean_abs_weight": lambda run: weight_size(run, 1),
-    "rms_weight": lambda run: weight_size(run, 2),
-    "rounded_minus_true_accuracy": lambda run: run.value("val_rounded_accuracy") - run.value("val_accuracy"),
-}
-# Measures that read a value of params.yaml (the claim's `target`) as well as the run.
-DERIVED_WITH_TARGET = {
-    "epochs_to_target": epochs_to,
-    # `target`: how many first epochs (optimizers.early_epochs).
-    "first_step_length": lambda run, epochs: float(run.history["update_norm"].iloc[:epochs].mean()),
-}
-
-# Each measure in words, as the report names it.
-MEASURE_WORDS = {
-    "train_loss": "final training loss",
-    "test_loss": "final test loss",
-    "test_accuracy": "final test accuracy",
-    "best_val_loss": "lowest validation loss",
-    "best_val_accuracy": "validation accuracy at the lowest-loss epoch",
-    "gap_loss": "final test-minus-training loss gap",
-    "val_loss_rise": "rise of the validation loss above its minimum",
-    "layer1_share_near_zero": "share of first-layer weights near zero",
-    "mean_abs_weight": "mean |weight|",
-    "rms_weight": "root-mean-square weight",
-    "rounded_minus_true_accuracy": "rounded minus true accuracy",
-    "first_step_length": "mean step length over the first {target} epochs",
-    "epochs_to_target": "epochs to the target validation loss",
-}
-
-
-def measure_words(measure, target=None):
-    """A measure in words, with the value of params.yaml it reads (its claim's target) in them."""
-    words = MEASURE_WORDS.get(measure, measure)
-    return words.format(target=target) if "{target}" in words else words
-
-
-def measure_value(run, measure, target=None):
-    if measure in DERIVED_WITH_TARGET:
-        return float(DERIVED_WITH_TARGET[measure](run, target))
-    if measure in DERIVED:
-        return float(DERIVED[measure](run))
-    return float(run.value(measure))
-
 
 # Final-epoch measures that `evaluate` also gives image by image (predictions.csv): their
 # intervals carry the sampling of the test images as well as the seeds.
