@@ -11,8 +11,13 @@ pytestmark = pytest.mark.slow
 
 # The benchmark's training-loop measurements read these experiments; its grids run the demo's
 # grid and `bench.slice`, both cut here to a few stages of one epoch.
-MEASURED = ["lowlevel_softmax", "lowlevel_net_b", "keras_softmax", "keras_2l", "keras_5l"]
+MEASURED = ["lowlevel_softmax", "lowlevel_net_b", "keras_softmax", "keras_2l", "keras_4l", "keras_5l"]
 SLICE = ["train_keras@keras_softmax-42"]
+
+
+def ratio_of_rounded(ratio, top, bottom):
+    """`ratio` is top / bottom, all three rounded to the file's four decimals."""
+    return abs(ratio - top / bottom) <= 5e-5 + 5e-5 * (1 + ratio) / bottom
 
 
 def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, project_params, real_data):
@@ -41,6 +46,20 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
                 timed["samples_per_second"] / paths["fit_default"]["samples_per_second"], rel=1e-3)
             # Four decimals in the file: a difference may round to 0, never the other way.
             assert timed["max_weight_difference"] == 0 or not timed["same_numbers"]
+    # Each Keras slice stage's compiled epoch alone, against its roofline per epoch.
+    assert set(figures["compiled_epochs"]) == {"keras_softmax"}
+    for timed in figures["compiled_epochs"].values():
+        assert ratio_of_rounded(timed["over_roofline"], timed["seconds_per_epoch"], timed["roofline_seconds_per_epoch"])
+        assert timed["elementwise_seconds_per_epoch"] > 0
+    # keras_4l on scaled and raw pixels, epoch by epoch in turn: a ratio of the two timings, and
+    # the subnormal floats each leaves (none, where TensorFlow flushes them to zero).
+    pixels = figures["pixel_scale"]
+    assert ratio_of_rounded(pixels["raw_over_scaled"], pixels["raw"]["seconds_per_epoch"],
+                            pixels["scaled"]["seconds_per_epoch"])
+    for scale in ("scaled", "raw"):
+        assert pixels[scale]["subnormal_state"] >= 0 and pixels[scale]["subnormal_activations"] >= 0
+        if pixels["flushes_subnormals"]:
+            assert pixels[scale]["subnormal_state"] == pixels[scale]["subnormal_activations"] == 0
     # No stage-times table in a fresh project: the full grid's minutes are unknown, not zero.
     assert figures["full_grid_minutes"] is None
     grid = figures["grid"]
@@ -62,7 +81,10 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
         # The roofline is its parts times the epochs, to the file's four decimals.
         assert roofline["roofline_seconds"] == pytest.approx(
             roofline["epochs"] * sum(roofline["seconds_per_epoch"].values()), abs=5e-4)
+        # The rest of a step, timed beside the roofline, lowers the ratio it is counted in.
+        assert roofline["elementwise_seconds_per_epoch"] > 0
         for way in ("sequential", "runner"):
+            assert rates[f"{way}_over_roofline_and_elementwise"] <= rates[f"{way}_over_roofline"]
             assert rates[f"{way}_samples_per_second"] > 0 and 0 <= rates[f"{way}_share_of_bound"] < 1
             assert rates[f"{way}_over_roofline"] == pytest.approx(
                 rates[f"{way}_train_seconds"] / roofline["roofline_seconds"], rel=0.05)

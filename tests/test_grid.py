@@ -232,6 +232,15 @@ def test_the_time_left_is_corrected_by_the_clock_as_stages_end():
     assert clock.words(everything[3:]) == "about 4 min"
 
 
+def test_the_time_left_waits_for_a_stage_with_an_estimate_before_the_clock_scales_it():
+    """The download ends in 2 s of a grid's first 30: the training left is still its estimate over
+    the workers (10 min), not 30 s times 1200 s over 2 s (5 h)."""
+    now = [30.0]
+    clock = TimeLeft({"train_keras@a-42": 600.0, "train_keras@b-42": 600.0}, workers=2, clock=lambda: now[0])
+    clock.ended("download", 2.0)
+    assert clock.words(["train_keras@a-42", "train_keras@b-42"]) == "about 10 min"
+
+
 def test_a_time_recorded_at_full_size_is_scaled_to_a_smaller_project(tmp_path, project_params):
     files.write_json(tmp_path / "results" / "data.json", {"train_count": 60000, "test_count": 10000})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params, sort_keys=False))

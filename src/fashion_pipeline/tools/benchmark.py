@@ -24,13 +24,13 @@ import pandas as pd  # noqa: E402 - after the log level
 import tensorflow as tf
 from mlflow.tracking import MlflowClient
 
-from fashion_pipeline import cli, files, frame
+from fashion_pipeline import cli, files, frame, runs
 from fashion_pipeline.tracking import mlflow_runs
 from fashion_pipeline.data import load_training_data
 from fashion_pipeline.lowlevel import network
 from fashion_pipeline.lowlevel.trainer import keras_adam
 from fashion_pipeline.params import load_params
-from fashion_pipeline.tools.fit_paths import compare_paths
+from fashion_pipeline.tools.fit_paths import compare_paths, compiled_epoch, pixel_scale
 from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
 from fashion_pipeline.tools.grid_bench import grid_benchmark, slice_stages
 from fashion_pipeline.tools.server_bench import server_results
@@ -97,14 +97,14 @@ def full_grid_minutes(stage_times_path):
     return float(pd.read_csv(stage_times_path)["minutes"].sum())
 
 
-def training_data(params, prepared_dir):
+def training_data(params, prepared_dir, scale=None):
     """(train, sets) as the project's experiments load them: the training pairs, and the sets
-    measured after every epoch."""
-    return load_training_data(prepared_dir, params["data"]["scale"], None, 0.0, params["data"]["split_seed"],
+    measured after every epoch; in the pixel scale `scale` asks for (the data's own if None)."""
+    return load_training_data(prepared_dir, params["data"]["scale"], scale, 0.0, params["data"]["split_seed"],
                               params["training"]["train_eval_images"])
 
 
-def run_benchmark(params, train, sets, stage_times_path):
+def run_benchmark(params, train, sets, raw, stage_times_path):
     # The pipeline's conditions: its thread count, seeded, TensorFlow op determinism on, the
     # training subset and the validation set measured after every epoch.
     frame.use_threads(params["training"]["threads"])
@@ -124,6 +124,10 @@ def run_benchmark(params, train, sets, stage_times_path):
 
     results["fit_paths"] = {name: compare_paths(experiments[name], train, sets) for name in ("keras_5l", "keras_2l")}
     results["keras_speedup_vs_default_fit"] = results["fit_paths"]["keras_5l"]["project_epoch"]["speedup_vs_default_fit"]
+    results["pixel_scale"] = pixel_scale(experiments["keras_4l"], {"scaled": (train, sets), "raw": raw})
+    keras_slice = [runs.run_of(address).name for address in params["bench"]["slice"]
+                   if runs.run_of(address).kind == "keras"]
+    results["compiled_epochs"] = {name: compiled_epoch(experiments[name], train, sets) for name in keras_slice}
 
     epochs = spec["epochs"]
     logging = mlflow_seconds(epochs, len(network.history_columns(sets)))
@@ -162,7 +166,8 @@ def main():
     if not arguments.no_grid:
         slice_stages(params)
     train, sets = training_data(params, arguments.prepared)
-    results = run_benchmark(params, train, sets, arguments.stage_times)
+    results = run_benchmark(params, train, sets, training_data(params, arguments.prepared, scale=False),
+                            arguments.stage_times)
     if not arguments.no_grid:
         with tempfile.TemporaryDirectory(prefix="bench-") as workspace:
             results["grid"] = grid_benchmark(Path.cwd(), params, results["matmul_gflops"], workspace, len(train[0]),

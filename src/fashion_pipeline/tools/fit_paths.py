@@ -8,6 +8,15 @@ same order (`epoch_batches`), and measures the validation set after each epoch. 
 up by one epoch (its compilation), then timed over `rounds` epochs; the best epoch counts. After
 the same epochs, each path's weights are set against the project's: equal to the last bit, or
 by how much they moved.
+
+`compiled_epoch` times the project's compiled epoch alone, in this process, against the stage's
+roofline (roofline.py): a stage's own ratio adds what it does between epochs (the measurement's
+host side, the history row, MLflow, the checkpoint), which weighs most where an epoch is short.
+
+`pixel_scale` times the project's compiled epoch on scaled and on raw pixels, the same model
+from the same weights, epoch by epoch in turn so a change in the machine's speed falls on both;
+and counts the subnormal floats (a CPU's slow path) in each one's weights, Adam state and
+activations, and whether TensorFlow flushes them to zero here.
 """
 
 import time
@@ -15,9 +24,11 @@ import warnings
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from fashion_pipeline.keras.training import EpochProgram, compile_model, epoch_batches
 from fashion_pipeline.models import build_model
+from fashion_pipeline.tools.roofline import stage_roofline
 
 FIT_STEPS = (32, 256)
 
@@ -85,3 +96,64 @@ def compare_paths(spec, train, sets, seed=0, rounds=2):
         results[path]["speedup_vs_default_fit"] = (results[path]["samples_per_second"]
                                                    / results["fit_default"]["samples_per_second"])
     return results
+
+
+def subnormal_count(arrays):
+    tiny = np.finfo(np.float32).tiny
+    return int(sum(np.count_nonzero((array != 0) & (np.abs(array) < tiny)) for array in map(np.asarray, arrays)))
+
+
+def flushes_subnormals():
+    """Whether a compiled product of a subnormal and a normal float comes out as zero."""
+    product = tf.function(lambda left, right: left * right, jit_compile=True)
+    return float(product(tf.constant(np.float32(1e-39)), tf.constant(np.float32(1.5)))) == 0.0
+
+
+def time_epochs(programs, epochs):
+    """Each EpochProgram's epochs timed, epoch by epoch in turn (every other epoch in the other
+    order), so a change in the machine's speed falls on all of them."""
+    timings = {name: [] for name in programs}
+    for epoch in range(1, epochs + 1):
+        for name in (list(programs) if epoch % 2 else list(programs)[::-1]):
+            started = time.perf_counter()
+            programs[name].run_epoch(epoch)
+            timings[name].append(time.perf_counter() - started)
+    return programs, timings
+
+
+def pixel_scale(spec, data_by_scale, seed=0, epochs=4):
+    """Seconds per epoch (the best after the first) of the project's compiled epochs on each
+    pixel scale of `data_by_scale` ({"scaled": (train, sets), "raw": ...}), their ratio, and
+    the subnormal values each leaves in its weights, Adam state and first 1,000 images'
+    activations."""
+    keras.utils.set_random_seed(seed)
+    initial = build_model(spec["hidden_units"], spec["activation"], spec["dropout"]).get_weights()
+    programs = {name: EpochProgram(_model(spec, initial), spec["learning_rate"], *data, spec["batch_size"], seed)
+                for name, data in data_by_scale.items()}
+    programs, timings = time_epochs(programs, epochs)
+    results = {"flushes_subnormals": flushes_subnormals()}
+    for name, program in programs.items():
+        activations, outputs = [], data_by_scale[name][0][0][:1000]
+        for layer in program.model.layers:
+            outputs = layer(outputs)
+            activations.append(outputs)
+        results[name] = {"seconds_per_epoch": min(timings[name][1:]),
+                         "subnormal_state": subnormal_count(program.state[:-1]),
+                         "subnormal_activations": subnormal_count(activations)}
+    results["raw_over_scaled"] = results["raw"]["seconds_per_epoch"] / results["scaled"]["seconds_per_epoch"]
+    return results
+
+
+def compiled_epoch(spec, train, sets, seed=0, epochs=3):
+    """The project's compiled epoch of a Keras experiment (the best after the first, with its
+    measurement of every set) against the experiment's roofline per epoch, and the rest of a step
+    beside it."""
+    keras.utils.set_random_seed(seed)
+    model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"])
+    _, timings = time_epochs({"project": EpochProgram(model, spec["learning_rate"], train, sets, spec["batch_size"],
+                                                      seed)}, epochs)
+    roofline = stage_roofline(spec, "keras", len(train[0]), [len(features) for features, _ in sets.values()], 1)
+    seconds = min(timings["project"][1:])
+    return {"seconds_per_epoch": seconds, "roofline_seconds_per_epoch": roofline["roofline_seconds"],
+            "elementwise_seconds_per_epoch": roofline["elementwise_seconds_per_epoch"],
+            "over_roofline": seconds / roofline["roofline_seconds"]}

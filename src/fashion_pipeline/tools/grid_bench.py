@@ -128,7 +128,9 @@ def grid_benchmark(root, params, gflops, workspace, train_count, measured_counts
         for way, project in (("sequential", sequential), ("runner", runner)):
             seconds = train_seconds(project, address)
             rate = train_count * spec["epochs"] / seconds
+            with_rest = roofline["roofline_seconds"] + spec["epochs"] * roofline["elementwise_seconds_per_epoch"]
             rates.update({f"{way}_train_seconds": seconds, f"{way}_over_roofline": seconds / roofline["roofline_seconds"],
+                          f"{way}_over_roofline_and_elementwise": seconds / with_rest,
                           f"{way}_samples_per_second": rate, f"{way}_share_of_bound": rate / bound})
         results["slice_stages"][address] = rates
     # Run once more, alone, in the sequential project, where nothing runs beside them.

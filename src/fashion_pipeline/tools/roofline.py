@@ -7,8 +7,11 @@ steps), timed in the same run as the stage it judges. The parts of one epoch:
 - the dropout masks, where the stage has dropout;
 - the measurement passes after the epoch, every measured set in inference mode.
 Their sum, times the epochs, is the stage's roofline: its time if nothing else cost anything.
-The elementwise work (bias, activation, softmax, loss) is left out; each timed loop adds one
-sum over its products' outputs, so their results are used (under 2 % of a product's FLOPs).
+Each timed loop adds one sum over its products' outputs, so their results are used (under 2 %
+of a product's FLOPs). The rest of a step (the batch's gathers, each layer's bias and
+activation, softmax, the loss and the hits, their gradients) is timed the same way and given
+beside the roofline, not in it: it is the step's work that no product or update accounts for,
+and what a small network's ratio to its roofline is made of.
 """
 
 import math
@@ -101,6 +104,32 @@ def dropout_step(widths_and_rates, rows):
     return step
 
 
+def elementwise_step(sizes, rows, data_rows):
+    """The rest of one training step at its shapes, the products' outputs stood in for by
+    random ones: the batch's rows gathered from the training set, each layer's bias and ReLU,
+    softmax, the clipped cross-entropy and the hits, the loss's gradient and every bias's."""
+    table = tf.random.uniform([data_rows, sizes[0]])
+    targets = tf.one_hot(tf.random.uniform([data_rows], 0, sizes[-1], dtype=tf.int32), sizes[-1])
+    outputs = [tf.random.normal([rows, width]) for width in sizes[1:]]
+    biases = [tf.random.normal([width]) * 0.01 for width in sizes[1:]]
+
+    def step(index, carry):
+        # A full batch (Part A) is the training set itself: nothing is gathered.
+        taken = (tf.range(rows) + index * rows) % data_rows
+        features, labels = (table, targets) if rows == data_rows else (tf.gather(table, taken), tf.gather(targets, taken))
+        hidden = [tf.nn.relu(output + bias + carry) for output, bias in zip(outputs[:-1], biases[:-1])]
+        probabilities = tf.nn.softmax(outputs[-1] + biases[-1] + carry)
+        loss = -tf.reduce_mean(tf.reduce_sum(labels * tf.math.log(tf.clip_by_value(probabilities, 1e-7, 1.0)), 1))
+        hits = tf.reduce_sum(tf.cast(tf.argmax(probabilities, 1) == tf.argmax(labels, 1), tf.float32))
+        gradient = (probabilities - labels) / rows
+        bias_gradients = [tf.reduce_sum(gradient, 0)] + [tf.reduce_sum(tf.where(layer > 0, layer, 0.0), 0)
+                                                         for layer in hidden]
+        return carry + 1e-30 * (loss + hits + tf.add_n([tf.reduce_sum(part) for part in bias_gradients])
+                                + tf.reduce_sum(features))
+
+    return step
+
+
 def stage_roofline(spec, kind, train_count, measured_counts, epochs, repeats=200, rounds=3):
     """A training stage's roofline: seconds per epoch of each of PARTS, their sum times `epochs`,
     and the FLOPs of its matrix products per epoch. `measured_counts`: the images of each set
@@ -121,8 +150,10 @@ def stage_roofline(spec, kind, train_count, measured_counts, epochs, repeats=200
                                                                                     spec.get("dropout", 0.0)))
              if rate > 0]
     per_epoch["dropout"] = steps * seconds_per_repeat(dropout_step(rates, batch), repeats, rounds) if rates else 0.0
+    elementwise = steps * seconds_per_repeat(elementwise_step(sizes, batch, train_count), step_repeats, rounds)
     return {"epochs": epochs,
             "seconds_per_epoch": {part: per_epoch[part] for part in PARTS},
+            "elementwise_seconds_per_epoch": elementwise,
             # The rate the products ran at, against the large-matrix rate of matmul_gflops.
             "products_gflops": steps * product_flops(train_shapes) / per_epoch["products"] / 1e9,
             "roofline_seconds": epochs * sum(per_epoch.values())}

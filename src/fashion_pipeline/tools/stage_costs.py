@@ -173,5 +173,8 @@ class TimeLeft:
 
         done = sum(work(estimate) for estimate, _ in self.ended_stages)
         work_left = sum(work(self.seconds.get(address, 0.0)) for address in left)
-        seconds = (self.clock() - self.started) * work_left / done if done else work_left / self.workers
+        # The clock scales the estimates once a stage with one has ended: the download ending in
+        # a few seconds says nothing of how long training takes.
+        timed = any(estimate for estimate, _ in self.ended_stages)
+        seconds = (self.clock() - self.started) * work_left / done if done and timed else work_left / self.workers
         return in_words(seconds) if seconds else None

@@ -22,7 +22,9 @@ from scipy import stats
 from fashion_pipeline import cli, files, runs
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import all_experiments, load_params
+from fashion_pipeline.judging.results import training_cpus
 from fashion_pipeline.tools.demo import make_project, project_env
+from fashion_pipeline.tracking.mlflow_runs import cpu_name
 
 # Compared per run: its final validation loss and accuracy (for Parts A and B the validation set
 # is the test set; for the optimizer runs, the held-out split).
@@ -110,11 +112,15 @@ def verify(root, params, results_dir):
             raise StageError(f"verify: the sample did not train (grid runner exit {result.returncode}, its reason above)")
         verdicts = []
         seed = params["verify"]["seed"]
+        # Another CPU kind's rounding is where a history parts first: the committed run's is said.
+        trained_on = training_cpus(results_dir)
         for stage, folder in stages.items():
             trained = project / "results" / runs.seed_folder(seed) / folder
             new = files.read_json(trained / "train.json")
             committed = committed_values(results_dir, folder, params["seeds"])
-            print(f"verify: {stage}: {parting_words(trained, Path(results_dir) / runs.seed_folder(seed) / folder)}")
+            kind = trained_on.get(f"{runs.seed_folder(seed)}/{folder}")
+            where = f" (the committed run was trained on {kind}; this machine: {cpu_name()})" if kind else ""
+            print(f"verify: {stage}: {parting_words(trained, Path(results_dir) / runs.seed_folder(seed) / folder)}{where}")
             for measure in MEASURES:
                 inside, words = judge(float(new[measure]), committed[measure], seed, params["verify"]["level"])
                 verdicts.append(inside)
