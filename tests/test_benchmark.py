@@ -50,16 +50,17 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
     assert set(figures["compiled_epochs"]) == {"keras_softmax"}
     for timed in figures["compiled_epochs"].values():
         assert ratio_of_rounded(timed["over_roofline"], timed["seconds_per_epoch"], timed["roofline_seconds_per_epoch"])
-        assert timed["elementwise_seconds_per_epoch"] > 0
+        assert timed["elementwise_seconds_per_epoch"] >= 0  # 300 images: it may round to 0
     # keras_4l on scaled and raw pixels, epoch by epoch in turn: a ratio of the two timings, and
     # the subnormal floats each leaves (none, where TensorFlow flushes them to zero).
     pixels = figures["pixel_scale"]
     assert ratio_of_rounded(pixels["raw_over_scaled"], pixels["raw"]["seconds_per_epoch"],
                             pixels["scaled"]["seconds_per_epoch"])
+    # TensorFlow's CPU kernels flush subnormals to zero (as they do on x86-64): no compiled step
+    # leaves one in the weights, Adam's state or the activations.
+    assert pixels["flushes_subnormals"]
     for scale in ("scaled", "raw"):
-        assert pixels[scale]["subnormal_state"] >= 0 and pixels[scale]["subnormal_activations"] >= 0
-        if pixels["flushes_subnormals"]:
-            assert pixels[scale]["subnormal_state"] == pixels[scale]["subnormal_activations"] == 0
+        assert pixels[scale]["subnormal_state"] == pixels[scale]["subnormal_activations"] == 0
     # No stage-times table in a fresh project: the full grid's minutes are unknown, not zero.
     assert figures["full_grid_minutes"] is None
     grid = figures["grid"]
@@ -81,8 +82,9 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
         # The roofline is its parts times the epochs, to the file's four decimals.
         assert roofline["roofline_seconds"] == pytest.approx(
             roofline["epochs"] * sum(roofline["seconds_per_epoch"].values()), abs=5e-4)
-        # The rest of a step, timed beside the roofline, lowers the ratio it is counted in.
-        assert roofline["elementwise_seconds_per_epoch"] > 0
+        # The rest of a step, timed beside the roofline (at 300 images it may round to 0), lowers
+        # the ratio it is counted in.
+        assert roofline["elementwise_seconds_per_epoch"] >= 0
         for way in ("sequential", "runner"):
             assert rates[f"{way}_over_roofline_and_elementwise"] <= rates[f"{way}_over_roofline"]
             assert rates[f"{way}_samples_per_second"] > 0 and 0 <= rates[f"{way}_share_of_bound"] < 1

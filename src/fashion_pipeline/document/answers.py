@@ -47,8 +47,8 @@ def how_sure(found, margin_name, difference=True, margin=None):
     mean, low, high, half = scaled(found, margin_name)
     places = 0 if margin_name == "epochs" else decimals(half)  # epochs are counted whole
     bounds = [bound * SCALES.get(margin_name, 1.0) for bound in ((margin, -margin) if margin else ())]
-    while places < 6 and any(round(end, places) == round(bound, places) != end for end in (low, high)
-                             for bound in bounds):
+    while (margin_name != "epochs" and places < 6
+           and any(round(end, places) == round(bound, places) and end != bound for end in (low, high) for bound in bounds)):
         places += 1
     if found.count < 2:
         return mean, places, "(one seed, no interval)"

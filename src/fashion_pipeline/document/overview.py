@@ -115,7 +115,7 @@ def how_to_read(method):
     return "\n".join([
         f"- **Runs.** Done: {method.runs_done}. {versions}; git commit `{mlflow_runs.git_commit()}`; "
         f"{platform.machine()}, Python {platform.python_version()}. The setup section below gives every setting.",
-        f"- **Machines.** {cpu_words(method.training_cpus)}",
+        f"- **Machines.** {machines_words(method.cpu_counts)}",
         "- **An interval** is where the mean over seeds lies, at the stated level. For a final test loss or accuracy of "
         "Parts A and B, whose runs keep their predictions image by image, it covers two sources of noise: the seeds, "
         "and the draw of the 10,000 test images, which is the same for every seed; more seeds shrink only the first. "
@@ -142,14 +142,14 @@ def how_to_read(method):
     ])
 
 
-def cpu_words(counts):
+def machines_words(counts):
     """Where the runs were trained, from results/training_cpus.csv (the git history)."""
     known = {kind: count for kind, count in counts.items() if kind}
     if not known:
         return "The CPU each run was trained on is not recorded here."
     where = " and ".join(f"{count} runs on {kind}" for kind, count in sorted(known.items(), key=lambda item: -item[1]))
     unknown = f"; {counts['']} not recorded" if counts.get("") else ""
-    return (f"Trained on x86-64 machines of {len(known)} CPU kind{'s' * (len(known) > 1)}: {where}"
+    return (f"Trained on {len(known)} CPU kind{'s' * (len(known) > 1)}: {where}"
             f"{unknown} (`results/training_cpus.csv`, read from the git history). Another CPU kind rounds float "
             "sums differently, so under each question's verdicts the report says which comparisons set runs of the "
             "two kinds against each other, and in which seeds.")

@@ -9,6 +9,7 @@ import pandas as pd
 
 from fashion_pipeline.document import answers
 from fashion_pipeline.document.markdown import anchor
+from fashion_pipeline.judging.tables import listed_seeds, plural
 
 
 def open_question(report, question, claim_figures=True):
@@ -29,21 +30,27 @@ def verdict_block(report, question):
 
 
 def cpu_sentence(findings):
-    """Which comparisons of a question set runs trained on two CPU kinds against each other."""
+    """Which comparisons of a question set runs trained on two CPU kinds against each other, and
+    which read a run whose kind is not recorded."""
     compared = [finding for finding in findings if finding.claim.second is not None]
-    mixed = [finding for finding in compared if finding.mixed_cpu_seeds]
     if not any(finding.cpus for finding in findings):
         return "The CPU each run was trained on is not recorded for these runs."
     if not compared:
         return "Each claim here reads one run."
-    if not mixed:
-        return ("In every seed, the two runs of each comparison here were trained on one CPU kind "
-                "(`results/training_cpus.csv`).")
-    listed_mixed = "; ".join(f"{finding.claim.statement} (seed{'s' * (len(finding.mixed_cpu_seeds) > 1)} "
-                             f"{', '.join(map(str, finding.mixed_cpu_seeds))})" for finding in mixed)
-    return (f"Runs trained on two CPU kinds, which round differently, are compared in some seeds: {listed_mixed}. "
-            "That seed's difference then carries the CPUs' rounding as well; the pairing of seeds stays. Every other "
-            "comparison here set runs of one kind against each other in each seed (`results/training_cpus.csv`).")
+    mixed = [finding for finding in compared if finding.mixed_cpu_seeds]
+    unrecorded = [finding for finding in compared if finding.unrecorded_cpu_seeds]
+    sentence = ("In every seed, the two runs of each comparison here were trained on one CPU kind"
+                if not mixed else
+                "Runs trained on two CPU kinds, which round differently, are compared in some seeds: "
+                + "; ".join(f"{finding.claim.statement} (seed{plural(finding.mixed_cpu_seeds)} "
+                            f"{listed_seeds(finding.mixed_cpu_seeds)})" for finding in mixed)
+                + ". That seed's difference then carries the CPUs' rounding as well; the pairing of seeds stays. "
+                "Every other comparison here set runs of one kind against each other in each seed")
+    if unrecorded:
+        sentence += (". A run's CPU kind is not recorded for " + "; ".join(
+            f"{finding.claim.statement} (seed{plural(finding.unrecorded_cpu_seeds)} "
+            f"{listed_seeds(finding.unrecorded_cpu_seeds)})" for finding in unrecorded))
+    return sentence + " (`results/training_cpus.csv`)."
 
 
 def part_a(report, questions, shown, near_zero_weight):

@@ -129,6 +129,7 @@ class Finding:
     target: float | None = None  # the params.yaml value the measure reads (claim.target), if any
     cpus: tuple = ()  # the CPU kinds its runs were trained on (results.cpu_kinds)
     mixed_cpu_seeds: tuple = ()  # the seeds whose two runs were trained on different kinds
+    unrecorded_cpu_seeds: tuple = ()  # the seeds where a run's CPU kind is not recorded
 
     @property
     def measure_words(self):
@@ -159,6 +160,8 @@ def judge_all(experiments, optimizer_runs, params, claims=CLAIMS, labels=None, o
         target = params_value(params, claim.target) if claim.target else None
         margin = settings["margins"][claim.margin]
         found = measured(first, second, claim.measure, settings["confidence"], target) if ran else None
+        # A measure a run cannot give (an epoch it never reached) leaves the claim not run.
+        found = found if found is None or np.isfinite(found.mean) else None
         p_value = statistics.p_value(found, claim.direction, margin) if found else 1.0
         rows.append([claim, tuple(names), tuple(words), found, margin, p_value, target, results.cpu_kinds(first, second)])
     family = [index for index, row in enumerate(rows) if row[0].name in primary and row[3] is not None]

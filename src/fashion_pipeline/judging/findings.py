@@ -60,7 +60,7 @@ class Method:
     margins: dict
     confidence: float
     primary_count: int
-    training_cpus: dict  # CPU kind -> how many of the runs were trained on it ("" where not recorded)
+    cpu_counts: dict  # CPU kind -> how many of the runs were trained on it ("" where not recorded)
 
 
 @dataclasses.dataclass(frozen=True)

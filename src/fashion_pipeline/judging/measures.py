@@ -27,6 +27,13 @@ def epochs_to(run, target):
     return float(reached.iloc[0]) if len(reached) else float(run.history["epoch"].iloc[-1] + 1)
 
 
+def fall_after(history, epoch):
+    """How far the validation loss falls from epoch `epoch` to the last; NaN (the claim has not
+    run) for a run that never reached that epoch, as a short demo's."""
+    at = history.loc[history["epoch"] == epoch, "val_loss"]
+    return float(at.iloc[0] - history["val_loss"].iloc[-1]) if len(at) and epoch < history["epoch"].iloc[-1] else np.nan
+
+
 # Measures computed from a run rather than read from its metrics.
 DERIVED = {
     "gap_loss": lambda run: run.value("val_loss") - run.value("train_loss"),
@@ -43,9 +50,7 @@ DERIVED = {
 # Measures that read a value of params.yaml (the claim's `target`) as well as the run.
 DERIVED_WITH_TARGET = {
     "epochs_to_target": epochs_to,
-    # `target`: the epoch from which the fall is counted (a shorter run's last, at the most).
-    "val_loss_fall_after": lambda run, epoch: float(run.history["val_loss"].iloc[min(epoch, len(run.history)) - 1]
-                                                    - run.history["val_loss"].iloc[-1]),
+    "val_loss_fall_after": lambda run, epoch: fall_after(run.history, epoch),
     # `target`: how many first epochs (optimizers.early_epochs).
     "first_step_length": lambda run, epochs: float(run.history["update_norm"].iloc[:epochs].mean()),
 }

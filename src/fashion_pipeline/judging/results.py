@@ -42,7 +42,7 @@ class Run:
         return self.metrics[key] if key in self.metrics else self.train[key]
 
 
-def training_cpus(results_dir):
+def cpu_by_folder(results_dir):
     """run folder (relative to `results_dir`) -> the CPU kind it was trained on, from the table
     tools/training_cpus.py writes from the git history; {} where there is none (a new project)."""
     path = Path(results_dir) / CPU_TABLE
@@ -66,7 +66,7 @@ def _read(folder, name, seed, extras, cpu=""):
 
 def _load(results_dir, names, seeds, subfolder, extras):
     loaded = {}
-    cpus = training_cpus(results_dir)
+    cpus = cpu_by_folder(results_dir)
     for name in names:
         folders = {seed: Path(runs.seed_folder(seed)) / subfolder / name for seed in seeds}
         found = {seed: _read(Path(results_dir) / folder, name, seed, extras, cpus.get(folder.as_posix(), ""))
@@ -91,10 +91,12 @@ def load_holdout_runs(results_dir, names, seeds):
 
 
 def cpu_kinds(first, second):
-    """The CPU kinds recorded for two pools of runs compared ({seed: Run}; the second may be
-    None), and the seeds whose two runs were trained on different kinds."""
-    pools = [pool for pool in (first, second) if pool]
-    kinds = tuple(sorted({run.cpu for pool in pools for run in pool.values() if run.cpu}))
-    mixed = tuple(sorted(seed for seed in set(first or {}) & set(second or {})
-                         if first[seed].cpu and second[seed].cpu and first[seed].cpu != second[seed].cpu))
-    return kinds, mixed
+    """The CPU kinds recorded for the runs a claim reads ({seed: Run} each; the second None for
+    one run), over the seeds it judges; the seeds whose two runs were trained on different kinds;
+    and the seeds where a run's kind is not recorded (a run trained after the table was written)."""
+    seeds = sorted(set(first or {}) & set(second)) if second is not None else sorted(first or {})
+    pairs = {seed: [pool[seed].cpu for pool in (first, second) if pool is not None] for seed in seeds}
+    kinds = tuple(sorted({cpu for cpus in pairs.values() for cpu in cpus if cpu}))
+    mixed = tuple(seed for seed, cpus in pairs.items() if all(cpus) and len(set(cpus)) > 1)
+    unrecorded = tuple(seed for seed, cpus in pairs.items() if not all(cpus))
+    return kinds, mixed, unrecorded

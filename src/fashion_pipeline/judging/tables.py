@@ -27,19 +27,32 @@ def verdict_table(findings):
             "p": f"{finding.p_value:.2g}" if found else "",
             "verdict": finding.verdict.value,
             "seeds needed": finding.seeds_needed.text() if finding.seeds_needed else "",
-            "training CPUs": cpu_words(finding)})
+            "training CPUs": finding_cpu_words(finding)})
     return pd.DataFrame(rows)
 
 
-def cpu_words(finding):
-    """Whether the two runs a claim compares were trained on one CPU kind, seed by seed: another
-    kind rounds differently, so a difference between kinds carries that too."""
+def finding_cpu_words(finding):
+    """The CPU kinds a claim's runs were trained on and, for a comparison, whether its two runs
+    were trained on one kind seed by seed: another kind rounds differently."""
     if not finding.cpus:
         return "not recorded"
+    words = " and ".join(finding.cpus)
+    if finding.unrecorded_cpu_seeds:
+        words += f"; not recorded in seed{plural(finding.unrecorded_cpu_seeds)} {listed_seeds(finding.unrecorded_cpu_seeds)}"
+    if finding.claim.second is None:
+        return words
     if finding.mixed_cpu_seeds:
-        seeds = ", ".join(map(str, finding.mixed_cpu_seeds))
-        return f"{' and '.join(finding.cpus)}; the two runs on different kinds in seed{'s' * (len(finding.mixed_cpu_seeds) > 1)} {seeds}"
-    return f"{' and '.join(finding.cpus)}; the two runs on one kind in every seed"
+        return (f"{words}; the two runs on different kinds in seed{plural(finding.mixed_cpu_seeds)} "
+                f"{listed_seeds(finding.mixed_cpu_seeds)}")
+    return f"{words}; the two runs on one kind in every seed recorded"
+
+
+def plural(seeds):
+    return "s" * (len(seeds) > 1)
+
+
+def listed_seeds(seeds):
+    return ", ".join(map(str, seeds))
 
 
 def verdict_page_table(findings):

@@ -124,8 +124,10 @@ def elementwise_step(sizes, rows, data_rows):
         gradient = (probabilities - labels) / rows
         bias_gradients = [tf.reduce_sum(gradient, 0)] + [tf.reduce_sum(tf.where(layer > 0, layer, 0.0), 0)
                                                          for layer in hidden]
+        # One element of the batch keeps its gather in the loop; a sum over a full batch would be
+        # work no step does.
         return carry + 1e-30 * (loss + hits + tf.add_n([tf.reduce_sum(part) for part in bias_gradients])
-                                + tf.reduce_sum(features))
+                                + features[0, 0])
 
     return step
 

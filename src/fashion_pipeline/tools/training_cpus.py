@@ -5,7 +5,7 @@ states it (each machine through its last commit, the newest through HEAD). Anoth
 float sums differently, so the report says whether the two arms of a comparison ran on one kind.
 
 `python -m fashion_pipeline.tools.training_cpus` writes results/training_cpus.csv, which the report
-reads; tests/test_training_cpus.py holds the committed file to the history."""
+reads; tests/test_registration.py holds the committed file to the history."""
 
 import csv
 import subprocess
@@ -29,11 +29,16 @@ def run_folders(results):
 def numbers_commit(root, folder):
     """The last commit that changed what training wrote (its history and final metrics): an
     evaluation may have run later, elsewhere, and run.json records where and how long only."""
-    return git(root, "log", "-1", "--format=%h", "--", *(f"{folder}/{name}" for name in TRAINED)).strip()
+    return git(root, "log", "-1", "--format=%H", "--", *(f"{folder}/{name}" for name in TRAINED)).strip()
 
 
 def is_ancestor(root, commit, of):
-    return subprocess.run(["git", "merge-base", "--is-ancestor", commit, of], cwd=root).returncode == 0
+    """Whether `commit` is `of` or lies before it; a commit git does not know is an error."""
+    result = subprocess.run(["git", "merge-base", "--is-ancestor", commit, of], cwd=root, capture_output=True, text=True)
+    if result.returncode not in (0, 1):
+        raise ValueError(f"report.training_machines: git cannot place {commit} against {of!r} "
+                         f"({result.stderr.strip() or 'no message'}); a machine's `through` must be a commit of this history")
+    return result.returncode == 0
 
 
 def machine_of(root, commit, machines):

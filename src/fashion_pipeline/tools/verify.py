@@ -22,7 +22,7 @@ from scipy import stats
 from fashion_pipeline import cli, files, runs
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import all_experiments, load_params
-from fashion_pipeline.judging.results import training_cpus
+from fashion_pipeline.judging.results import cpu_by_folder
 from fashion_pipeline.tools.demo import make_project, project_env
 from fashion_pipeline.tracking.mlflow_runs import cpu_name
 
@@ -113,7 +113,7 @@ def verify(root, params, results_dir):
         verdicts = []
         seed = params["verify"]["seed"]
         # Another CPU kind's rounding is where a history parts first: the committed run's is said.
-        trained_on = training_cpus(results_dir)
+        trained_on = cpu_by_folder(results_dir)
         for stage, folder in stages.items():
             trained = project / "results" / runs.seed_folder(seed) / folder
             new = files.read_json(trained / "train.json")
