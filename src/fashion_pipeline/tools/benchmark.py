@@ -35,6 +35,11 @@ from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
 from fashion_pipeline.tools.grid_bench import grid_benchmark, slice_stages
 from fashion_pipeline.tools.server_bench import server_results
 
+# The bench makes many EpochPrograms, each with its own compiled epoch, on purpose: TensorFlow's
+# warning that so many functions were traced says nothing here.
+if not os.environ.get("FASHION_PIPELINE_VERBOSE"):
+    tf.get_logger().setLevel("ERROR")
+
 
 def seconds(work):
     started = time.perf_counter()
