@@ -76,15 +76,11 @@ def test_a_claim_is_blind_to_the_seeds_whose_results_came_after_it(tmp_path, pro
     assert registration.blind_seeds(tmp_path, params) == {claim: [42, 43]}
 
 
-def test_the_committed_training_cpus_are_what_the_history_shows():
+def test_the_committed_training_cpus_are_what_the_history_shows(tmp_path):
     params = load_params(ROOT / "params.yaml")
     committed = (ROOT / training_cpus.TABLE).read_text().splitlines()
-    written = ROOT / "results" / "training_cpus.csv.check"
-    try:
-        training_cpus.write(training_cpus.training_cpus(ROOT, params), written)
-        assert committed == written.read_text().splitlines()
-    finally:
-        written.unlink(missing_ok=True)
+    training_cpus.write(training_cpus.training_cpus(ROOT, params), tmp_path / "training_cpus.csv")
+    assert committed == (tmp_path / "training_cpus.csv").read_text().splitlines()
     trained = subprocess.run(["git", "ls-files", "results/seed_*/**/train.json"], cwd=ROOT, capture_output=True,
                              text=True, check=True).stdout.split()
     assert len(committed) - 1 == len(trained)

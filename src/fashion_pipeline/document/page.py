@@ -3,7 +3,8 @@ a Jinja2 template sets it in a page with its style sheet, one file that opens of
 rules over markdown-it's tokens give the page what plain Markdown lacks: headings take the
 GitHub anchor the contents link to, a table takes the id of the anchor written before it, a
 figure (an image paragraph and its italic caption) becomes <figure> with the PNG embedded,
-verdict words in a cell take their colour, an interval in a cell never breaks inside, and the indented block of equations is set as such."""
+verdict words in a cell take their colour, an interval in a cell never breaks inside, and the
+indented block of equations is set as such."""
 
 import base64
 import html
@@ -53,7 +54,7 @@ def to_html(markdown, title, base_dir):
     parser.add_render_rule("image", _embedded_image)
     parser.add_render_rule("code_block", _equations)
     tokens = parser.parse(markdown)
-    for rule in (_heading_ids, _table_ids, _figures, _verdict_cells):
+    for rule in (_heading_ids, _table_ids, _figures, _table_cells):
         tokens = rule(tokens)
     body = parser.renderer.render(tokens, parser.options, {"base_dir": Path(base_dir)})
     return TEMPLATE.render(title=title, style=STYLE, body=body)
@@ -129,7 +130,7 @@ def verdict_cell(text):
 INTERVAL = re.compile(r"\[([^\[\],\s]+), ([^\[\],\s]+)\]")
 
 
-def _verdict_cells(tokens):
+def _table_cells(tokens):
     inside_cell = header = False
     for token in tokens:
         if token.type in ("td_open", "td_close", "th_open", "th_close"):

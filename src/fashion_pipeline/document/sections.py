@@ -9,7 +9,7 @@ import pandas as pd
 
 from fashion_pipeline.document import answers
 from fashion_pipeline.document.markdown import anchor
-from fashion_pipeline.judging.tables import listed_seeds, plural
+from fashion_pipeline.judging.tables import seed_list
 
 
 def open_question(report, question, claim_figures=True):
@@ -42,14 +42,13 @@ def cpu_sentence(findings):
     sentence = ("In every seed, the two runs of each comparison here were trained on one CPU kind"
                 if not mixed else
                 "Runs trained on two CPU kinds, which round differently, are compared in some seeds: "
-                + "; ".join(f"{finding.claim.statement} (seed{plural(finding.mixed_cpu_seeds)} "
-                            f"{listed_seeds(finding.mixed_cpu_seeds)})" for finding in mixed)
+                + "; ".join(f"{finding.claim.statement} ({seed_list(finding.mixed_cpu_seeds)})" for finding in mixed)
                 + ". That seed's difference then carries the CPUs' rounding as well; the pairing of seeds stays. "
                 "Every other comparison here set runs of one kind against each other in each seed")
     if unrecorded:
-        sentence += (". A run's CPU kind is not recorded for " + "; ".join(
-            f"{finding.claim.statement} (seed{plural(finding.unrecorded_cpu_seeds)} "
-            f"{listed_seeds(finding.unrecorded_cpu_seeds)})" for finding in unrecorded))
+        sentence += (". A run's CPU kind is not recorded for "
+                     + "; ".join(f"{finding.claim.statement} ({seed_list(finding.unrecorded_cpu_seeds)})"
+                                 for finding in unrecorded))
     return sentence + " (`results/training_cpus.csv`)."
 
 

@@ -3,6 +3,7 @@
 page gets a small frozen dataclass holding its findings and its tables, so a section of the page
 is handed only what it shows and computes nothing."""
 
+import collections
 import dataclasses
 
 import pandas as pd
@@ -180,11 +181,8 @@ def method(inputs):
 
 
 def cpu_counts(inputs):
-    counts = {}
-    for pool in (inputs.experiments, inputs.optimizer_runs, inputs.holdout_runs):
-        for run in (run for runs in pool.values() for run in runs.values()):
-            counts[run.cpu] = counts.get(run.cpu, 0) + 1
-    return counts
+    return dict(collections.Counter(run.cpu for pool in (inputs.experiments, inputs.optimizer_runs, inputs.holdout_runs)
+                                    for runs in pool.values() for run in runs.values()))
 
 
 def best_model(inputs, measured):

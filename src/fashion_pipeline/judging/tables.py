@@ -38,21 +38,17 @@ def finding_cpu_words(finding):
         return "not recorded"
     words = " and ".join(finding.cpus)
     if finding.unrecorded_cpu_seeds:
-        words += f"; not recorded in seed{plural(finding.unrecorded_cpu_seeds)} {listed_seeds(finding.unrecorded_cpu_seeds)}"
+        words += f"; not recorded in {seed_list(finding.unrecorded_cpu_seeds)}"
     if finding.claim.second is None:
         return words
     if finding.mixed_cpu_seeds:
-        return (f"{words}; the two runs on different kinds in seed{plural(finding.mixed_cpu_seeds)} "
-                f"{listed_seeds(finding.mixed_cpu_seeds)}")
+        return f"{words}; the two runs on different kinds in {seed_list(finding.mixed_cpu_seeds)}"
     return f"{words}; the two runs on one kind in every seed recorded"
 
 
-def plural(seeds):
-    return "s" * (len(seeds) > 1)
-
-
-def listed_seeds(seeds):
-    return ", ".join(map(str, seeds))
+def seed_list(seeds):
+    """"seed 45", "seeds 45, 46"."""
+    return f"seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}"
 
 
 def verdict_page_table(findings):

@@ -33,6 +33,7 @@ from fashion_pipeline.params import load_params
 from fashion_pipeline.tools.fit_paths import compare_paths, compiled_epoch, pixel_scale
 from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
 from fashion_pipeline.tools.grid_bench import grid_benchmark, slice_stages
+from fashion_pipeline.tools.roofline import stage_roofline
 from fashion_pipeline.tools.server_bench import server_results
 
 # The bench makes many EpochPrograms, each with its own compiled epoch, on purpose: TensorFlow's
@@ -109,11 +110,17 @@ def training_data(params, prepared_dir, scale=None):
                               params["training"]["train_eval_images"])
 
 
-def run_benchmark(params, train, sets, raw, stage_times_path):
-    # The pipeline's conditions: its thread count, seeded, TensorFlow op determinism on, the
-    # training subset and the validation set measured after every epoch.
-    frame.use_threads(params["training"]["threads"])
-    frame.seed_everything(params["seeds"][0])
+def slice_rooflines(params, train, sets):
+    """Each `bench.slice` stage's roofline (roofline.py), measured once for the run: the grid
+    sets the stages' times against them, and the compiled epochs against the Keras ones'."""
+    experiments = {**params["experiments"]["lowlevel"], **params["experiments"]["keras"]}
+    measured_counts = [len(features) for features, _ in sets.values()]
+    return {address: stage_roofline(experiments[run.name], run.kind, len(train[0]), measured_counts,
+                                    experiments[run.name]["epochs"])
+            for address, run in ((address, runs.run_of(address)) for address in params["bench"]["slice"])}
+
+
+def run_benchmark(params, train, sets, raw, rooflines, stage_times_path):
     train_x = train[0]
     experiments = {**params["experiments"]["lowlevel"], **params["experiments"]["keras"]}
     results = {"machine": f"{platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'default'} threads",
@@ -130,9 +137,9 @@ def run_benchmark(params, train, sets, raw, stage_times_path):
     results["fit_paths"] = {name: compare_paths(experiments[name], train, sets) for name in ("keras_5l", "keras_2l")}
     results["keras_speedup_vs_default_fit"] = results["fit_paths"]["keras_5l"]["project_epoch"]["speedup_vs_default_fit"]
     results["pixel_scale"] = pixel_scale(experiments["keras_4l"], {"scaled": (train, sets), "raw": raw})
-    keras_slice = [runs.run_of(address).name for address in params["bench"]["slice"]
-                   if runs.run_of(address).kind == "keras"]
-    results["compiled_epochs"] = {name: compiled_epoch(experiments[name], train, sets) for name in keras_slice}
+    results["compiled_epochs"] = {run.name: compiled_epoch(experiments[run.name], train, sets, rooflines[address])
+                                  for address, run in ((address, runs.run_of(address)) for address in rooflines)
+                                  if run.kind == "keras"}
 
     epochs = spec["epochs"]
     logging = mlflow_seconds(epochs, len(network.history_columns(sets)))
@@ -170,13 +177,18 @@ def main():
     params = load_params(arguments.params)
     if not arguments.no_grid:
         slice_stages(params)
+    # The pipeline's conditions: its thread count, seeded, TensorFlow op determinism on, the
+    # training subset and the validation set measured after every epoch.
+    frame.use_threads(params["training"]["threads"])
+    frame.seed_everything(params["seeds"][0])
     train, sets = training_data(params, arguments.prepared)
-    results = run_benchmark(params, train, sets, training_data(params, arguments.prepared, scale=False),
+    rooflines = slice_rooflines(params, train, sets)
+    results = run_benchmark(params, train, sets, training_data(params, arguments.prepared, scale=False), rooflines,
                             arguments.stage_times)
     if not arguments.no_grid:
         with tempfile.TemporaryDirectory(prefix="bench-") as workspace:
             results["grid"] = grid_benchmark(Path.cwd(), params, results["matmul_gflops"], workspace, len(train[0]),
-                                             [len(features) for features, _ in sets.values()])
+                                             rooflines)
     show(results)
     files.write_json(arguments.out, rounded(results))
 

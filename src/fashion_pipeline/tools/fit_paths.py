@@ -10,7 +10,7 @@ the same epochs, each path's weights are set against the project's: equal to the
 by how much they moved.
 
 `compiled_epoch` times the project's compiled epoch alone, in this process, against the stage's
-roofline (roofline.py): a stage's own ratio adds what it does between epochs (the measurement's
+roofline (roofline.py, measured once for the bench): a stage's own ratio adds what it does between epochs (the measurement's
 host side, the history row, MLflow, the checkpoint), which weighs most where an epoch is short.
 
 `pixel_scale` times the project's compiled epoch on scaled and on raw pixels, the same model
@@ -28,7 +28,6 @@ import tensorflow as tf
 
 from fashion_pipeline.keras.training import EpochProgram, compile_model, epoch_batches
 from fashion_pipeline.models import build_model
-from fashion_pipeline.tools.roofline import stage_roofline
 
 FIT_STEPS = (32, 256)
 
@@ -150,16 +149,14 @@ def pixel_scale(spec, data_by_scale, seed=0, epochs=4):
     return results
 
 
-def compiled_epoch(spec, train, sets, seed=0, epochs=3):
+def compiled_epoch(spec, train, sets, roofline, seed=0, epochs=3):
     """The project's compiled epoch of a Keras experiment (the best after the first, with its
-    measurement of every set) against the experiment's roofline per epoch, and the rest of a step
-    beside it."""
+    measurement of every set) against its stage's `roofline` (roofline.stage_roofline) per epoch,
+    and the rest of a step beside it."""
     keras.utils.set_random_seed(seed)
     model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"])
     timings = time_epochs({"project": EpochProgram(model, spec["learning_rate"], train, sets, spec["batch_size"],
                                                    seed)}, epochs)
-    roofline = stage_roofline(spec, "keras", len(train[0]), [len(features) for features, _ in sets.values()], 1)
-    seconds = min(timings["project"][1:])
-    return {"seconds_per_epoch": seconds, "roofline_seconds_per_epoch": roofline["roofline_seconds"],
-            "elementwise_seconds_per_epoch": roofline["elementwise_seconds_per_epoch"],
-            "over_roofline": seconds / roofline["roofline_seconds"]}
+    seconds, per_epoch = min(timings["project"][1:]), roofline["roofline_seconds"] / roofline["epochs"]
+    return {"seconds_per_epoch": seconds, "roofline_seconds_per_epoch": per_epoch,
+            "elementwise_seconds_per_epoch": roofline["elementwise_seconds_per_epoch"], "over_roofline": seconds / per_epoch}

@@ -23,7 +23,6 @@ from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import all_experiments
 from fashion_pipeline.tools.demo import demo_params, make_project, project_env
 from fashion_pipeline.tools.grid import LOG_DIR
-from fashion_pipeline.tools.roofline import stage_roofline
 from fashion_pipeline.tools.serving_bench import serving_results
 from fashion_pipeline.tools.stage_breakdown import breakdown
 from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
@@ -94,12 +93,11 @@ def train_seconds(project, address):
     return files.read_json(Path(project) / runs.run_of(address).results_dir / "run.json")["train_seconds"]
 
 
-def grid_benchmark(root, params, gflops, workspace, train_count, measured_counts):
+def grid_benchmark(root, params, gflops, workspace, train_count, rooflines):
     """The runner against sequential `dvc repro`, on the subset grid and on the full-size slice,
-    and each slice stage's time both ways against its roofline (roofline.py, measured here, for
-    `train_count` training images and `measured_counts` images measured an epoch) and against its
-    FLOP bound at `gflops`, the matrix-product rate measured in the same run at the stages' thread
-    count."""
+    and each slice stage's time both ways against its roofline (`rooflines`, by address, measured
+    in the same run for `train_count` training images) and against its FLOP bound at `gflops`, the
+    matrix-product rate measured in the same run at the stages' thread count."""
     targets = slice_stages(params)
     results = {"grid_workers": max(1, (os.cpu_count() or 1) // params["training"]["threads"])}
     for label, grid_params, grid_targets in (("subset", demo_params(params), []), ("slice", params, targets)):
@@ -123,7 +121,7 @@ def grid_benchmark(root, params, gflops, workspace, train_count, measured_counts
         run = runs.run_of(address)
         spec = experiments[run.name]
         bound = flop_bound_samples_per_second(spec["hidden_units"], gflops)
-        roofline = stage_roofline(spec, run.kind, train_count, measured_counts, spec["epochs"])
+        roofline = rooflines[address]
         rates = {"flop_bound_samples_per_second": bound, "roofline": roofline}
         for way, project in (("sequential", sequential), ("runner", runner)):
             seconds = train_seconds(project, address)

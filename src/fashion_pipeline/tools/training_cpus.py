@@ -7,6 +7,7 @@ float sums differently, so the report says whether the two arms of a comparison 
 `python -m fashion_pipeline.tools.training_cpus` writes results/training_cpus.csv, which the report
 reads; tests/test_registration.py holds the committed file to the history."""
 
+import collections
 import csv
 import subprocess
 from pathlib import Path
@@ -71,9 +72,8 @@ def write(rows, path):
 def main():
     rows = training_cpus(Path.cwd(), load_params())
     write(rows, TABLE)
-    kinds = sorted({row["cpu"] for row in rows})
-    print(f"{TABLE}: {len(rows)} runs, " + ", ".join(f"{sum(row['cpu'] == kind for row in rows)} on {kind}"
-                                                   for kind in kinds))
+    counts = collections.Counter(row["cpu"] for row in rows)
+    print(f"{TABLE}: {len(rows)} runs, " + ", ".join(f"{count} on {kind}" for kind, count in sorted(counts.items())))
 
 
 if __name__ == "__main__":
