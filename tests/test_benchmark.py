@@ -68,9 +68,11 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
     assert figures["full_grid_minutes"] is None
     grid = figures["grid"]
     for label in ("subset", "slice"):
-        assert grid[f"{label}_sequential_seconds"] > 0 and grid[f"{label}_runner_seconds"] > 0
+        assert min(grid[f"{label}_{way}_seconds"] for way in ("sequential", "cold_runner", "runner")) > 0
         assert grid[f"{label}_runner_speedup"] == pytest.approx(
             grid[f"{label}_sequential_seconds"] / grid[f"{label}_runner_seconds"], rel=1e-3)
+        assert grid[f"{label}_warm_speedup"] == pytest.approx(
+            grid[f"{label}_cold_runner_seconds"] / grid[f"{label}_runner_seconds"], rel=1e-3)
         # The runner's own work is a part of its time, and it recorded each stage it ran.
         own_work = grid[f"{label}_runner_own_work"]
         assert own_work["recording"] > 0 and own_work["planning"] > 0
@@ -92,9 +94,21 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
             assert rates[f"{way}_over_roofline"] == pytest.approx(
                 rates[f"{way}_train_seconds"] / roofline["roofline_seconds"], rel=0.05)
     # A Keras stage's breakdown; test_a_stages_breakdown_... checks a Part A one's.
-    assert set(grid["breakdown"]) == set(SLICE)
-    for timed in grid["breakdown"].values():
-        check_breakdown(timed, kind="keras", decimals=4)
+    # Each as its own process, and forked warm as the runner starts it.
+    assert set(grid["breakdown"]) == set(grid["breakdown_warm"]) == set(SLICE)
+    for address in SLICE:
+        check_breakdown(grid["breakdown"][address], kind="keras", decimals=4)
+        check_breakdown(grid["breakdown_warm"][address], kind="keras", decimals=4, warm=True)
+    # The keras stage's evaluation, whole, as its own process and forked warm; no committed grid
+    # in a fresh project to estimate an overhead of.
+    evaluation = grid["evaluation"]
+    assert set(evaluation["stages"]) == {"evaluate_keras@keras_softmax-42"}
+    for way in ("cold", "warm"):
+        timed = evaluation["stages"]["evaluate_keras@keras_softmax-42"]
+        assert 0 < timed[f"{way}_evaluate_seconds"] < timed[f"{way}_seconds"]
+        assert evaluation[f"{way}_outside_seconds"] == pytest.approx(
+            timed[f"{way}_seconds"] - timed[f"{way}_evaluate_seconds"], abs=1e-3)
+    assert grid["grid_overhead"] is None
     assert 0 < figures["mlflow_overhead_fraction"] < 1
     # The team server's latency at each number of writers, every request of every writer timed.
     assert set(figures["team_server"]) == {"1_writers", "3_writers"}
@@ -141,7 +155,57 @@ def test_a_roofline_is_its_parts_times_the_epochs_and_masks_only_where_there_is_
     assert parts["products"] > 0 and parts["optimizer"] > 0 and parts["measurement"] > 0
 
 
-def check_breakdown(timed, kind, decimals):
+def test_part_as_compiled_epoch_alone_and_under_xla_are_set_against_its_roofline(project_params):
+    import numpy as np
+
+    from fashion_pipeline.params import all_experiments
+    from fashion_pipeline.tools.benchmark import lowlevel_compiled_epoch
+
+    spec = all_experiments(project_params)["lowlevel_net_a"]
+    generator = np.random.default_rng(0)
+
+    def images(count):
+        return (generator.random((count, 784), dtype=np.float32),
+                np.eye(10, dtype=np.float32)[generator.integers(0, 10, count)])
+
+    roofline = {"roofline_seconds": 0.6, "epochs": 3}
+    timed = lowlevel_compiled_epoch(spec, images(640), {"train_eval": images(200), "val": images(100)}, roofline,
+                                    epochs=2, rounds=2)
+    assert timed["roofline_seconds_per_epoch"] == pytest.approx(0.2)
+    for path in ("graph", "xla"):
+        assert timed[path]["over_roofline"] == pytest.approx(timed[path]["seconds_per_epoch"] / 0.2)
+    # The same 5 Adam steps from the same weights: XLA's fused sums round in another order, which
+    # moves a weight by float32 roundings, far below the 0.005 the steps can move it at this rate.
+    assert 0 <= timed["xla_max_weight_difference"] < 1e-4
+
+
+def test_a_grids_overhead_is_each_stages_time_beyond_its_arithmetic_summed(tmp_path, project_params):
+    from fashion_pipeline.tools.grid_bench import committed_grid, grid_overhead
+    from fashion_pipeline.tools.stage_breakdown import PARTS
+
+    # Two committed runs of each code and an evaluation, as the results folder holds them.
+    for folder, seconds in (("seed_42/keras_2l", 100.0), ("seed_42/holdout/keras_2l", 50.0),
+                            ("seed_42/lowlevel_softmax", 60.0), ("seed_42/optimizers/adam", 40.0)):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "run.json").write_text(json.dumps({"train_seconds": seconds}))
+    (tmp_path / "seed_42/keras_2l/evaluation.json").write_text(json.dumps({"evaluate_seconds": 2.0}))
+    trained, evaluated = committed_grid(tmp_path, project_params)
+    assert sorted(trained) == [("keras", 50.0), ("keras", 100.0), ("lowlevel", 40.0), ("lowlevel", 60.0)]
+    assert evaluated == [2.0] and committed_grid(tmp_path / "none", project_params) is None
+    # Beyond train_seconds: imports and exit; inside it: compile, and the arithmetic.
+    parts = {code: {**dict.fromkeys(PARTS, 0.0), **timed} for code, timed in (
+        ("keras", {"imports": 5.0, "exit": 1.0, "compile": 2.0, "training": 90.0, "measurement": 8.0}),
+        ("lowlevel", {"imports": 7.0, "exit": 1.0, "compile": 1.0, "training": 50.0, "measurement": 0.0}))}
+    estimate = grid_overhead(trained, evaluated, parts, evaluation_outside=4.0)
+    seconds = (150 + 2 * 6) + (100 + 2 * 8) + (2 + 4)
+    overhead = 2 * 8 + 2 * 9 + 4
+    assert estimate["stage_hours"] == pytest.approx(seconds / 3600)
+    assert estimate["overhead_hours"] == pytest.approx(overhead / 3600)
+    assert estimate["overhead_share"] == pytest.approx(overhead / seconds)
+    assert (estimate["training_stages"], estimate["evaluations"]) == (4, 1)
+
+
+def check_breakdown(timed, kind, decimals, warm=False):
     from fashion_pipeline.tools.stage_breakdown import PARTS
 
     parts = timed["parts"]
@@ -151,8 +215,10 @@ def check_breakdown(timed, kind, decimals):
     assert all(seconds >= 0 for seconds in parts.values()), parts
     assert sum(parts.values()) == pytest.approx(timed["seconds"], abs=len(parts) * 10 ** -decimals)
     assert sum(timed["shares"].values()) == pytest.approx(1.0, abs=len(parts) * 10 ** -decimals)
-    # What only a stage's own steps can take: its imports, its data, its epochs, its model.
-    for part in ("python_start", "imports", "data", "training", "model_save", "model_logging", "exit"):
+    # What only a stage's own steps can take: its imports (but where a warm server made them
+    # before the stage began), its data, its epochs, its model.
+    for part in ("python_start", *(() if warm else ("imports",)), "data", "training", "model_save", "model_logging",
+                 "exit"):
         assert parts[part] > 0, part
     # Part A measures its sets inside its compiled epochs.
     assert parts["measurement"] > 0 if kind == "keras" else parts["measurement"] == 0

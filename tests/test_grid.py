@@ -1,6 +1,7 @@
 """The grid runner on a real Dask cluster on loopback: a scheduler and two workers as separate
-processes run a subset grid (both kinds, optimizer and held-out runs), and it ends
-as a sequential `dvc repro` of the same subset ends, even when a worker dies mid-stage. Ctrl-C
+processes run a subset grid (both kinds, optimizer and held-out runs), its stages forked warm
+(tools/warm_start.py), and it ends as a sequential `dvc repro` of the same subset ends, each
+stage there a process of its own, even when a worker dies mid-stage. Ctrl-C
 stops it as it stops `dvc repro`. Its order, and `make bench`'s checks and arithmetic."""
 
 import copy

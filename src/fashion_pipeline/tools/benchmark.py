@@ -20,7 +20,8 @@ from pathlib import Path
 if not os.environ.get("FASHION_PIPELINE_VERBOSE"):
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
-import pandas as pd  # noqa: E402 - after the log level
+import numpy as np  # noqa: E402 - after the log level
+import pandas as pd
 import tensorflow as tf
 from mlflow.tracking import MlflowClient
 
@@ -73,6 +74,33 @@ def lowlevel_epoch_seconds(spec, train, sets, epochs=5, rounds=4):
     _, run_epochs, _ = network.build_trainer(spec, train, sets, 0, keras_adam(spec["learning_rate"]))
     run_epochs(1)
     return best_seconds(lambda: run_epochs(epochs), rounds) / epochs
+
+
+def xla_epochs(run_epochs):
+    """The same epochs compiled by XLA: the trainer's tf.function, which the callable that
+    network.build_trainer returns holds, traced again with jit_compile=True (same variables)."""
+    function = next(cell.cell_contents for cell in run_epochs.__closure__
+                    if hasattr(cell.cell_contents, "python_function"))
+    compiled = tf.function(function.python_function, jit_compile=True)
+    return lambda count: compiled(tf.constant(count, tf.int32)).numpy()
+
+
+def lowlevel_compiled_epoch(spec, train, sets, roofline, epochs=5, rounds=3):
+    """Part A's compiled epochs alone, as a stage runs them (a TensorFlow graph, no XLA), and the
+    same epochs compiled by XLA from the same weights, each against the stage's `roofline` per
+    epoch (its parts are timed under XLA); and how far apart the two leave the weights."""
+    per_epoch = roofline["roofline_seconds"] / roofline["epochs"]
+    results, weights = {"roofline_seconds_per_epoch": per_epoch}, {}
+    for path in ("graph", "xla"):
+        layers, run_epochs, _ = network.build_trainer(spec, train, sets, 0, keras_adam(spec["learning_rate"]))
+        run_epochs = xla_epochs(run_epochs) if path == "xla" else run_epochs
+        run_epochs(1)
+        seconds = best_seconds(lambda: run_epochs(epochs), rounds) / epochs
+        results[path] = {"seconds_per_epoch": seconds, "over_roofline": seconds / per_epoch}
+        weights[path] = network.layer_arrays(layers)
+    results["xla_max_weight_difference"] = float(max(np.abs(graph - xla).max()
+                                                     for graph, xla in zip(weights["graph"], weights["xla"])))
+    return results
 
 
 def mlflow_seconds(epochs, metrics_per_epoch):
@@ -137,9 +165,10 @@ def run_benchmark(params, train, sets, raw, rooflines, stage_times_path):
     results["fit_paths"] = {name: compare_paths(experiments[name], train, sets) for name in ("keras_5l", "keras_2l")}
     results["keras_speedup_vs_default_fit"] = results["fit_paths"]["keras_5l"]["project_epoch"]["speedup_vs_default_fit"]
     results["pixel_scale"] = pixel_scale(experiments["keras_4l"], {"scaled": (train, sets), "raw": raw})
-    results["compiled_epochs"] = {run.name: compiled_epoch(experiments[run.name], train, sets, rooflines[address])
-                                  for address, run in ((address, runs.run_of(address)) for address in rooflines)
-                                  if run.kind == "keras"}
+    results["compiled_epochs"] = {
+        run.name: (compiled_epoch if run.kind == "keras" else lowlevel_compiled_epoch)(
+            experiments[run.name], train, sets, rooflines[address])
+        for address, run in ((address, runs.run_of(address)) for address in rooflines)}
 
     epochs = spec["epochs"]
     logging = mlflow_seconds(epochs, len(network.history_columns(sets)))

@@ -7,7 +7,9 @@ order of DVC's graph, hands each stage's command to a Dask worker as DVC would r
 project folder, DVC_STAGE and DVC_ROOT set), and records each finished stage in dvc.lock with
 `dvc commit`, as `dvc repro` would have. The workers only run commands, so they may be local
 processes (a LocalCluster, the default) or the workers of a scheduler on other machines that
-share the project folder (`--scheduler tcp://host:8786`).
+share the project folder (`--scheduler tcp://host:8786`). A worker forks the stages from a process
+that has imported TensorFlow, Keras and MLflow once (tools/warm_start.py), not each stage
+importing them again; `--cold` starts each as a process of its own.
 
 When an input of a stage to run is not in the folder (a model trained on another machine), it is
 checked out of the DVC cache, or, when the cache lacks it too, its stage runs again first.
@@ -24,7 +26,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -35,6 +36,7 @@ import yaml
 from fashion_pipeline import cli
 from fashion_pipeline.params import load_params
 from fashion_pipeline.tools.grid_plan import Grid
+from fashion_pipeline.tools import warm_start
 from fashion_pipeline.tools.stage_costs import Recorded, TimeLeft, estimates
 
 LOG_DIR = Path("logs") / "grid"
@@ -58,8 +60,9 @@ def fingerprint(root, watched):
     return digest.hexdigest()
 
 
-def run_command(address, argv, root, stop_event, log_path, watched):
-    """On a worker: run one stage's command as DVC would, its output to `log_path`; stop it
+def run_command(address, argv, root, stop_event, log_path, watched, warm=True):
+    """On a worker: run one stage's command as DVC would, its output to `log_path`, forked warm
+    (tools/warm_start.py) unless `warm` is False; stop it
     (SIGTERM, as Ctrl-C) when `stop_event` is set. Returns the stage's code and params
     fingerprint as the command started and the seconds it ran, or None when it was stopped; a
     failure raises, so Dask tries the stage once more.
@@ -78,8 +81,7 @@ def run_command(address, argv, root, stop_event, log_path, watched):
     with open(log_path, "a") as log:
         log.write(f"grid: {address} on worker {get_worker().name}\n")
         log.flush()
-        process = subprocess.Popen(argv, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = warm_start.start(argv, root, env, log, warm)
         while process.poll() is None:
             if stop.wait(timeout=1):
                 process.send_signal(signal.SIGTERM)
@@ -139,9 +141,9 @@ class Stopping:
             signal.signal(number, handler)
 
 
-def run_grid(targets, scheduler=None, workers=2, times_from=None):
+def run_grid(targets, scheduler=None, workers=2, times_from=None, warm=True):
     """Run every stale stage of `targets` (all of dvc.yaml when empty) and every stage after
-    them; return the ones that failed. The time left is told by the stage times results/
+    them, forked warm unless `warm` is False; return the ones that failed. The time left is told by the stage times results/
     records, or else those of the project in the folder `times_from`."""
     from distributed import Event, wait
 
@@ -181,7 +183,7 @@ def run_grid(targets, scheduler=None, workers=2, times_from=None):
                     else:
                         log_path = str(Path(root) / LOG_DIR / f"{address}.log")
                         future = client.submit(run_command, address, grid.argv(address), root, stop_name, log_path,
-                                               grid.watched(address), key=f"{address}-{uuid.uuid4().hex[:8]}",
+                                               grid.watched(address), warm, key=f"{address}-{uuid.uuid4().hex[:8]}",
                                                retries=1, pure=False, priority=-grid.order.index(address))
                         running[future] = (address, log_path)
                 if not running:
@@ -256,10 +258,13 @@ def main():
                         help="local worker processes (default: the cores over training.threads)")
     parser.add_argument("--times-from", help="a project folder whose results/ tell the time left of stages this "
                                              "project's results/ records no time for (default: none)")
+    parser.add_argument("--cold", action="store_true",
+                        help="start each stage as a process of its own, as `dvc repro` does (default: forked from a "
+                             "process per worker that has imported TensorFlow, Keras and MLflow once)")
     arguments = parser.parse_args()
     threads = load_params()["training"]["threads"]
     workers = arguments.workers or max(1, (os.cpu_count() or 1) // threads)
-    failed = run_grid(arguments.targets, arguments.scheduler, workers, arguments.times_from)
+    failed = run_grid(arguments.targets, arguments.scheduler, workers, arguments.times_from, not arguments.cold)
     sys.exit(1 if failed else 0)
 
 

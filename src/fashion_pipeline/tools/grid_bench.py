@@ -7,12 +7,14 @@ is recorded into the project's MLflow store):
   a subset of the images);
 - the full-size slice: params.yaml's `bench.slice`, training stages of one seed at full size.
 The subset grid's registered champion is then served and timed (serving_bench.py).
-Each grid's project is made once with its data prepared, then copied twice, so both runs start
-from the same state: one copy runs `dvc repro`, the other the runner.
+Each grid's project is made once with its data prepared, then copied, so every run starts from
+the same state: one copy runs `dvc repro`, one the runner with each stage a process of its own
+(`--cold`), one the runner as it runs by default, its stages forked warm (warm_start.py).
 """
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -24,10 +26,15 @@ from fashion_pipeline.params import all_experiments
 from fashion_pipeline.tools.demo import demo_params, make_project, project_env
 from fashion_pipeline.tools.grid import LOG_DIR
 from fashion_pipeline.tools.serving_bench import serving_results
-from fashion_pipeline.tools.stage_breakdown import breakdown
+from fashion_pipeline.tools.stage_breakdown import breakdown, stage_seconds
 from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
 
 TRAINING_GROUPS = ("train_keras", "train_lowlevel")
+# A training stage's breakdown parts that its committed `train_seconds` (frame.train's clock)
+# leaves out, and the parts that are the arithmetic itself: the rest is overhead.
+BEYOND_TRAIN_SECONDS = ("python_start", "imports", "store_check", "data", "mlflow_run", "model_save", "model_logging",
+                        "mlflow_logging", "other", "exit")
+ARITHMETIC = ("training", "measurement")
 
 
 def slice_stages(params):
@@ -61,11 +68,12 @@ def run_logged(command, project, log_name):
 
 
 def prepared_copies(root, folder, params):
-    """Two copies of a fresh project of `params` with its data prepared: (sequential, runner)."""
+    """Three copies of a fresh project of `params` with its data prepared: (sequential, cold
+    runner, runner)."""
     base = make_project(root, Path(folder) / "base", params)
     run_logged(["dvc", "repro", "prepare"], base, "prepare.log")
     copies = []
-    for kind in ("sequential", "runner"):
+    for kind in ("sequential", "cold_runner", "runner"):
         copies.append(Path(folder) / kind)
         shutil.copytree(base, copies[-1], symlinks=True)
     shutil.rmtree(base)
@@ -73,12 +81,14 @@ def prepared_copies(root, folder, params):
 
 
 def compare(root, folder, params, targets):
-    """(sequential seconds, runner seconds, sequential project, runner project) for `targets`
-    (every stage when empty) of a project of `params`."""
-    sequential, runner = prepared_copies(root, folder, params)
-    sequential_seconds = run_logged(["dvc", "repro", *targets], sequential, "repro.log")
-    runner_seconds = run_logged([sys.executable, "-m", "fashion_pipeline.tools.grid", *targets], runner, "grid.log")
-    return sequential_seconds, runner_seconds, sequential, runner
+    """({way: seconds}, sequential project, runner project) for `targets` (every stage when empty)
+    of a project of `params`, run by sequential `dvc repro`, by the cold runner and by the runner."""
+    sequential, cold_runner, runner = prepared_copies(root, folder, params)
+    grid = [sys.executable, "-m", "fashion_pipeline.tools.grid", *targets]
+    seconds = {"sequential": run_logged(["dvc", "repro", *targets], sequential, "repro.log"),
+               "cold_runner": run_logged([*grid, "--cold"], cold_runner, "grid.log"),
+               "runner": run_logged(grid, runner, "grid.log")}
+    return seconds, sequential, runner
 
 
 def flop_bound_samples_per_second(hidden_units, gflops):
@@ -101,16 +111,16 @@ def grid_benchmark(root, params, gflops, workspace, train_count, rooflines):
     targets = slice_stages(params)
     results = {"grid_workers": max(1, (os.cpu_count() or 1) // params["training"]["threads"])}
     for label, grid_params, grid_targets in (("subset", demo_params(params), []), ("slice", params, targets)):
-        print(f"bench: the {label} grid, by sequential `dvc repro`, then by the runner", flush=True)
-        sequential_seconds, runner_seconds, sequential, runner = compare(root, Path(workspace) / label, grid_params,
-                                                                         grid_targets)
-        results.update({f"{label}_sequential_seconds": sequential_seconds, f"{label}_runner_seconds": runner_seconds,
-                        f"{label}_runner_speedup": sequential_seconds / runner_seconds})
+        print(f"bench: the {label} grid, by sequential `dvc repro`, then by the runner cold and warm", flush=True)
+        seconds, sequential, runner = compare(root, Path(workspace) / label, grid_params, grid_targets)
+        results.update({f"{label}_{way}_seconds": took for way, took in seconds.items()})
+        results.update({f"{label}_runner_speedup": seconds["sequential"] / seconds["runner"],
+                        f"{label}_warm_speedup": seconds["cold_runner"] / seconds["runner"]})
         # The runner's own work (DVC's graph, its checks, `dvc commit`), beside its stages'.
         own_work = files.read_json(runner / LOG_DIR / "own_work.json")
         results[f"{label}_runner_own_work"] = {
             **own_work["seconds"], "stages_run": own_work["stages_run"],
-            "share_of_runner_seconds": sum(own_work["seconds"].values()) / runner_seconds}
+            "share_of_runner_seconds": sum(own_work["seconds"].values()) / seconds["runner"]}
         if label == "subset":
             # The subset grid ends with `register`: its champion, served.
             champion = files.read_json(runner / "champion" / "champion.json")["experiment"]
@@ -131,7 +141,67 @@ def grid_benchmark(root, params, gflops, workspace, train_count, rooflines):
                           f"{way}_over_roofline_and_elementwise": seconds / with_rest,
                           f"{way}_samples_per_second": rate, f"{way}_share_of_bound": rate / bound})
         results["slice_stages"][address] = rates
-    # Run once more, alone, in the sequential project, where nothing runs beside them.
-    results["breakdown"] = {address: breakdown(sequential, address, project_env(sequential, own_store=True))
-                            for address in params["bench"]["breakdown"]}
+    # Run once more, alone, in the sequential project, where nothing runs beside them: each as its
+    # own process, and forked warm as the runner starts it; then their evaluations, whole.
+    env = project_env(sequential, own_store=True)
+    for key, warm in (("breakdown", False), ("breakdown_warm", True)):
+        results[key] = {address: breakdown(sequential, address, env, warm) for address in params["bench"]["breakdown"]}
+    results["evaluation"] = evaluation_seconds(sequential, params["bench"]["breakdown"], env)
+    committed = committed_grid(Path(root) / "results", params)
+    results["grid_overhead"] = None if committed is None else {
+        way: grid_overhead(*committed, {runs.run_of(address).kind_spec.code: parts["parts"]
+                                        for address, parts in results[key].items()},
+                           results["evaluation"][f"{way}_outside_seconds"])
+        for way, key in (("cold", "breakdown"), ("warm", "breakdown_warm"))}
     return results
+
+
+def evaluation_seconds(project, addresses, env):
+    """The evaluations of the trained `addresses` that have one, each run as its own process and
+    forked warm: their wall seconds from start to exit, and the mean of that outside the stage's
+    own `evaluate_seconds`, by way."""
+    timed = {}
+    for address in addresses:
+        run = runs.run_of(address)
+        if run.kind_spec.evaluate_group:
+            evaluate = runs.address(run.kind_spec.evaluate_group, run.name, run.seed)
+            for way, warm in (("cold", False), ("warm", True)):
+                seconds = stage_seconds(project, evaluate, env, warm)
+                own = files.read_json(Path(project) / run.results_dir / "evaluation.json")["evaluate_seconds"]
+                timed.setdefault(evaluate, {}).update({f"{way}_seconds": seconds, f"{way}_evaluate_seconds": own})
+    return {"stages": timed, **{f"{way}_outside_seconds": statistics.mean(
+        stage[f"{way}_seconds"] - stage[f"{way}_evaluate_seconds"] for stage in timed.values())
+        for way in ("cold", "warm")}}
+
+
+def committed_grid(results, params):
+    """The committed grid in `results`: ([(code, train_seconds)] of its runs, [evaluate_seconds]
+    of its evaluations); None where no run is committed (a fresh project)."""
+    keras = set(params["experiments"]["keras"])
+    trained = []
+    for path in sorted(Path(results).glob("seed_*/**/run.json")):
+        folder = path.parent.relative_to(results).parts
+        code = "lowlevel" if folder[1] == "optimizers" else \
+            "keras" if folder[1] == "holdout" or folder[1] in keras else "lowlevel"
+        trained.append((code, files.read_json(path)["train_seconds"]))
+    evaluated = [files.read_json(path)["evaluate_seconds"] for path in sorted(Path(results).glob("seed_*/**/evaluation.json"))]
+    return (trained, evaluated) if trained else None
+
+
+def grid_overhead(trained, evaluated, parts, evaluation_outside):
+    """A grid's time outside its arithmetic, from its runs' recorded seconds and one way of
+    starting stages as measured: each training stage takes its `train_seconds` and what a stage of
+    its code (`parts`, a breakdown by code) spends beyond it; each evaluation its `evaluate_seconds`
+    and `evaluation_outside`. The overhead is all but the breakdown's share of its epochs'
+    training and measurement in the training stages, and `evaluation_outside` in evaluations."""
+    def beyond(code):
+        return sum(parts[code][part] for part in BEYOND_TRAIN_SECONDS)
+
+    def overhead(code):
+        return sum(seconds for part, seconds in parts[code].items() if part not in ARITHMETIC)
+
+    seconds = sum(train + beyond(code) for code, train in trained) + sum(evaluated) \
+        + len(evaluated) * evaluation_outside
+    outside = sum(overhead(code) for code, _ in trained) + len(evaluated) * evaluation_outside
+    return {"training_stages": len(trained), "evaluations": len(evaluated), "stage_hours": seconds / 3600,
+            "overhead_hours": outside / 3600, "overhead_share": outside / seconds}

@@ -9,12 +9,17 @@ Part A measures the sets inside its compiled epochs, so its measurement is part 
 
 import functools
 import json
+import shlex
 import statistics
 import subprocess
 import sys
 import time
 import types
 from pathlib import Path
+
+import yaml
+
+from fashion_pipeline.tools import warm_start
 
 PARTS = ("python_start", "imports", "store_check", "data", "model_build", "mlflow_run", "compile", "training",
          "measurement", "epoch_logging", "checkpoints", "model_save", "model_logging", "mlflow_logging", "other",
@@ -114,21 +119,50 @@ def in_stage(address, started_at):
     return parts, ended_at
 
 
-def breakdown(project, address, env):
-    """The parts of stage `address`'s time, run in `project`, from the process's start to its
-    exit, in seconds and in shares of the whole (`seconds`)."""
-    out = Path(project) / "logs" / "breakdown.json"
+def timed_run(project, command_at, env, warm, log_path):
+    """Run the command `command_at(start)` gives for its start by the clock, in `project`, its
+    output to `log_path`: as a process of its own or, with `warm`, forked as the grid runner forks
+    a stage (warm_start.py), from a server whose imports come before the clock. Returns its start
+    and its end by the clock."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    server = warm_start.Server(str(project), env) if warm else None
     started_at = time.time()
-    result = subprocess.run([sys.executable, "-m", "fashion_pipeline.tools.stage_breakdown", address, str(started_at),
-                             str(out)], cwd=project, env=env, capture_output=True, text=True)
+    command = command_at(started_at)
+    with open(log_path, "w") as log:
+        process = warm_start.WarmStage(server, command, str(project), env, str(log_path)) if warm else \
+            subprocess.Popen(command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT)
+        returncode = process.wait()
     ended_at = time.time()
-    if result.returncode != 0:
-        raise RuntimeError(f"bench: the breakdown of {address} failed (exit {result.returncode}): "
-                           f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    if server is not None:
+        server.close()
+    if returncode != 0:
+        raise RuntimeError(f"bench: {' '.join(command[2:4])} failed (exit {returncode}): {log_path.read_text()[-2000:]}")
+    return started_at, ended_at
+
+
+def breakdown(project, address, env, warm=False):
+    """The parts of stage `address`'s time, run in `project`, from the process's start to its
+    exit, in seconds and in shares of the whole (`seconds`); with `warm`, forked as the grid
+    runner forks it."""
+    out = Path(project) / "logs" / "breakdown.json"
+    started_at, ended_at = timed_run(
+        project, lambda start: [sys.executable, "-m", "fashion_pipeline.tools.stage_breakdown", address, str(start),
+                                str(out)], env, warm, Path(project) / "logs" / f"breakdown-{address}.log")
     recorded = json.loads(out.read_text())
     parts = {**recorded["parts"], "exit": ended_at - recorded["ended_at"]}
     whole = ended_at - started_at
     return {"seconds": whole, "parts": parts, "shares": {part: seconds / whole for part, seconds in parts.items()}}
+
+
+def stage_seconds(project, address, env, warm=False):
+    """Stage `address`'s wall seconds, run in `project` by its command in dvc.yaml (DVC_STAGE
+    set), from its process's start to its exit; with `warm`, forked as the grid runner forks it."""
+    entry = yaml.safe_load((Path(project) / "dvc.yaml").read_text())["stages"][address.split("@")[0]]
+    command = [sys.executable, *shlex.split(entry.get("do", entry)["cmd"])[1:]]
+    started_at, ended_at = timed_run(project, lambda start: command, {**env, "DVC_STAGE": address,
+                                                                      "DVC_ROOT": str(project)},
+                                     warm, Path(project) / "logs" / f"stage-{address}.log")
+    return ended_at - started_at
 
 
 def main():
