@@ -80,6 +80,8 @@ def test_the_benchmark_runs_on_the_demo_grid_and_writes_every_figure(tmp_path, p
     assert grid["slice_runner_own_work"]["stages_run"] == len(SLICE)
     assert set(grid["slice_stages"]) == set(SLICE)
     for rates in grid["slice_stages"].values():
+        # The stage forked warm by the runner wrote dvc repro's numbers, to the bit.
+        assert rates["runner_history_equals_sequential"] is True
         # At 300 images an epoch, start-up dominates: a share of the bound far below 1 that the
         # file's four decimals may round to 0.
         roofline = rates["roofline"]

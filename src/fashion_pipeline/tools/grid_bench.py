@@ -140,6 +140,9 @@ def grid_benchmark(root, params, gflops, workspace, train_count, rooflines):
             rates.update({f"{way}_train_seconds": seconds, f"{way}_over_roofline": seconds / roofline["roofline_seconds"],
                           f"{way}_over_roofline_and_elementwise": seconds / with_rest,
                           f"{way}_samples_per_second": rate, f"{way}_share_of_bound": rate / bound})
+        # Forked warm (the runner) against a process of its own (`dvc repro`): every epoch's numbers.
+        histories = [(Path(project) / run.results_dir / "history.csv").read_bytes() for project in (sequential, runner)]
+        rates["runner_history_equals_sequential"] = histories[0] == histories[1]
         results["slice_stages"][address] = rates
     # Run once more, alone, in the sequential project, where nothing runs beside them: each as its
     # own process, and forked warm as the runner starts it; then their evaluations, whole.
