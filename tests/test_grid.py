@@ -120,6 +120,10 @@ def test_the_runner_on_a_scheduler_with_two_workers_ends_as_dvc_repro_even_when_
     # The stage ran again on the other worker: its log holds both attempts, the first stopped.
     attempts = training.read_text().split("grid: ")[1:]
     assert [attempt.split(" on worker ")[1].split()[0] for attempt in attempts] == [killed, ({"w0", "w1"} - {killed}).pop()]
+    # Every attempt of every stage was forked warm, none started as a process of its own.
+    headers = [line for log in (distributed / "logs" / "grid").glob("*.log") for line in log.read_text().splitlines()
+               if line.startswith("grid: ")]
+    assert len(headers) > len(targets) and all(line.endswith(" (forked warm)") for line in headers), headers
     assert "error: interrupted" in attempts[0] and "epoch 3/3" in attempts[1]
 
 

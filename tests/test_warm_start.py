@@ -6,10 +6,12 @@ test; that a stopped warm stage removes what it had begun, its second."""
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from conftest import copy_project, pipeline_env, small_params
 
+from fashion_pipeline.cli import INTERRUPTED
 from fashion_pipeline.tools import warm_start
 
 # Appended to the copied project's cli.py, which every stage imports: a stage that prints this
@@ -30,11 +32,13 @@ def test_a_warm_stage_runs_as_its_command_and_a_changed_module_is_imported_again
     log_path.parent.mkdir()
     stage_command = ["python", "-m", "fashion_pipeline.stages.download"]
 
+    ways = []
+
     def ended(argv, stage_env=env, warm=True):
         """(the started process, its exit status, what it added to the log)."""
         before = log_path.read_text() if log_path.exists() else ""
         with open(log_path, "a") as log:
-            process = warm_start.start(argv, str(project), stage_env, log, warm)
+            process = warm_start.start(argv, str(project), stage_env, log, warm, lambda way: ways.append(way) or True)
             returncode = process.wait()
         return process, returncode, log_path.read_text()[len(before):]
 
@@ -61,6 +65,12 @@ def test_a_warm_stage_runs_as_its_command_and_a_changed_module_is_imported_again
         servers.append(process.server)
         assert servers[1] is not servers[0] and servers[0].process.poll() is not None
         assert returncode == 0 and output.startswith("cli.py as edited\nusage: download")
+        # A stop that comes while the server imports: nothing starts.
+        before = log_path.read_text()
+        with open(log_path, "a") as log:
+            assert warm_start.start([*stage_command, "--help"], str(project), env, log, ready=lambda way: False) is None
+        time.sleep(1)
+        assert log_path.read_text() == before
     finally:
         for server in servers:
             server.close()
@@ -70,6 +80,47 @@ def test_a_warm_stage_runs_as_its_command_and_a_changed_module_is_imported_again
     assert isinstance(process, subprocess.Popen) and returncode == 0 and output == "not a stage\n"
     process, returncode, output = ended([*stage_command, "--help"], warm=False)
     assert isinstance(process, subprocess.Popen) and returncode == 0 and output.startswith("cli.py as edited\nusage")
+    assert ways == ["forked warm"] * 4 + ["its own process"] * 2
+
+
+# A stage of the copied project that waits to be stopped, as a stage inside a long epoch does.
+WAITING_STAGE = '''import time
+
+from fashion_pipeline import cli
+
+
+def main():
+    print("waiting", flush=True)
+    time.sleep(600)
+
+
+if __name__ == "__main__":
+    cli.run(main)
+'''
+
+
+def test_a_stage_whose_server_dies_stops_as_if_interrupted_before_the_runner_hears_of_it(tmp_path, project_params):
+    project = copy_project(tmp_path / "project", small_params(project_params, ["keras_2l"]))
+    (project / "src" / "fashion_pipeline" / "stages" / "waiting.py").write_text(WAITING_STAGE)
+    log_path = project / "logs" / "stage.log"
+    log_path.parent.mkdir()
+    with open(log_path, "a") as log:
+        stage = warm_start.start(["python", "-m", "fashion_pipeline.stages.waiting"], str(project),
+                                 pipeline_env(project), log)
+    try:
+        deadline = time.monotonic() + 120
+        while "waiting" not in log_path.read_text():
+            assert time.monotonic() < deadline and stage.poll() is None, log_path.read_text()
+            time.sleep(0.1)
+        # As when its worker is killed: the server goes at once, and Linux sends its child SIGTERM.
+        stage.server.process.kill()
+        assert stage.wait() == warm_start.SERVER_ENDED
+        # By then the stage had stopped as a stage stops on SIGTERM; nothing of it runs on.
+        assert log_path.read_text().endswith("error: " + INTERRUPTED + "\n")
+        status = Path(f"/proc/{stage.pid}/stat")
+        assert not status.exists() or status.read_text().split(") ")[1].startswith("Z")
+    finally:
+        stage.server.close()
 
 
 def test_only_this_interpreters_stage_modules_run_warm(tmp_path):

@@ -79,14 +79,28 @@ def run_command(address, argv, root, stop_event, log_path, watched, warm=True):
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     # Appended: a stage tried again, or moved to another worker, keeps each attempt's lines.
     with open(log_path, "a") as log:
-        log.write(f"grid: {address} on worker {get_worker().name}\n")
-        log.flush()
-        process = warm_start.start(argv, root, env, log, warm)
-        while process.poll() is None:
-            if stop.wait(timeout=1):
+        def ready(way):
+            """Once a worker's warm-start server has imported: no start after a stop came."""
+            if stop.is_set():
+                return False
+            log.write(f"grid: {address} on worker {get_worker().name} ({way})\n")
+            log.flush()
+            return True
+
+        process = warm_start.start(argv, root, env, log, warm, ready)
+        if process is None:
+            return None
+        try:
+            while process.poll() is None:
+                if stop.wait(timeout=1):
+                    process.send_signal(signal.SIGTERM)
+                    process.wait()
+                    return None
+        finally:
+            # Left by an error here (the scheduler gone): the stage is stopped, not left running.
+            if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait()
-                return None
     if process.returncode != 0 and stop.is_set():
         return None
     if process.returncode != 0:

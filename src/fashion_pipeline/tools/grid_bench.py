@@ -151,7 +151,10 @@ def grid_benchmark(root, params, gflops, workspace, train_count, rooflines):
         results[key] = {address: breakdown(sequential, address, env, warm) for address in params["bench"]["breakdown"]}
     results["evaluation"] = evaluation_seconds(sequential, params["bench"]["breakdown"], env)
     committed = committed_grid(Path(root) / "results", params)
-    results["grid_overhead"] = None if committed is None else {
+    codes = {runs.run_of(address).kind_spec.code for address in params["bench"]["breakdown"]}
+    # Estimated only where there is a committed grid and every part of it was measured here.
+    measured = committed is not None and {code for code, _ in committed[0]} <= codes and results["evaluation"]["stages"]
+    results["grid_overhead"] = None if not measured else {
         way: grid_overhead(*committed, {runs.run_of(address).kind_spec.code: parts["parts"]
                                         for address, parts in results[key].items()},
                            results["evaluation"][f"{way}_outside_seconds"])
@@ -173,7 +176,7 @@ def evaluation_seconds(project, addresses, env):
                 own = files.read_json(Path(project) / run.results_dir / "evaluation.json")["evaluate_seconds"]
                 timed.setdefault(evaluate, {}).update({f"{way}_seconds": seconds, f"{way}_evaluate_seconds": own})
     return {"stages": timed, **{f"{way}_outside_seconds": statistics.mean(
-        stage[f"{way}_seconds"] - stage[f"{way}_evaluate_seconds"] for stage in timed.values())
+        stage[f"{way}_seconds"] - stage[f"{way}_evaluate_seconds"] for stage in timed.values()) if timed else None
         for way in ("cold", "warm")}}
 
 
@@ -192,11 +195,13 @@ def committed_grid(results, params):
 
 
 def grid_overhead(trained, evaluated, parts, evaluation_outside):
-    """A grid's time outside its arithmetic, from its runs' recorded seconds and one way of
-    starting stages as measured: each training stage takes its `train_seconds` and what a stage of
-    its code (`parts`, a breakdown by code) spends beyond it; each evaluation its `evaluate_seconds`
-    and `evaluation_outside`. The overhead is all but the breakdown's share of its epochs'
-    training and measurement in the training stages, and `evaluation_outside` in evaluations."""
+    """A grid's time outside its arithmetic, estimated from its runs' recorded seconds and one way
+    of starting stages as measured here: each training stage takes its `train_seconds` and what
+    the measured stage of its code (`parts`, a breakdown by code) spent beyond that clock, and its
+    overhead is all the measured stage spent but its epochs' training and measurement, whatever
+    the run's own size; each evaluation takes its `evaluate_seconds` and `evaluation_outside`, its
+    overhead. Optimizer runs save no model, yet are charged a Part A stage's model save and
+    logging: the estimate leans high."""
     def beyond(code):
         return sum(parts[code][part] for part in BEYOND_TRAIN_SECONDS)
 

@@ -126,15 +126,17 @@ def timed_run(project, command_at, env, warm, log_path):
     and its end by the clock."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     server = warm_start.Server(str(project), env) if warm else None
-    started_at = time.time()
-    command = command_at(started_at)
-    with open(log_path, "w") as log:
-        process = warm_start.WarmStage(server, command, str(project), env, str(log_path)) if warm else \
-            subprocess.Popen(command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT)
-        returncode = process.wait()
-    ended_at = time.time()
-    if server is not None:
-        server.close()
+    try:
+        started_at = time.time()
+        command = command_at(started_at)
+        with open(log_path, "w") as log:
+            process = warm_start.WarmStage(server, command, str(project), env, str(log_path)) if warm else \
+                subprocess.Popen(command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT)
+            returncode = process.wait()
+        ended_at = time.time()
+    finally:
+        if server is not None:
+            server.close()
     if returncode != 0:
         raise RuntimeError(f"bench: {' '.join(command[2:4])} failed (exit {returncode}): {log_path.read_text()[-2000:]}")
     return started_at, ended_at

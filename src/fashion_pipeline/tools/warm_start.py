@@ -1,21 +1,31 @@
 """Stages started warm on the grid runner's workers (tools/grid.py). Each stage that DVC runs as
 its own process imports Python's, TensorFlow's, Keras's and MLflow's modules first: 5.7-7.8 s of
 a training stage here (tools/stage_breakdown.py's `imports`). Here a server process per worker
-imports them once and forks a child for each stage; the child runs the stage's command line as
-`python -m` would, in a session of its own, its output appended to the stage's log.
+thread imports them once and forks a child for each stage; the child runs the stage's command
+line as `python -m` would, in a session of its own, its output appended to the stage's log.
 
 A child starts from the imports alone, never from another stage's state: the server runs no
 stage code, so TensorFlow's runtime (its thread pools, with the stage's thread count) starts in
-each child, and the child draws its own random state as a new process does. Before each stage
-the server's project modules are checked on disk; when one changed, a new server imports them,
-so a stage runs the code that the runner's fingerprint of it read. A command other than
-`python -m fashion_pipeline.stages.<name>` with this interpreter runs as a process of its own.
+each child, and the child draws its own random state as a new process does. The package's source
+files are read before the server imports them and again before each stage; when one changed, a
+new server imports them, so a stage runs the code that the runner's fingerprint of it read.
+Every `python -m fashion_pipeline.stages.<name>` command with this interpreter runs warm; any
+other command runs as a process of its own.
+
+What differs from a new process, and why it does not move a number: the children of one server
+share its hash seed (no stage orders its work by a hash); import-time lines go once to the
+server, not to each stage's log (the package keeps TensorFlow's quiet anyway); and pyarrow's
+bundled jemalloc runs a background thread in the server that a child does not inherit (jemalloc
+takes its locks around fork, and a child frees memory on its own threads instead).
 
 Run as `python -m fashion_pipeline.tools.warm_start`, it is the server: one JSON request a line
-on its standard input, its answers a line each on its standard output."""
+on its standard input, its answers a line each on its standard output. It ends when the thread
+that started it ends (PR_SET_PDEATHSIG) or its standard input closes, and its running stage
+then stops as if interrupted."""
 
 import atexit
 import ctypes
+import hashlib
 import importlib
 import json
 import os
@@ -29,6 +39,7 @@ import subprocess
 import sys
 import threading
 import traceback
+from pathlib import Path
 
 STAGE_PACKAGE = "fashion_pipeline.stages"
 # Set by DVC for each stage; everything else in a stage's environment is the server's.
@@ -37,6 +48,8 @@ STAGE_VARIABLES = ("DVC_STAGE", "DVC_ROOT")
 # SQLAlchemy, Alembic and MLflow's tracing, 1.2 s of tools/stage_breakdown.py's `store_check` here.
 # Its import starts no thread and opens no store.
 FIRST_CONTACT = ("mlflow.store.tracking.sqlalchemy_store",)
+# The exit status of a stage whose server ended under it (its own status is its parent's to read).
+SERVER_ENDED = -signal.SIGKILL
 
 
 def warm_module(argv, env):
@@ -48,15 +61,9 @@ def warm_module(argv, env):
     return argv[2] if python and os.path.abspath(python) == os.path.abspath(sys.executable) else None
 
 
-def project_files():
-    """The project's modules this process has imported, each with its modification time and size."""
-    files = {}
-    for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
-        if name.split(".")[0] == "fashion_pipeline" and path:
-            status = os.stat(path)
-            files[path] = [status.st_mtime_ns, status.st_size]
-    return files
+def source_digests(folder):
+    """Every Python file under `folder` (the package's), by its content's digest."""
+    return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(Path(folder).rglob("*.py"))}
 
 
 def _preload():
@@ -84,35 +91,40 @@ def _exit_code(code):
 
 def _run_child(argv, cwd, env, log):
     """In the forked child: the stage as `python -m` runs it, then Python's own exit steps (its
-    non-daemon threads waited for, its exit hooks) without tearing the modules down."""
-    os.setsid()
-    os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(env)
-    output = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    os.dup2(output, 1)
-    os.dup2(output, 2)
-    os.close(output)
-    # A new process's random state comes from the system; a forked one would share the server's.
-    random.seed()
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed()
-    sys.argv = [argv[2], *argv[3:]]
-    # `python -m` runs the module as __main__ without importing it under its own name first.
-    sys.modules.pop(argv[2], None)
-    code = 0
+    non-daemon threads waited for, its exit hooks) without tearing the modules down. Never
+    returns into the server's loop, whatever fails."""
+    code = 1
     try:
+        os.setsid()
+        output = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.close(output)
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        # A new process's random state comes from the system; a forked one would share the server's.
+        random.seed()
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()
+        sys.argv = [argv[2], *argv[3:]]
+        # `python -m` runs the module as __main__ without importing it under its own name first.
+        sys.modules.pop(argv[2], None)
+        code = 0
         runpy.run_module(argv[2], run_name="__main__", alter_sys=True)
     except SystemExit as error:
         code = _exit_code(error.code)
     except BaseException:  # noqa: BLE001 - printed and exited with as Python would
         traceback.print_exc()
         code = 1
-    threading._shutdown()
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    finally:
+        try:
+            threading._shutdown()
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
 
 
 def serve():
@@ -121,8 +133,13 @@ def serve():
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(2, 1)
-    # Ended with the worker that started it (PR_SET_PDEATHSIG), and its running stage with it.
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+    os.close(null)
+    # Ended with the worker thread that started it, and its running stage with it.
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    import fashion_pipeline
+
+    folder = str(Path(fashion_pipeline.__file__).parent)
+    sources = source_digests(folder)
     _preload()
     # Out of the project folder, which each child enters: a runner that stopped leaves no process there.
     os.chdir("/")
@@ -131,7 +148,7 @@ def serve():
         replies.write(json.dumps(message) + "\n")
         replies.flush()
 
-    reply(modules=project_files())
+    reply(folder=folder, sources=sources)
     for line in os.fdopen(requests):
         request = json.loads(line)
         sys.stdout.flush()
@@ -146,21 +163,25 @@ def serve():
 
 
 class Server:
-    """A server as seen from the worker that started it, for one project folder and environment."""
+    """A server as seen from the worker thread that started it, for one project folder and
+    environment: one stage at a time."""
 
     def __init__(self, cwd, env):
-        self.key = (cwd, _base(env))
+        self.key, self.stage = (cwd, _base(env)), None
         self.process = subprocess.Popen([sys.executable, "-m", __name__], cwd=cwd, env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
         self.buffer = b""
-        self.modules = self.read()["modules"]
+        ready = self.read()
+        self.folder, self.sources = ready["folder"], ready["sources"]
 
     def read(self, timeout=None):
         """The server's next answer; None when none came within `timeout` seconds. A server that
         ended answers EOFError."""
         descriptor = self.process.stdout.fileno()
+        waiting = select.poll()
+        waiting.register(descriptor, select.POLLIN)
         while b"\n" not in self.buffer:
-            if not select.select([descriptor], [], [], timeout)[0]:
+            if not waiting.poll(None if timeout is None else timeout * 1000):
                 return None
             chunk = os.read(descriptor, 65536)
             if not chunk:
@@ -170,14 +191,13 @@ class Server:
         return json.loads(line)
 
     def current(self, cwd, env):
-        """Still the server for this folder and environment, alive, its project modules unchanged."""
+        """Still the server for this folder and environment, alive, idle, and the project's
+        source files as it read them before its imports."""
         if self.key != (cwd, _base(env)) or self.process.poll() is not None:
             return False
-        try:
-            return all([(status := os.stat(path)).st_mtime_ns, status.st_size] == stamp
-                       for path, stamp in self.modules.items())
-        except OSError:
+        if self.stage is not None and self.stage.poll() is None:
             return False
+        return source_digests(self.folder) == self.sources
 
     def close(self):
         self.process.kill()
@@ -189,41 +209,60 @@ def _base(env):
 
 
 class WarmStage:
-    """A stage's forked child, with the part of subprocess.Popen's interface the runner uses."""
+    """A stage's forked child, with the part of subprocess.Popen's interface the runner uses. It
+    is the server's child, so it is signalled and awaited through a pidfd, which cannot reach
+    another process that took its pid after it ended."""
 
     def __init__(self, server, argv, cwd, env, log):
-        self.server, self.returncode = server, None
+        self.server, self.returncode, self.pidfd = server, None, None
+        server.stage = self
         server.process.stdin.write((json.dumps({"argv": argv, "cwd": cwd, "env": env, "log": log}) + "\n").encode())
         server.process.stdin.flush()
         self.pid = server.read()["pid"]
+        try:
+            self.pidfd = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            pass  # It has ended already; its status is on its way.
 
     def poll(self, timeout=0):
         if self.returncode is None:
             try:
                 answer = self.server.read(timeout)
             except EOFError:
-                answer = {"returncode": -signal.SIGKILL}
+                # Its server ended (killed with the worker): the child, sent SIGTERM, removes what
+                # it had begun; it is waited for, so that nothing runs on after the runner moves on.
+                if self.pidfd is not None:
+                    select.select([self.pidfd], [], [])
+                answer = {"returncode": SERVER_ENDED}
             if answer is not None:
                 self.returncode = answer["returncode"]
+                if self.pidfd is not None:
+                    os.close(self.pidfd)
+                    self.pidfd = None
         return self.returncode
 
     def wait(self):
         return self.poll(timeout=None)
 
     def send_signal(self, number):
-        if self.returncode is None:
-            os.kill(self.pid, number)
+        if self.poll() is None and self.pidfd is not None:
+            try:
+                signal.pidfd_send_signal(self.pidfd, number)
+            except ProcessLookupError:
+                pass  # It ended meanwhile.
 
 
-# A server per thread: Linux ends it (PR_SET_PDEATHSIG) with the thread that started it, and a
-# server runs one stage at a time.
+# A server per thread: Linux ends it (PR_SET_PDEATHSIG) with the thread that started it.
 _servers = threading.local()
 
 
-def start(argv, cwd, env, log, warm=True):
+def start(argv, cwd, env, log, warm=True, ready=None):
     """The stage's command `argv` started in `cwd` with environment `env`, its output appended to
     the open file `log`: forked from this thread's server when `warm` and it can run warm, else a
-    process of its own as DVC starts it."""
+    process of its own as DVC starts it. `ready(way)` is told which ("forked warm" or "its own
+    process") just before the start; when it says False (a stop came while the server imported),
+    nothing starts and None is returned."""
+    server = None
     if warm and warm_module(argv, env):
         server = getattr(_servers, "server", None)
         if server is not None and not server.current(cwd, env):
@@ -235,8 +274,10 @@ def start(argv, cwd, env, log, warm=True):
             # The server could not import the project (a broken module): the stage, run cold, says why.
             server = None
         _servers.server = server
-        if server is not None:
-            return WarmStage(server, argv, cwd, env, log.name)
+    if ready is not None and not ready("forked warm" if server is not None else "its own process"):
+        return None
+    if server is not None:
+        return WarmStage(server, argv, cwd, env, log.name)
     return subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
