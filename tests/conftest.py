@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -162,10 +163,18 @@ EPOCHS = 3
 
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory, project_params, real_data):
-    """The real pipeline, `dvc repro` on a small subset of the real images over two seeds, built
-    once for every test file that reads it: (project folder, the first repro's output)."""
+    """The real pipeline on a small subset of the real images over two seeds, built once for
+    every test file that reads it by `make repro`'s grid runner, its stages forked warm, on one
+    worker (the tests' other worker has the other core); a second `dvc repro` then finds nothing
+    to run (test_pipeline_e2e.py), and test_grid.py holds the runner to `dvc repro` file by file:
+    (project folder, the runner's output)."""
     params = small_params(copy.deepcopy(project_params), list(EXPERIMENTS), epochs=EPOCHS,
                           optimizer_runs=OPTIMIZER_RUNS, seeds=SEEDS)
     project = copy_project(tmp_path_factory.mktemp("pipeline"), params)
-    first = run(["dvc", "repro"], project)
+    first = run([sys.executable, "-m", "fashion_pipeline.tools.grid", "--workers", "1"], project)
     return project, first
+
+
+def ran(output, address):
+    """The grid runner's output says that stage `address` ran and was recorded."""
+    return f"grid: {address} done;" in output

@@ -11,7 +11,7 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from conftest import EPOCHS, EXPERIMENTS, OPTIMIZER_RUNS, ROOT, SEEDS, run
+from conftest import EPOCHS, EXPERIMENTS, OPTIMIZER_RUNS, ROOT, SEEDS, ran, run
 
 from fashion_pipeline.tracking import mlflow_runs
 
@@ -21,8 +21,8 @@ def test_every_stage_runs_for_every_seed_and_writes_sane_metrics(pipeline):
     project, first = pipeline
     for name, kind in EXPERIMENTS.items():
         for seed in SEEDS:
-            assert f"Running stage 'train_{kind}@{name}-{seed}'" in first.stdout
-            assert f"Running stage 'evaluate_{kind}@{name}-{seed}'" in first.stdout
+            assert ran(first.stdout, f"train_{kind}@{name}-{seed}")
+            assert ran(first.stdout, f"evaluate_{kind}@{name}-{seed}")
             folder = project / "results" / f"seed_{seed}" / name
             metrics = json.loads((folder / "metrics.json").read_text())
             assert set(metrics) == {"train_loss", "train_accuracy", "best_val_loss", "best_val_epoch", "test_loss",
@@ -53,7 +53,7 @@ def test_optimizer_comparison_runs_each_optimizer_from_the_same_weights(pipeline
     for seed in SEEDS:
         histories = {}
         for name in OPTIMIZER_RUNS:
-            assert f"Running stage 'compare_optimizers@{name}-{seed}'" in first.stdout
+            assert ran(first.stdout, f"compare_optimizers@{name}-{seed}")
             histories[name] = pd.read_csv(project / "results" / f"seed_{seed}" / "optimizers" / name / "history.csv")
             assert (histories[name]["update_norm"] > 0).all()
         # Same weights and data within a seed: the first update's forward pass gives the same loss.
@@ -164,7 +164,7 @@ def test_holdout_runs_validate_on_a_held_out_part_of_the_training_set(pipeline):
     project, first = pipeline
     candidate = "keras_4l_drop_taper"
     for seed in SEEDS:
-        assert f"Running stage 'holdout_keras@{candidate}-{seed}'" in first.stdout
+        assert ran(first.stdout, f"holdout_keras@{candidate}-{seed}")
         folder = project / "results" / f"seed_{seed}" / "holdout" / candidate
         metrics = json.loads((folder / "metrics.json").read_text())
         history = pd.read_csv(folder / "history.csv")
