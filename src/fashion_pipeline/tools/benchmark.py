@@ -34,7 +34,7 @@ from fashion_pipeline.params import load_params
 from fashion_pipeline.tools.fit_paths import compare_paths, compiled_epoch, pixel_scale
 from fashion_pipeline.tools.stage_costs import layer_sizes, weight_count
 from fashion_pipeline.tools.grid_bench import grid_benchmark, slice_stages
-from fashion_pipeline.tools.roofline import stage_roofline
+from fashion_pipeline.tools.roofline import seconds_per_epoch, stage_roofline
 from fashion_pipeline.tools.server_bench import server_results
 
 # The bench makes many EpochPrograms, each with its own compiled epoch, on purpose: TensorFlow's
@@ -69,11 +69,18 @@ def matmul_gflops(size=2048, repeats=10, rounds=5):
     return 2 * size**3 * repeats / best_seconds(products, rounds) / 1e9
 
 
+def timed_trainer(spec, train, sets, epochs, rounds, xla=False):
+    """(seconds per full-batch epoch of the hand-written trainer after compilation, the weights
+    it leaves), as its stages run it or, with `xla`, compiled by XLA."""
+    layers, run_epochs, _ = network.build_trainer(spec, train, sets, 0, keras_adam(spec["learning_rate"]))
+    run_epochs = xla_epochs(run_epochs) if xla else run_epochs
+    run_epochs(1)
+    return best_seconds(lambda: run_epochs(epochs), rounds) / epochs, network.layer_arrays(layers)
+
+
 def lowlevel_epoch_seconds(spec, train, sets, epochs=5, rounds=4):
     """Seconds per full-batch epoch of the hand-written trainer, after compilation."""
-    _, run_epochs, _ = network.build_trainer(spec, train, sets, 0, keras_adam(spec["learning_rate"]))
-    run_epochs(1)
-    return best_seconds(lambda: run_epochs(epochs), rounds) / epochs
+    return timed_trainer(spec, train, sets, epochs, rounds)[0]
 
 
 def xla_epochs(run_epochs):
@@ -89,15 +96,11 @@ def lowlevel_compiled_epoch(spec, train, sets, roofline, epochs=5, rounds=3):
     """Part A's compiled epochs alone, as a stage runs them (a TensorFlow graph, no XLA), and the
     same epochs compiled by XLA from the same weights, each against the stage's `roofline` per
     epoch (its parts are timed under XLA); and how far apart the two leave the weights."""
-    per_epoch = roofline["roofline_seconds"] / roofline["epochs"]
+    per_epoch = seconds_per_epoch(roofline)
     results, weights = {"roofline_seconds_per_epoch": per_epoch}, {}
     for path in ("graph", "xla"):
-        layers, run_epochs, _ = network.build_trainer(spec, train, sets, 0, keras_adam(spec["learning_rate"]))
-        run_epochs = xla_epochs(run_epochs) if path == "xla" else run_epochs
-        run_epochs(1)
-        seconds = best_seconds(lambda: run_epochs(epochs), rounds) / epochs
+        seconds, weights[path] = timed_trainer(spec, train, sets, epochs, rounds, xla=path == "xla")
         results[path] = {"seconds_per_epoch": seconds, "over_roofline": seconds / per_epoch}
-        weights[path] = network.layer_arrays(layers)
     results["xla_max_weight_difference"] = float(max(np.abs(graph - xla).max()
                                                      for graph, xla in zip(weights["graph"], weights["xla"])))
     return results

@@ -10,8 +10,9 @@ the same epochs, each path's weights are set against the project's: equal to the
 by how much they moved.
 
 `compiled_epoch` times the project's compiled epoch alone, in this process, against the stage's
-roofline (roofline.py, measured once for the bench): a stage's own ratio adds what it does between epochs (the measurement's
-host side, the history row, MLflow, the checkpoint), which weighs most where an epoch is short.
+roofline (roofline.py, measured once for the bench): a stage's own ratio adds what it does
+between epochs (the measurement's host side, the history row, MLflow, the checkpoint), which
+weighs most where an epoch is short.
 
 `pixel_scale` times the project's compiled epoch on scaled and on raw pixels, the same model
 from the same weights, epoch by epoch in turn so a change in the machine's speed falls on both;
@@ -28,6 +29,7 @@ import tensorflow as tf
 
 from fashion_pipeline.keras.training import EpochProgram, compile_model, epoch_batches
 from fashion_pipeline.models import build_model
+from fashion_pipeline.tools.roofline import seconds_per_epoch
 
 FIT_STEPS = (32, 256)
 
@@ -157,6 +159,6 @@ def compiled_epoch(spec, train, sets, roofline, seed=0, epochs=3):
     model = build_model(spec["hidden_units"], spec["activation"], spec["dropout"])
     timings = time_epochs({"project": EpochProgram(model, spec["learning_rate"], train, sets, spec["batch_size"],
                                                    seed)}, epochs)
-    seconds, per_epoch = min(timings["project"][1:]), roofline["roofline_seconds"] / roofline["epochs"]
+    seconds, per_epoch = min(timings["project"][1:]), seconds_per_epoch(roofline)
     return {"seconds_per_epoch": seconds, "roofline_seconds_per_epoch": per_epoch,
             "elementwise_seconds_per_epoch": roofline["elementwise_seconds_per_epoch"], "over_roofline": seconds / per_epoch}

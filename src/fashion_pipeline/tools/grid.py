@@ -90,18 +90,16 @@ def run_command(address, argv, root, stop_event, log_path, watched, warm=True):
         process = warm_start.start(argv, root, env, log, warm, ready)
         if process is None:
             return None
+        stopped = False
         try:
-            while process.poll() is None:
-                if stop.wait(timeout=1):
-                    process.send_signal(signal.SIGTERM)
-                    process.wait()
-                    return None
+            while process.poll() is None and not stopped:
+                stopped = stop.wait(timeout=1)
         finally:
-            # Left by an error here (the scheduler gone): the stage is stopped, not left running.
+            # Stopped, or left by an error here (the scheduler gone): SIGTERM, and it is waited for.
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait()
-    if process.returncode != 0 and stop.is_set():
+    if stopped or (process.returncode != 0 and stop.is_set()):
         return None
     if process.returncode != 0:
         raise RuntimeError(f"{address}: exited with {process.returncode}; see {log_path}")
@@ -157,8 +155,8 @@ class Stopping:
 
 def run_grid(targets, scheduler=None, workers=2, times_from=None, warm=True):
     """Run every stale stage of `targets` (all of dvc.yaml when empty) and every stage after
-    them, forked warm unless `warm` is False; return the ones that failed. The time left is told by the stage times results/
-    records, or else those of the project in the folder `times_from`."""
+    them, forked warm unless `warm` is False; return the ones that failed. The time left is told
+    by the stage times results/ records, or else those of the project in the folder `times_from`."""
     from distributed import Event, wait
 
     own_work, stages_run = dict.fromkeys(("planning", "checks", "recording"), 0.0), 0

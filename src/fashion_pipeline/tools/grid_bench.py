@@ -183,13 +183,11 @@ def evaluation_seconds(project, addresses, env):
 def committed_grid(results, params):
     """The committed grid in `results`: ([(code, train_seconds)] of its runs, [evaluate_seconds]
     of its evaluations); None where no run is committed (a fresh project)."""
-    keras = set(params["experiments"]["keras"])
-    trained = []
-    for path in sorted(Path(results).glob("seed_*/**/run.json")):
-        folder = path.parent.relative_to(results).parts
-        code = "lowlevel" if folder[1] == "optimizers" else \
-            "keras" if folder[1] == "holdout" or folder[1] in keras else "lowlevel"
-        trained.append((code, files.read_json(path)["train_seconds"]))
+    # The code of a run by its folder under seed_<n>/: its kind's folder, or an experiment's name.
+    codes = {kind.folder: kind.code for kind in runs.KINDS.values() if kind.folder}
+    codes.update({name: runs.KINDS[kind].code for kind in ("lowlevel", "keras") for name in params["experiments"][kind]})
+    trained = [(codes[path.parent.relative_to(results).parts[1]], files.read_json(path)["train_seconds"])
+               for path in sorted(Path(results).glob("seed_*/**/run.json"))]
     evaluated = [files.read_json(path)["evaluate_seconds"] for path in sorted(Path(results).glob("seed_*/**/evaluation.json"))]
     return (trained, evaluated) if trained else None
 

@@ -132,6 +132,11 @@ def elementwise_step(sizes, rows, data_rows):
     return step
 
 
+def seconds_per_epoch(roofline):
+    """A stage's roofline per epoch: the sum of its parts."""
+    return sum(roofline["seconds_per_epoch"].values())
+
+
 def stage_roofline(spec, kind, train_count, measured_counts, epochs, repeats=200, rounds=3):
     """A training stage's roofline: seconds per epoch of each of PARTS, their sum times `epochs`,
     and the FLOPs of its matrix products per epoch. `measured_counts`: the images of each set
