@@ -143,6 +143,36 @@ def test_a_step_has_three_products_a_layer_but_the_first_layers_input_gradient()
     assert product_flops(product_shapes(sizes, batch, backward=True)) == 3 * forward - 2 * batch * 784 * 300
 
 
+def test_the_rooflines_products_read_their_operands_as_tensorflows_gradient_does():
+    import tensorflow as tf
+
+    from fashion_pipeline.tools.roofline import product_shapes
+
+    sizes, rows = [6, 5, 4, 3], 7
+    weights = [tf.Variable(tf.random.normal([fan_in, fan_out])) for fan_in, fan_out in zip(sizes[:-1], sizes[1:])]
+    features = tf.random.normal([rows, sizes[0]])
+
+    @tf.function
+    def gradients():
+        with tf.GradientTape() as tape:
+            outputs = features
+            for weight in weights:
+                outputs = tf.nn.relu(tf.matmul(outputs, weight))
+            loss = tf.reduce_sum(outputs)
+        return tape.gradient(loss, weights)
+
+    # Every product the traced step runs, as (rows, inner, columns, the operand read transposed).
+    products = []
+    for operation in gradients.get_concrete_function().graph.get_operations():
+        if operation.type == "MatMul":
+            (left_rows, left_columns), (right_rows, right_columns) = (tensor.shape for tensor in operation.inputs)
+            transpose_left, transpose_right = operation.get_attr("transpose_a"), operation.get_attr("transpose_b")
+            products.append(((left_columns, left_rows) if transpose_left else (left_rows, left_columns))
+                            + (right_rows if transpose_right else right_columns,
+                               "left" if transpose_left else "right" if transpose_right else None))
+    assert sorted(products, key=str) == sorted(product_shapes(sizes, rows, backward=True), key=str)
+
+
 @pytest.mark.parametrize(("name", "kind"), [("keras_4l_drop20", "keras"), ("keras_2l", "keras"),
                                             ("lowlevel_softmax", "lowlevel")])
 def test_a_roofline_is_its_parts_times_the_epochs_and_masks_only_where_there_is_dropout(name, kind, project_params):
@@ -155,6 +185,7 @@ def test_a_roofline_is_its_parts_times_the_epochs_and_masks_only_where_there_is_
     assert roofline["roofline_seconds"] == pytest.approx(3 * sum(parts.values()))
     assert (parts["dropout"] > 0) == (spec.get("dropout", 0) > 0)
     assert parts["products"] > 0 and parts["optimizer"] > 0 and parts["measurement"] > 0
+    assert roofline["pretransposed_products_seconds_per_epoch"] > 0
 
 
 def test_part_as_compiled_epoch_alone_and_under_xla_are_set_against_its_roofline(project_params):
@@ -182,7 +213,7 @@ def test_part_as_compiled_epoch_alone_and_under_xla_are_set_against_its_roofline
 
 
 def test_a_grids_overhead_is_each_stages_time_beyond_its_arithmetic_summed(tmp_path, project_params):
-    from fashion_pipeline.tools.grid_bench import committed_grid, grid_overhead
+    from fashion_pipeline.tools.grid_bench import committed_grid, costliest_by_code, grid_overhead
     from fashion_pipeline.tools.stage_breakdown import PARTS
 
     # Two committed runs of each code and an evaluation, as the results folder holds them.
@@ -198,6 +229,11 @@ def test_a_grids_overhead_is_each_stages_time_beyond_its_arithmetic_summed(tmp_p
     parts = {code: {**dict.fromkeys(PARTS, 0.0), **timed} for code, timed in (
         ("keras", {"imports": 5.0, "exit": 1.0, "compile": 2.0, "training": 90.0, "measurement": 8.0}),
         ("lowlevel", {"imports": 7.0, "exit": 1.0, "compile": 1.0, "training": 50.0, "measurement": 0.0}))}
+    # Of two Keras stages broken down, the one with more time outside its arithmetic stands for all.
+    cheaper = {**parts["keras"], "imports": 1.0}
+    assert costliest_by_code({"train_keras@keras_softmax-42": {"parts": cheaper},
+                              "train_keras@keras_2l-42": {"parts": parts["keras"]},
+                              "train_lowlevel@lowlevel_softmax-42": {"parts": parts["lowlevel"]}}) == parts
     estimate = grid_overhead(trained, evaluated, parts, evaluation_outside=4.0)
     seconds = (150 + 2 * 6) + (100 + 2 * 8) + (2 + 4)
     overhead = 2 * 8 + 2 * 9 + 4

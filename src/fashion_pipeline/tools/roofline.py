@@ -2,7 +2,9 @@
 part of it runs alone, at the stage's own shapes, in one compiled loop (XLA, no Python between
 steps), timed in the same run as the stage it judges. The parts of one epoch:
 - the matrix products of every step, forward and backward (batch 32 for Keras, the whole
-  training set at once for Part A);
+  training set at once for Part A), each operand laid out as the stage's gradient reads it:
+  TensorFlow's gradient of `x @ w` reads `x` transposed for the weight gradient and `w`
+  transposed for the input gradient (MatMul's `transpose_a` and `transpose_b`);
 - Adam's update of every weight and bias, once a step;
 - the dropout masks, where the stage has dropout;
 - the measurement passes after the epoch, every measured set in inference mode.
@@ -11,7 +13,9 @@ Each timed loop adds one sum over its products' outputs, so their results are us
 of a product's FLOPs). The rest of a step (the batch's gathers, each layer's bias and
 activation, softmax, the loss and the hits, their gradients) is timed the same way and given
 beside the roofline, not in it: it is the step's work that no product or update accounts for,
-and what a small network's ratio to its roofline is made of.
+and what a small network's ratio to its roofline is made of. So are the same products with every
+operand transposed beforehand: what reading an operand transposed costs at the stage's shapes,
+which a stage could save only with code of its own, and new numbers.
 """
 
 import math
@@ -27,19 +31,21 @@ PARTS = ("products", "optimizer", "dropout", "measurement")
 
 
 def product_shapes(sizes, rows, backward):
-    """The (rows, inner, columns) of every matrix product of one pass through layers `sizes` for
-    `rows` images: forward, then (when `backward`) each layer's weight gradient and, but for the
-    first layer, its input gradient."""
+    """The (rows, inner, columns, transposed) of every matrix product of one pass through layers
+    `sizes` for `rows` images: forward, then (when `backward`) each layer's weight gradient and,
+    but for the first layer, its input gradient. `transposed` names the operand the product reads
+    transposed, as TensorFlow's MatMul gradient lays it out: "left" (the layer's input, for the
+    weight gradient), "right" (the weights, for the input gradient) or None."""
     layers = list(zip(sizes[:-1], sizes[1:]))
-    shapes = [(rows, fan_in, fan_out) for fan_in, fan_out in layers]
+    shapes = [(rows, fan_in, fan_out, None) for fan_in, fan_out in layers]
     if backward:
-        shapes += [(fan_in, rows, fan_out) for fan_in, fan_out in layers]
-        shapes += [(rows, fan_out, fan_in) for fan_in, fan_out in layers[1:]]
+        shapes += [(fan_in, rows, fan_out, "left") for fan_in, fan_out in layers]
+        shapes += [(rows, fan_out, fan_in, "right") for fan_in, fan_out in layers[1:]]
     return shapes
 
 
 def product_flops(shapes):
-    return sum(2 * rows * inner * columns for rows, inner, columns in shapes)
+    return sum(2 * rows * inner * columns for rows, inner, columns, _ in shapes)
 
 
 def seconds_per_repeat(step, repeats, rounds):
@@ -59,18 +65,24 @@ def seconds_per_repeat(step, repeats, rounds):
     return min(timings) / repeats
 
 
-def products_step(shapes):
-    """One step of the matrix products `shapes` on random operands of a normal scale."""
-    # (left, right, whether the carry goes into the left): into the smaller operand, as an
-    # elementwise pass over a large one would cost more than a thin product (ten classes, a
-    # whole training set) itself.
-    operands = [(tf.random.normal([rows, inner]), tf.random.normal([inner, columns]) / math.sqrt(inner),
-                 rows <= columns) for rows, inner, columns in shapes]
+def products_step(shapes, laid_out=True):
+    """One step of the matrix products `shapes` on random operands of a normal scale, each operand
+    read transposed where `shapes` says (when `laid_out`) or every one transposed beforehand."""
+    # (left, right, the operand read transposed, whether the carry goes into the left): into the
+    # smaller operand, as an elementwise pass over a large one would cost more than a thin
+    # product (ten classes, a whole training set) itself.
+    operands = []
+    for rows, inner, columns, transposed in shapes:
+        transposed = transposed if laid_out else None
+        left = tf.random.normal([inner, rows] if transposed == "left" else [rows, inner])
+        right = tf.random.normal([columns, inner] if transposed == "right" else [inner, columns]) / math.sqrt(inner)
+        operands.append((left, right, transposed, rows <= columns))
 
     def step(index, carry):
-        return carry + 1e-30 * tf.add_n([tf.reduce_sum(tf.matmul(left + carry, right) if carry_left
-                                                       else tf.matmul(left, right + carry))
-                                         for left, right, carry_left in operands])
+        return carry + 1e-30 * tf.add_n([
+            tf.reduce_sum(tf.matmul(left + carry if carry_left else left, right if carry_left else right + carry,
+                                    transpose_a=transposed == "left", transpose_b=transposed == "right"))
+            for left, right, transposed, carry_left in operands])
 
     return step
 
@@ -158,9 +170,12 @@ def stage_roofline(spec, kind, train_count, measured_counts, epochs, repeats=200
              if rate > 0]
     per_epoch["dropout"] = steps * seconds_per_repeat(dropout_step(rates, batch), repeats, rounds) if rates else 0.0
     elementwise = steps * seconds_per_repeat(elementwise_step(sizes, batch, train_count), step_repeats, rounds)
+    pretransposed = steps * seconds_per_repeat(products_step(train_shapes, laid_out=False), step_repeats, rounds)
     return {"epochs": epochs,
             "seconds_per_epoch": {part: per_epoch[part] for part in PARTS},
             "elementwise_seconds_per_epoch": elementwise,
+            # The training products again, every operand transposed beforehand.
+            "pretransposed_products_seconds_per_epoch": pretransposed,
             # The rate the products ran at, against the large-matrix rate of matmul_gflops.
             "products_gflops": steps * product_flops(train_shapes) / per_epoch["products"] / 1e9,
             "roofline_seconds": epochs * sum(per_epoch.values())}
