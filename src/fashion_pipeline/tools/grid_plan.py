@@ -107,6 +107,7 @@ class Grid:
         return [address for address in self.order if address in planned]
 
     def grown(self, is_stale, restored, left_out):
+        """The stages to run as a set, none of `left_out` among them; `remade` set anew."""
         self.remade = set()
         planned, grown = set(), True
         while grown:
