@@ -3,6 +3,7 @@ without models, `make report` as typed, and `make verify`'s reproduction check."
 
 import os
 import shutil
+import sys
 
 import pandas as pd
 import pytest
@@ -25,6 +26,33 @@ def test_the_report_rebuilds_from_committed_files_alone(pipeline, tmp_path):
     for table in ("summary", "verdicts_b-ii", "optimizers"):
         pd.testing.assert_frame_equal(pd.read_csv(clone / "reports" / "tables" / f"{table}.csv"),
                                       pd.read_csv(project / "reports" / "tables" / f"{table}.csv"))
+
+
+def test_the_runner_leaves_register_out_where_its_held_out_models_are_nowhere(pipeline, tmp_path, monkeypatch):
+    """A clone of a grid whose `register` never ran where the models were (dvc.lock without it):
+    with the models, the runner plans `register` alone; without them, nothing, and it says why in
+    one line instead of failing in `register`."""
+    from fashion_pipeline.tools.grid_plan import Grid
+
+    project, _ = pipeline
+    plans = {}
+    for label, ignored in (("models here", ("cache", "mlflow.db", "mlartifacts")),
+                           ("no models", ("models", "data", "cache", "mlflow.db", "mlartifacts"))):
+        clone = tmp_path / label
+        shutil.copytree(project, clone, ignore=shutil.ignore_patterns(*ignored))
+        lock = yaml.safe_load((clone / "dvc.lock").read_text())
+        del lock["stages"]["register"]
+        (clone / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+        monkeypatch.chdir(clone)
+        grid = Grid([])
+        plans[label] = grid.plan(), grid.left_out
+    assert plans["models here"] == (["register"], {})
+    planned, left_out = plans["no models"]
+    assert planned == [] and list(left_out) == ["register"]
+    assert left_out["register"] and all(stage.startswith("holdout_keras@") for stage in left_out["register"])
+    output = run([sys.executable, "-m", "fashion_pipeline.tools.grid"], clone).stdout
+    assert "grid: register left out: it reads" in output and "grid: 0 of" in output, output
+    assert not (clone / "data").exists() and "register" not in yaml.safe_load((clone / "dvc.lock").read_text())["stages"]
 
 
 def test_make_report_on_a_clone_without_models_draws_writes_and_prints_the_report(pipeline, tmp_path):

@@ -199,5 +199,6 @@ def protocol_check(report, check):
     report.text(
         f"**The model to use.** The `register` stage puts this pick in MLflow's Model Registry as "
         f"`{check['registered_model']}@champion`: its best single run or the ensemble averaging its seeds' runs, "
-        "whichever has the lower held-out loss, scored once on the test set (`champion/champion.json`). `make serve` "
-        "serves it over HTTP and `make predict` classifies image files with it (docs/serving.md).")
+        "whichever has the lower held-out loss, scored once on the test set (into `champion/champion.json`, on the "
+        "machine that registers it: `make register` trains the pick's held-out models first where they are not). "
+        "`make serve` serves it over HTTP and `make predict` classifies image files with it (docs/serving.md).")

@@ -6,10 +6,14 @@ import shlex
 import time
 from pathlib import Path
 
+from fashion_pipeline import runs
 from fashion_pipeline.errors import StageError
 from fashion_pipeline.params import load_params
-from fashion_pipeline.runs import seed_of
 from fashion_pipeline.tools.stage_costs import Recorded, fill_estimates, training_cost
+
+# The stage that reads its models through `results/` rather than as deps (dvc.yaml says why):
+# the runner cannot see from DVC's graph that it needs them.
+REGISTER = "register"
 
 
 class Grid:
@@ -25,7 +29,7 @@ class Grid:
 
         self.repo = Repo()
         graph = self.repo.index.graph
-        stages = {stage.addressing: stage for stage in graph.nodes}
+        self.every_stage = stages = {stage.addressing: stage for stage in graph.nodes}
         wanted = set(stages)
         if targets:
             unknown = [target for target in targets if target not in stages]
@@ -39,13 +43,15 @@ class Grid:
                                  {address: training_cost(address, params) for address in wanted})
         needed_first = graph.subgraph([stages[address] for address in wanted]).reverse()
         self.order = [stage.addressing for stage in networkx.lexicographical_topological_sort(
-            needed_first, key=lambda stage: (seed_of(stage.addressing), -seconds[stage.addressing],
+            needed_first, key=lambda stage: (runs.seed_of(stage.addressing), -seconds[stage.addressing],
                                              listing.index(stage.addressing)))]
         self.stages = {address: stages[address] for address in self.order}
         self.needs = {address: {stage.addressing for stage in graph.successors(stages[address])} & wanted
                       for address in self.order}
         # Stages planned because a stage to run reads their outputs, which are nowhere here.
         self.remade = set()
+        # Stages left out of the plan: address -> the stages whose outputs they need and lack.
+        self.left_out = {}
 
     def locked(self, action):
         """`action()` under the repository's lock, as every DVC command runs; wait while
@@ -89,14 +95,25 @@ class Grid:
 
     def plan(self):
         """The stages to run: the stale ones, those that made an input of a stage to run that
-        neither this folder nor the cache holds, and every stage after them."""
+        neither this folder nor the cache holds, and every stage after them; but `register` when
+        the champion's held-out models are nowhere here and no planned stage makes them (a
+        clone of a grid trained elsewhere): `make register` trains them first."""
         is_stale, restored = functools.cache(self.is_stale), functools.cache(self.restored)
+        planned = self.grown(is_stale, restored, left_out=set())
+        lacking = self.lacking_models(planned, restored) if REGISTER in planned else []
+        self.left_out = {REGISTER: lacking} if lacking else {}
+        if lacking:
+            planned = self.grown(is_stale, restored, left_out={REGISTER})
+        return [address for address in self.order if address in planned]
+
+    def grown(self, is_stale, restored, left_out):
+        """The stages to run as a set, none of `left_out` among them; `remade` set anew."""
         self.remade = set()
         planned, grown = set(), True
         while grown:
             before = len(planned)
             for address in self.order:
-                if self.needs[address] & planned or is_stale(address):
+                if address not in left_out and (self.needs[address] & planned or is_stale(address)):
                     planned.add(address)
             # From the last stage back, so that a stage brought in brings in its own inputs.
             for address in reversed(self.order):
@@ -106,7 +123,21 @@ class Grid:
                     self.remade |= missing
                     planned |= missing
             grown = len(planned) > before
-        return [address for address in self.order if address in planned]
+        return planned
+
+    def lacking_models(self, planned, restored):
+        """The held-out training stages whose models `register` reads (every seed's run of the
+        experiment the held-out results pick) that neither this folder nor the cache holds and
+        that are not `planned`; none before any held-out run has finished."""
+        from fashion_pipeline.serving import champion
+
+        params = load_params()
+        experiment, _ = champion.protocol_pick(params, "results")
+        if experiment is None:
+            return []
+        stages = [runs.Run("holdout", experiment, seed).stage for seed in params["seeds"]]
+        return [address for address in stages if address not in planned
+                and not all(restored(out) for out in self.every_stage[address].outs)]
 
     def needs_run(self, address):
         """Whether a planned stage still needs its run once the stages it needs have ended:
