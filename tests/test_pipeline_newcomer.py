@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, run
+from conftest import ROOT, ran, run
 
 pytestmark = pytest.mark.slow
 
@@ -29,30 +29,34 @@ def test_the_report_rebuilds_from_committed_files_alone(pipeline, tmp_path):
 
 
 def test_the_runner_leaves_register_out_where_its_held_out_models_are_nowhere(pipeline, tmp_path, monkeypatch):
-    """A clone of a grid whose `register` never ran where the models were (dvc.lock without it):
-    with the models, the runner plans `register` alone; without them, nothing, and it says why in
-    one line instead of failing in `register`."""
+    """A clone without data of a grid whose `register` never ran where the models were (dvc.lock
+    without it). With the models, the runner makes the data again, passes over every stage that
+    needs no run and runs `register`; without them it runs nothing, and says why in one line
+    instead of failing in `register`."""
     from fashion_pipeline.tools.grid_plan import Grid
 
     project, _ = pipeline
-    plans = {}
-    for label, ignored in (("models here", ("cache", "mlflow.db", "mlartifacts")),
-                           ("no models", ("models", "data", "cache", "mlflow.db", "mlartifacts"))):
-        clone = tmp_path / label
-        shutil.copytree(project, clone, ignore=shutil.ignore_patterns(*ignored))
+    clones = {}
+    for label, ignored in (("models here", ()), ("no models", ("models",))):
+        clone = clones[label] = tmp_path / label
+        shutil.copytree(project, clone, ignore=shutil.ignore_patterns("data", "cache", "mlflow.db", "mlartifacts",
+                                                                      "champion", *ignored))
         lock = yaml.safe_load((clone / "dvc.lock").read_text())
         del lock["stages"]["register"]
         (clone / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
-        monkeypatch.chdir(clone)
-        grid = Grid([])
-        plans[label] = grid.plan(), grid.left_out
-    assert plans["models here"] == (["register"], {})
-    planned, left_out = plans["no models"]
-    assert planned == [] and list(left_out) == ["register"]
-    assert left_out["register"] and all(stage.startswith("holdout_keras@") for stage in left_out["register"])
-    output = run([sys.executable, "-m", "fashion_pipeline.tools.grid"], clone).stdout
+
+    monkeypatch.chdir(clones["no models"])
+    grid = Grid([])
+    assert grid.plan() == [] and list(grid.left_out) == ["register"]
+    assert grid.left_out["register"] and all(stage.startswith("holdout_keras@") for stage in grid.left_out["register"])
+    output = run([sys.executable, "-m", "fashion_pipeline.tools.grid"], clones["no models"]).stdout
     assert "grid: register left out: it reads" in output and "grid: 0 of" in output, output
-    assert not (clone / "data").exists() and "register" not in yaml.safe_load((clone / "dvc.lock").read_text())["stages"]
+    assert not (clones["no models"] / "data").exists()
+
+    output = run([sys.executable, "-m", "fashion_pipeline.tools.grid"], clones["models here"]).stdout
+    assert ran(output, "prepare") and ran(output, "register") and "left out" not in output, output
+    assert (clones["models here"] / "champion" / "champion.json").is_file()
+    assert "register" in yaml.safe_load((clones["models here"] / "dvc.lock").read_text())["stages"]
 
 
 def test_make_report_on_a_clone_without_models_draws_writes_and_prints_the_report(pipeline, tmp_path):

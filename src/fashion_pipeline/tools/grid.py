@@ -188,20 +188,23 @@ def run_grid(targets, scheduler=None, workers=2, times_from=None, warm=True):
     try:
         with Stopping() as stopping:
             while (pending or running) and not stopping.signal:
-                for address in [address for address in pending if grid.needs[address] <= finished | set(failed)]:
-                    pending.remove(address)
-                    if grid.needs[address] & set(failed):
-                        failed.append(address)
-                        print(f"grid: {address} not run: a stage it needs failed", flush=True)
-                    elif not timed(own_work, "checks", grid.needs_run, address):
-                        finished.add(address)
-                        clock.skipped(address)
-                    else:
-                        log_path = str(Path(root) / LOG_DIR / f"{address}.log")
-                        future = client.submit(run_command, address, grid.argv(address), root, stop_name, log_path,
-                                               grid.watched(address), warm, key=f"{address}-{uuid.uuid4().hex[:8]}",
-                                               retries=1, pure=False, priority=-grid.order.index(address))
-                        running[future] = (address, log_path)
+                # Until no stage is ready: a stage that needs no run makes the stages after it ready.
+                while ready := [address for address in pending if grid.needs[address] <= finished | set(failed)]:
+                    for address in ready:
+                        pending.remove(address)
+                        if grid.needs[address] & set(failed):
+                            failed.append(address)
+                            print(f"grid: {address} not run: a stage it needs failed", flush=True)
+                        elif not timed(own_work, "checks", grid.needs_run, address):
+                            finished.add(address)
+                            clock.skipped(address)
+                        else:
+                            log_path = str(Path(root) / LOG_DIR / f"{address}.log")
+                            future = client.submit(run_command, address, grid.argv(address), root, stop_name,
+                                                   log_path, grid.watched(address), warm,
+                                                   key=f"{address}-{uuid.uuid4().hex[:8]}", retries=1, pure=False,
+                                                   priority=-grid.order.index(address))
+                            running[future] = (address, log_path)
                 if not running:
                     break
                 # A second at most, so that a signal is acted on within a second.
