@@ -171,9 +171,9 @@ def run_grid(targets, scheduler=None, workers=2, times_from=None, warm=True):
     clock = TimeLeft(estimates(pending, load_params(), sources), workers)
     estimate, recorded_in = clock.words(pending), " and ".join(str(source.folder / "results") for source in sources)
     for address, lacking in grid.left_out.items():
-        print(f"grid: {address} left out: it reads {len(lacking)} models that are neither here nor in the DVC cache "
-              f"({', '.join(lacking)}); `dvc pull` fetches them from a remote, `make register` trains them and "
-              "runs it", flush=True)
+        print(f"grid: {address} left out: it reads the models of {len(lacking)} stages that are neither here nor in "
+              f"the DVC cache ({', '.join(lacking)}); `dvc pull` fetches them from a remote, `make register` trains "
+              "them and runs it", flush=True)
     remade = f" ({len(grid.remade)} again: outputs another machine made, not in this cache)" if grid.remade else ""
     print(f"grid: {len(pending)} of {len(grid.order)} stages to run{remade}, {workers} at a time; "
           + (f"{estimate} by the stage times recorded in {recorded_in} (their machine's, at their size), "
