@@ -8,7 +8,7 @@ UI_PORT ?= 5000
 UI_HOST ?= 127.0.0.1
 UI_WORKERS ?= 1
 
-.PHONY: setup data postgresql chromium screenshots report demo repro grid verify test ui server server-stop bench clean \
+.PHONY: setup data postgresql chromium screenshots report demo repro grid verify test ui server server-stop bench bench-epochs clean \
 	register serve predict times
 
 $(INSTALLED): requirements.txt constraints.txt pyproject.toml
@@ -134,6 +134,10 @@ times: setup chromium
 # Prints a table, writes reports/benchmark.json.
 bench: setup postgresql chromium
 	$(RUN) python -m fashion_pipeline.tools.benchmark
+
+# Every experiment's compiled epoch against its roofline (tools/experiment_epochs.py).
+bench-epochs: setup
+	$(RUN) python -m fashion_pipeline.tools.experiment_epochs
 
 clean:
 	rm -rf $(VENV)

@@ -212,6 +212,41 @@ def test_part_as_compiled_epoch_alone_and_under_xla_are_set_against_its_roofline
     assert 0 <= timed["xla_max_weight_difference"] < 1e-4
 
 
+def test_every_experiment_is_timed_on_its_own_pixel_scale_against_its_roofline(project_params, monkeypatch):
+    import numpy as np
+
+    from fashion_pipeline.params import all_experiments
+    from fashion_pipeline.tools import experiment_epochs
+
+    generator = np.random.default_rng(0)
+
+    def images(count, scale):
+        return (scale * generator.random((count, 784), dtype=np.float32),
+                np.eye(10, dtype=np.float32)[generator.integers(0, 10, count)])
+
+    data_by_scale = {scale: (images(640, 1.0 if scale else 255.0), {"val": images(100, 1.0 if scale else 255.0)})
+                     for scale in (True, False)}
+    specs = all_experiments(project_params)
+    chosen = {"lowlevel": {"lowlevel_softmax": specs["lowlevel_softmax"]},
+              "keras": {name: specs[name] for name in ("keras_softmax", "keras_3l_raw")}}
+    assert specs["keras_3l_raw"]["scale"] is False and "scale" not in specs["keras_softmax"]
+    # Each experiment gets the data of its own scale.
+    given = {}
+    monkeypatch.setattr(experiment_epochs, "experiment_epoch",
+                        lambda spec, kind, train, sets, **timing: given.setdefault(kind, []).append(train) or {})
+    experiment_epochs.experiment_epochs(chosen, data_by_scale, default_scale=True)
+    assert [train is data_by_scale[True][0] for train in given["lowlevel"]] == [True]
+    assert [train is data_by_scale[True][0] for train in given["keras"]] == [True, False]
+    monkeypatch.undo()
+    # Each timed for real at a small size: its ratio is its two timings'.
+    for kind, name in (("lowlevel", "lowlevel_softmax"), ("keras", "keras_softmax")):
+        timed = experiment_epochs.experiment_epoch({**specs[name], "epochs": 2}, kind, *data_by_scale[True], epochs=2,
+                                                   rounds=1)
+        assert timed["kind"] == kind and timed["epochs"] == 2
+        assert timed["over_roofline"] == pytest.approx(timed["seconds_per_epoch"] / timed["roofline_seconds_per_epoch"])
+        assert timed["roofline_seconds_per_epoch"] == pytest.approx(sum(timed["roofline"]["seconds_per_epoch"].values()))
+
+
 def test_a_grids_overhead_is_each_stages_time_beyond_its_arithmetic_summed(tmp_path, project_params):
     from fashion_pipeline.tools.grid_bench import committed_grid, costliest_by_code, grid_overhead
     from fashion_pipeline.tools.stage_breakdown import PARTS

@@ -183,7 +183,7 @@ def run_grid(targets, scheduler=None, workers=2, times_from=None, warm=True):
     stop_name = f"grid-stop-{uuid.uuid4().hex}"
     stop = Event(stop_name, client=client)
     # A stage that needs no run counts as done for the stages after it.
-    running, finished, failed = {}, set(grid.order) - set(pending), []
+    running, finished, failed = {}, set(grid.order) - set(pending) - set(grid.left_out), []
     started, root = time.perf_counter(), str(Path.cwd())
     try:
         with Stopping() as stopping:

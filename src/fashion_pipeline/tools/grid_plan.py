@@ -96,14 +96,17 @@ class Grid:
     def plan(self):
         """The stages to run: the stale ones, those that made an input of a stage to run that
         neither this folder nor the cache holds, and every stage after them; but `register` when
-        the champion's held-out models are nowhere here and no stale stage makes them (a
-        clone of a grid trained elsewhere): `make register` trains them first."""
+        any of the champion's held-out models is nowhere here and the plan without `register`
+        would not train it (a clone of a grid trained elsewhere): `make register` trains them
+        first. (A held-out stage planned after a stale stage may still find nothing to do; then
+        `register` runs, and fails in one line on the missing model.)"""
         is_stale, restored = functools.cache(self.is_stale), functools.cache(self.restored)
         planned = self.grown(is_stale, restored, left_out=set())
-        lacking = self.lacking_models(is_stale, restored) if REGISTER in planned else []
-        self.left_out = {REGISTER: lacking} if lacking else {}
-        if lacking:
-            planned = self.grown(is_stale, restored, left_out={REGISTER})
+        if REGISTER in planned:
+            without = self.grown(is_stale, restored, left_out={REGISTER})
+            lacking = self.lacking_models(without, restored)
+            self.left_out = {REGISTER: lacking} if lacking else {}
+            planned = without if lacking else self.grown(is_stale, restored, left_out=set())
         return [address for address in self.order if address in planned]
 
     def grown(self, is_stale, restored, left_out):
@@ -125,10 +128,10 @@ class Grid:
             grown = len(planned) > before
         return planned
 
-    def lacking_models(self, is_stale, restored):
+    def lacking_models(self, planned, restored):
         """The held-out training stages whose models `register` reads (every seed's run of the
         experiment the held-out results pick) that neither this folder nor the cache holds and
-        that are not stale (that will not run); none before any held-out run has finished."""
+        that are not `planned`; none before any held-out run has finished."""
         from fashion_pipeline.serving import champion
 
         params = load_params()
@@ -136,7 +139,7 @@ class Grid:
         if experiment is None:
             return []
         stages = [runs.Run("holdout", experiment, seed).stage for seed in params["seeds"]]
-        return [address for address in stages if not is_stale(address)
+        return [address for address in stages if address not in planned
                 and not all(restored(out) for out in self.every_stage[address].outs)]
 
     def needs_run(self, address):
