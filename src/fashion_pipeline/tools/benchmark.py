@@ -43,6 +43,17 @@ if not os.environ.get("FASHION_PIPELINE_VERBOSE"):
     tf.get_logger().setLevel("ERROR")
 
 
+def machine():
+    """This machine, as the bench files name it: its architecture and TensorFlow's thread count."""
+    return f"{platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'default'} threads"
+
+
+def pipeline_conditions(params):
+    """The pipeline's conditions: its thread count, seeded, TensorFlow op determinism on."""
+    frame.use_threads(params["training"]["threads"])
+    frame.seed_everything(params["seeds"][0])
+
+
 def seconds(work):
     started = time.perf_counter()
     work()
@@ -154,8 +165,7 @@ def slice_rooflines(params, train, sets):
 def run_benchmark(params, train, sets, raw, rooflines, stage_times_path):
     train_x = train[0]
     experiments = {**params["experiments"]["lowlevel"], **params["experiments"]["keras"]}
-    results = {"machine": f"{platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'default'} threads",
-               "matmul_gflops": matmul_gflops()}
+    results = {"machine": machine(), "matmul_gflops": matmul_gflops()}
 
     spec = experiments["lowlevel_net_b"]
     seconds = lowlevel_epoch_seconds(spec, train, sets)
@@ -209,10 +219,8 @@ def main():
     params = load_params(arguments.params)
     if not arguments.no_grid:
         slice_stages(params)
-    # The pipeline's conditions: its thread count, seeded, TensorFlow op determinism on, the
-    # training subset and the validation set measured after every epoch.
-    frame.use_threads(params["training"]["threads"])
-    frame.seed_everything(params["seeds"][0])
+    # The pipeline's conditions, the training subset and the validation set measured after every epoch.
+    pipeline_conditions(params)
     train, sets = training_data(params, arguments.prepared)
     rooflines = slice_rooflines(params, train, sets)
     results = run_benchmark(params, train, sets, training_data(params, arguments.prepared, scale=False), rooflines,

@@ -9,13 +9,10 @@ asserts a speed.
 """
 
 import argparse
-import platform
 
-import tensorflow as tf
-
-from fashion_pipeline import cli, files, frame
+from fashion_pipeline import cli, files
 from fashion_pipeline.params import load_params
-from fashion_pipeline.tools.benchmark import rounded, show, timed_trainer, training_data
+from fashion_pipeline.tools.benchmark import machine, pipeline_conditions, rounded, show, timed_trainer, training_data
 from fashion_pipeline.tools.fit_paths import compiled_epoch
 from fashion_pipeline.tools.roofline import seconds_per_epoch, stage_roofline
 
@@ -50,12 +47,9 @@ def main():
     parser.add_argument("--params", default="params.yaml")
     arguments = parser.parse_args()
     params = load_params(arguments.params)
-    # The pipeline's conditions, as `make bench` sets them.
-    frame.use_threads(params["training"]["threads"])
-    frame.seed_everything(params["seeds"][0])
+    pipeline_conditions(params)
     data_by_scale = {scale: training_data(params, arguments.prepared, scale=scale) for scale in (True, False)}
-    results = {"machine": f"{platform.machine()}, "
-                          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'} threads",
+    results = {"machine": machine(),
                "experiments": experiment_epochs(params["experiments"], data_by_scale, params["data"]["scale"])}
     show(results)
     files.write_json(arguments.out, rounded(results))

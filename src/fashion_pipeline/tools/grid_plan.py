@@ -101,18 +101,18 @@ class Grid:
         first. (A held-out stage planned after a stale stage may still find nothing to do; then
         `register` runs, and fails in one line on the missing model.)"""
         is_stale, restored = functools.cache(self.is_stale), functools.cache(self.restored)
-        planned = self.grown(is_stale, restored, left_out=set())
+        planned, self.remade = self.grown(is_stale, restored, left_out=set())
         if REGISTER in planned:
-            without = self.grown(is_stale, restored, left_out={REGISTER})
+            without, remade = self.grown(is_stale, restored, left_out={REGISTER})
             lacking = self.lacking_models(without, restored)
-            self.left_out = {REGISTER: lacking} if lacking else {}
-            planned = without if lacking else self.grown(is_stale, restored, left_out=set())
+            if lacking:
+                self.left_out, planned, self.remade = {REGISTER: lacking}, without, remade
         return [address for address in self.order if address in planned]
 
     def grown(self, is_stale, restored, left_out):
-        """The stages to run as a set, none of `left_out` among them; `remade` set anew."""
-        self.remade = set()
-        planned, grown = set(), True
+        """(the stages to run, none of `left_out` among them; those of them planned to make an
+        input again)."""
+        remade, planned, grown = set(), set(), True
         while grown:
             before = len(planned)
             for address in self.order:
@@ -123,24 +123,19 @@ class Grid:
                 if address in planned:
                     missing = {need for need in self.needs[address] - planned
                                if not all(restored(out) for out in self.read_by(address, need))}
-                    self.remade |= missing
+                    remade |= missing
                     planned |= missing
             grown = len(planned) > before
-        return planned
+        return planned, remade
 
     def lacking_models(self, planned, restored):
-        """The held-out training stages whose models `register` reads (every seed's run of the
-        experiment the held-out results pick) that neither this folder nor the cache holds and
-        that are not `planned`; none before any held-out run has finished."""
-        from fashion_pipeline.serving import champion
+        """The held-out training stages whose models `register` reads (tools/serve.py's champion
+        candidates) that neither this folder nor the cache holds and that are not `planned`."""
+        from fashion_pipeline.tools.serve import champion_candidates
 
-        params = load_params()
-        experiment, _ = champion.protocol_pick(params, "results")
-        if experiment is None:
-            return []
-        stages = [runs.Run("holdout", experiment, seed).stage for seed in params["seeds"]]
-        return [address for address in stages if address not in planned
-                and not all(restored(out) for out in self.every_stage[address].outs)]
+        candidates, _ = champion_candidates(load_params())
+        return [run.stage for run in candidates if run.stage not in planned
+                and not all(restored(out) for out in self.every_stage[run.stage].outs)]
 
     def needs_run(self, address):
         """Whether a planned stage still needs its run once the stages it needs have ended:

@@ -15,7 +15,7 @@ activation, softmax, the loss and the hits, their gradients) is timed the same w
 beside the roofline, not in it: it is the step's work that no product or update accounts for,
 and what a small network's ratio to its roofline is made of. So are the same products with every
 operand transposed beforehand: what reading an operand transposed costs at the stage's shapes,
-which a stage could save only with code of its own, and new numbers.
+which a stage could save only by changing the code that every stage of its kind depends on.
 """
 
 import math

@@ -41,16 +41,24 @@ def champion_version(params):
         return None
 
 
+def champion_candidates(params):
+    """(the held-out run of every seed of the experiment the committed held-out results pick, the
+    finished ones by seed); ([], {}) before any held-out run has finished. `register` reads
+    their models."""
+    experiment, holdout_runs = champion.protocol_pick(params, "results")
+    if experiment is None:
+        return [], {}
+    return [runs.Run("holdout", experiment, seed) for seed in params["seeds"]], holdout_runs[experiment]
+
+
 def missing_training(params):
     """(the training stages whose champion candidates' models are missing here, their recorded
     minutes); the pick read from the committed held-out results."""
-    experiment, holdout_runs = champion.protocol_pick(params, "results")
-    if experiment is None:
+    candidates, finished = champion_candidates(params)
+    if not candidates:
         raise StageError("no held-out run has finished, so no champion can be picked: run `make repro` first")
-    missing = [runs.Run("holdout", experiment, seed) for seed in params["seeds"]
-               if not runs.Run("holdout", experiment, seed).model_path.is_file()]
-    seconds = sum(holdout_runs[experiment][run.seed].record.get("stage_seconds", 0)
-                  for run in missing if run.seed in holdout_runs[experiment])
+    missing = [run for run in candidates if not run.model_path.is_file()]
+    seconds = sum(finished[run.seed].record.get("stage_seconds", 0) for run in missing if run.seed in finished)
     return [run.stage for run in missing], seconds / 60
 
 
